@@ -1,0 +1,3 @@
+from cc_console.cli import run
+
+run()

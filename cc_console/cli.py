@@ -1,0 +1,86 @@
+"""The ``cc-console`` command line: one entry point, one-line errors, sensible exit codes."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+from typing import Annotated
+
+import click
+import typer
+
+from . import __version__
+from .commands import config, db, template
+from .commands.common import err_console
+from .errors import CcError
+
+__all__ = ["app", "main", "run"]
+
+LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
+
+app = typer.Typer(
+    name="cc-console",
+    help="Sync engine and operator console for the Clinical Conductor API.",
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(db.app, name="db")
+app.add_typer(config.app, name="config")
+app.add_typer(template.app, name="template")
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"cc-console {__version__}")
+        raise typer.Exit()
+
+
+@app.callback(invoke_without_command=True)
+def root(
+    ctx: typer.Context,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    """Sync engine and operator console for the Clinical Conductor API.
+
+    Without CC_DATABASE_URL an embedded PostgreSQL is started on demand under CC_DATA_DIR.
+    """
+    if ctx.invoked_subcommand is None:
+        print(ctx.get_help())
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI and return its exit code instead of raising."""
+    from .commands.common import settings
+
+    try:
+        logging.basicConfig(
+            level=settings().log_level, format="%(levelname)s %(name)s: %(message)s"
+        )
+    except CcError:
+        pass  # reported properly when a command reads the settings
+    try:
+        result = app(args=argv, standalone_mode=False, prog_name="cc-console")
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.exceptions.Abort:
+        err_console.print("aborted")
+        return 1
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except CcError as exc:
+        err_console.print(f"error: {exc}", markup=False)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        return 130
+    return result if isinstance(result, int) else 0
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Typer sub-applications of the ``cc-console`` command line."""

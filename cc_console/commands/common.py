@@ -1,0 +1,78 @@
+"""What every command shares: database access, JSON output, duration parsing."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from rich.console import Console
+from sqlalchemy.orm import Session
+
+from ..errors import UsageError
+from ..settings import Settings, load_settings
+from ..store.database import Database, open_database
+
+__all__ = [
+    "console",
+    "emit_json",
+    "err_console",
+    "open_db",
+    "parse_duration",
+    "session_scope",
+    "settings",
+]
+
+console = Console(highlight=False, soft_wrap=True)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def settings() -> Settings:
+    """Settings read now; a bad CC_* value is a one-line UsageError."""
+    from pydantic import ValidationError
+
+    try:
+        return load_settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"CC_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors()
+        )
+        raise UsageError(f"invalid settings: {problems}") from None
+
+
+@contextmanager
+def open_db(*, migrate: bool = True) -> Iterator[Database]:
+    """The configured database, migrated on first use, disposed afterwards."""
+    database = open_database(settings(), migrate=migrate, notice=lambda m: err_console.print(m))
+    try:
+        yield database
+    finally:
+        database.dispose()
+
+
+@contextmanager
+def session_scope(database: Database) -> Iterator[Session]:
+    """One transaction: committed on success, rolled back on any error."""
+    with Session(database.engine, expire_on_commit=False) as session, session.begin():
+        yield session
+
+
+def emit_json(payload: Any) -> None:
+    """Print ``payload`` as indented JSON on stdout."""
+    print(json.dumps(payload, indent=2, default=str, ensure_ascii=False))
+
+
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$", re.IGNORECASE)
+_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(value: str | None, option: str) -> int | None:
+    """``90``, ``90s``, ``15m``, ``2h``, ``1d`` → seconds (None stays None)."""
+    if value is None:
+        return None
+    match = _DURATION.match(value)
+    if not match or int(match[1]) == 0:
+        raise UsageError(f"{option} must be a positive duration like 90s, 15m, 2h or 1d")
+    return int(match[1]) * _UNIT_SECONDS[match[2].lower()]

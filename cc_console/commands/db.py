@@ -1,0 +1,134 @@
+"""``cc-console db``: upgrade, downgrade, status, stop, maintain."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from ..errors import UsageError
+from ..store import migrations
+from ..store.embedded import stop_embedded
+from ..store.partitions import apply_plan, plan_maintenance
+from ..store.status import database_status
+from .common import console, emit_json, open_db, settings
+
+app = typer.Typer(help="Manage the database: schema migrations, status, partitions.")
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+
+
+@app.command()
+def upgrade(
+    revision: Annotated[str, typer.Option(help="Target revision.")] = "head",
+) -> None:
+    """Apply schema migrations (creates the embedded database on first use)."""
+    started = time.perf_counter()
+    with open_db(migrate=False) as database:
+        before = migrations.current_revision(database)
+        migrations.upgrade(database, revision)
+        after = migrations.current_revision(database)
+    elapsed = time.perf_counter() - started
+    if before == after:
+        console.print(f"schema already at {after} ({database.display_url})")
+    else:
+        console.print(
+            f"schema upgraded {before or 'empty'} -> {after} in {elapsed:.2f} s "
+            f"({database.display_url})"
+        )
+
+
+@app.command()
+def downgrade(
+    revision: Annotated[str, typer.Option(help="Target revision; 'base' drops every table.")] = (
+        "base"
+    ),
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Revert schema migrations (to base: drop all cc-console tables and their data)."""
+    if not yes:
+        if not sys.stdin.isatty():
+            raise UsageError("downgrade deletes data; pass --yes to confirm")
+        typer.confirm(f"Downgrade to {revision} and delete the data it removes?", abort=True)
+    with open_db(migrate=False) as database:
+        before = migrations.current_revision(database)
+        migrations.downgrade(database, revision)
+        after = migrations.current_revision(database)
+    console.print(f"schema downgraded {before or 'empty'} -> {after or 'base'}")
+
+
+@app.command()
+def status(json_output: JsonOpt = False) -> None:
+    """Show the database in use, its server version, schema revision and table sizes."""
+    with open_db(migrate=False) as database:
+        report = database_status(database)
+    if json_output:
+        emit_json(report)
+        return
+    kind = "embedded" if report["embedded"] else "external"
+    console.print(f"database  {report['url']} ({kind})")
+    console.print(f"server    PostgreSQL {report['server_version']}")
+    state = "up to date" if report["up_to_date"] else f"head is {report['schema_head']}"
+    console.print(f"schema    {report['schema_revision'] or 'not migrated'} ({state})")
+    if not report["tables"]:
+        console.print("tables    none: run `cc-console db upgrade`")
+        return
+    table = Table("table", "rows (est.)", "size", "partitions", box=None, pad_edge=False)
+    for row in report["tables"]:
+        table.add_row(
+            row["name"], f"{row['rows_estimate']:,}", _human(row["bytes"]), str(row["partitions"])
+        )
+    console.print(table)
+
+
+@app.command()
+def stop() -> None:
+    """Stop the embedded PostgreSQL server (it restarts on the next command)."""
+    config = settings()
+    if config.database_url:
+        raise UsageError("CC_DATABASE_URL is set: cc-console does not manage that server")
+    if stop_embedded(config.pgdata):
+        console.print(f"stopped the embedded PostgreSQL in {config.pgdata}")
+    else:
+        console.print(f"no embedded PostgreSQL is running in {config.pgdata}")
+
+
+@app.command()
+def maintain(
+    retention_days: Annotated[
+        int, typer.Option(min=1, help="Drop whole months older than this many days.")
+    ] = 90,
+    months_ahead: Annotated[
+        int, typer.Option(min=0, max=24, help="Create partitions this many months ahead.")
+    ] = 3,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan only.")] = False,
+    json_output: JsonOpt = False,
+) -> None:
+    """Create monthly log partitions ahead and drop months past retention."""
+    with open_db() as database, database.engine.begin() as conn:
+        plan = plan_maintenance(conn, retention_days=retention_days, months_ahead=months_ahead)
+        if not dry_run:
+            apply_plan(conn, plan)
+    if json_output:
+        emit_json({**plan.as_dict(), "dry_run": dry_run})
+        return
+    verb_create, verb_drop = ("would create", "would drop") if dry_run else ("created", "dropped")
+    summary = plan.as_dict()
+    for month in summary["drop"]:  # type: ignore[union-attr]
+        console.print(f"{verb_drop} month {month} (request and response logs)")
+    for month in summary["create"]:  # type: ignore[union-attr]
+        console.print(f"{verb_create} month {month}")
+    if not plan.drop and not plan.create:
+        console.print("partitions already in shape: nothing to do")
+
+
+def _human(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "kB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} TB"

@@ -1,0 +1,59 @@
+"""The one configuration object: every setting comes from here (env prefix ``CC_``)."""
+
+from __future__ import annotations
+
+import getpass
+from pathlib import Path
+
+import platformdirs
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "current_user", "load_settings"]
+
+
+def _default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("cc-console", appauthor=False))
+
+
+class Settings(BaseSettings):
+    """Process-wide settings read from the environment (``CC_*``) and an optional ``.env``."""
+
+    model_config = SettingsConfigDict(env_prefix="CC_", env_file=".env", extra="ignore")
+
+    database_url: str | None = Field(
+        default=None, description="Any PostgreSQL 14+ URL; unset means the embedded server."
+    )
+    data_dir: Path = Field(default_factory=_default_data_dir)
+    embedded_database: str = Field(default="cc_console", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    auto_migrate: bool = True
+    log_level: str = Field(default="WARNING")
+    user: str | None = Field(default=None, description="Name recorded in created_by/updated_by.")
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        return level
+
+    @property
+    def pgdata(self) -> Path:
+        """Directory of the embedded PostgreSQL cluster."""
+        return self.data_dir / "pgdata"
+
+
+def load_settings() -> Settings:
+    """Read settings now (not at import), so tests and subprocesses see their own env."""
+    return Settings()
+
+
+def current_user(settings: Settings) -> str:
+    """The name written into audit fields: ``CC_USER`` or the OS user."""
+    if settings.user:
+        return settings.user
+    try:
+        return getpass.getuser()
+    except Exception:  # no passwd entry in some containers
+        return "unknown"

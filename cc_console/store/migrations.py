@@ -1,0 +1,99 @@
+"""Alembic, driven from code: upgrade, downgrade, revision checks, auto-migrate on first use."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import inspect
+
+from ..errors import DatabaseError
+from .database import Database
+
+__all__ = [
+    "alembic_config",
+    "current_revision",
+    "downgrade",
+    "ensure_migrated",
+    "head_revision",
+    "migrations_dir",
+    "upgrade",
+]
+
+
+def migrations_dir() -> Path:
+    """The Alembic script directory: shipped in the wheel, or ``db/migrations`` in a checkout."""
+    package_root = Path(__file__).resolve().parents[1]
+    for candidate in (package_root / "_migrations", package_root.parent / "db" / "migrations"):
+        if (candidate / "env.py").is_file():
+            return candidate
+    raise DatabaseError("the Alembic migrations are missing from this installation; reinstall")
+
+
+def alembic_config(database: Database) -> Config:
+    """An Alembic config bound to ``database``'s engine (no alembic.ini needed)."""
+    config = Config()
+    config.set_main_option("script_location", str(migrations_dir()))
+    config.attributes["engine"] = database.engine
+    return config
+
+
+def head_revision() -> str:
+    """The newest revision this installation knows."""
+    script = ScriptDirectory(str(migrations_dir()))
+    head = script.get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(database: Database) -> str | None:
+    """The revision the database is at, or None when unmigrated."""
+    with database.engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def upgrade(database: Database, revision: str = "head") -> None:
+    """Apply migrations up to ``revision``, then make sure this month's partitions exist."""
+    command.upgrade(alembic_config(database), revision)
+    if current_revision(database) is not None:
+        from .partitions import ensure_default_window
+
+        with database.engine.begin() as conn:
+            ensure_default_window(conn)
+
+
+def downgrade(database: Database, revision: str = "base") -> None:
+    """Revert migrations down to ``revision`` (``base`` removes every cc-console table)."""
+    command.downgrade(alembic_config(database), revision)
+
+
+def ensure_migrated(
+    database: Database, *, notice: Callable[[str], None], auto: bool = True
+) -> None:
+    """Migrate an empty database (saying so); refuse one that is behind or unknown."""
+    current = current_revision(database)
+    head = head_revision()
+    if current == head:
+        return
+    if current is None:
+        existing = [t for t in inspect(database.engine).get_table_names() if t.startswith("cc_")]
+        if existing:
+            raise DatabaseError(
+                f"{database.display_url} has cc_ tables but no schema revision; "
+                "inspect it, or point CC_DATABASE_URL at an empty database"
+            )
+        if not auto:
+            raise DatabaseError(
+                f"{database.display_url} has no cc-console schema; run `cc-console db upgrade`"
+            )
+        notice(f"cc-console: empty database, applying migrations up to {head}")
+        upgrade(database)
+        return
+    raise DatabaseError(
+        f"{database.display_url} is at schema revision {current}, this cc-console expects "
+        f"{head}; run `cc-console db upgrade`"
+    )

@@ -1,0 +1,25 @@
+"""SQLAlchemy models of the ten cc-console tables (mirrored by db/migrations)."""
+
+from __future__ import annotations
+
+from .audit import PARTITIONED_TABLES, ApiRequestLog, ApiResponseLog, SchemaValidation
+from .base import Base
+from .config import ApiClientConfig, OdataQueryTemplate
+from .runs import ErrorEvent, SyncRun
+from .silver import SilverRecord
+from .state import PaginationState, RateLimitState
+
+__all__ = [
+    "PARTITIONED_TABLES",
+    "ApiClientConfig",
+    "ApiRequestLog",
+    "ApiResponseLog",
+    "Base",
+    "ErrorEvent",
+    "OdataQueryTemplate",
+    "PaginationState",
+    "RateLimitState",
+    "SchemaValidation",
+    "SilverRecord",
+    "SyncRun",
+]

@@ -1,0 +1,101 @@
+"""Client configurations and OData query templates."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..vocabulary import BACKOFF_JITTER, in_list
+from .base import AuditMixin, Base, uuid_pk
+
+__all__ = ["ApiClientConfig", "OdataQueryTemplate"]
+
+
+class ApiClientConfig(AuditMixin, Base):
+    """How to reach one API tenant: URL, secret reference, timeouts, retry and rate policy."""
+
+    __tablename__ = "cc_api_client_config"
+    __table_args__ = (
+        UniqueConstraint("name"),
+        CheckConstraint("base_url ~* '^https?://[^/]+'", name="base_url_http"),
+        CheckConstraint("secret_ref ~ '^(env|file):.+'", name="secret_ref_is_reference"),
+        CheckConstraint("length(name) > 0", name="name_not_empty"),
+        CheckConstraint("length(auth_header) > 0", name="auth_header_not_empty"),
+        CheckConstraint(
+            "connect_timeout_s > 0 AND read_timeout_s > 0 AND total_timeout_s > 0",
+            name="timeouts_positive",
+        ),
+        CheckConstraint("max_retries >= 0", name="max_retries_non_negative"),
+        CheckConstraint(
+            "backoff_base_s > 0 AND backoff_max_s >= backoff_base_s", name="backoff_range"
+        ),
+        CheckConstraint(in_list("backoff_jitter", BACKOFF_JITTER), name="backoff_jitter_known"),
+        CheckConstraint("retry_after_cap_s > 0", name="retry_after_cap_positive"),
+        CheckConstraint("default_page_size BETWEEN 1 AND 1000", name="page_size_range"),
+        CheckConstraint(
+            "max_requests_per_second IS NULL OR max_requests_per_second > 0",
+            name="max_rps_positive",
+        ),
+        CheckConstraint("jsonb_typeof(masked_headers) = 'array'", name="masked_headers_array"),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    name: Mapped[str] = mapped_column(String(100))
+    base_url: Mapped[str] = mapped_column(Text)
+    auth_header: Mapped[str] = mapped_column(String(100), server_default="X-ApiKey")
+    secret_ref: Mapped[str] = mapped_column(Text)
+    connect_timeout_s: Mapped[float] = mapped_column(Float, server_default=text("5"))
+    read_timeout_s: Mapped[float] = mapped_column(Float, server_default=text("30"))
+    total_timeout_s: Mapped[float] = mapped_column(Float, server_default=text("120"))
+    max_retries: Mapped[int] = mapped_column(Integer, server_default=text("5"))
+    backoff_base_s: Mapped[float] = mapped_column(Float, server_default=text("0.5"))
+    backoff_max_s: Mapped[float] = mapped_column(Float, server_default=text("30"))
+    backoff_jitter: Mapped[str] = mapped_column(String(10), server_default="full")
+    retry_after_cap_s: Mapped[float] = mapped_column(Float, server_default=text("120"))
+    retry_http_500: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    default_page_size: Mapped[int] = mapped_column(Integer, server_default=text("100"))
+    max_requests_per_second: Mapped[float | None] = mapped_column(Float)
+    masked_headers: Mapped[list[str]] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
+    is_active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+
+
+class OdataQueryTemplate(AuditMixin, Base):
+    """A named, reusable query against one resource: canonical params and their hash."""
+
+    __tablename__ = "cc_odata_query_template"
+    __table_args__ = (
+        UniqueConstraint("config_id", "resource_path", "params_hash"),
+        CheckConstraint("resource_path LIKE '/%'", name="resource_path_absolute"),
+        CheckConstraint("length(params_hash) = 64", name="params_hash_sha256"),
+        CheckConstraint("length(filter_hash) = 64", name="filter_hash_sha256"),
+        CheckConstraint("jsonb_typeof(params) = 'object'", name="params_object"),
+        CheckConstraint(
+            "schedule_interval_s IS NULL OR schedule_interval_s > 0", name="schedule_positive"
+        ),
+        CheckConstraint("sla_target_s IS NULL OR sla_target_s > 0", name="sla_target_positive"),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    config_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cc_api_client_config.id"))
+    name: Mapped[str | None] = mapped_column(String(200))
+    resource_path: Mapped[str] = mapped_column(Text)
+    params: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    params_hash: Mapped[str] = mapped_column(String(64))
+    filter_hash: Mapped[str] = mapped_column(String(64))
+    schedule_interval_s: Mapped[int | None] = mapped_column(Integer)
+    sla_target_s: Mapped[int | None] = mapped_column(Integer)
+    is_active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))

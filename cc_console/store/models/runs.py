@@ -1,0 +1,118 @@
+"""Sync runs and the typed error events they raise."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    String,
+    Text,
+    Uuid,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..vocabulary import ERROR_KINDS, RUN_STATUSES, RUN_TRIGGERS, in_list
+from .base import Base, timestamp, uuid_pk
+
+__all__ = ["ErrorEvent", "SyncRun"]
+
+
+class SyncRun(Base):
+    """One execution of a sync: who started it, how it ended, what it landed."""
+
+    __tablename__ = "cc_sync_run"
+    __table_args__ = (
+        Index(None, "started_at"),
+        Index(None, "status"),
+        CheckConstraint(in_list("status", RUN_STATUSES), name="status_known"),
+        CheckConstraint(in_list("trigger", RUN_TRIGGERS), name="trigger_known"),
+        CheckConstraint(
+            "finished_at IS NULL OR finished_at >= started_at", name="finished_after_start"
+        ),
+        CheckConstraint(
+            "pages >= 0 AND records >= 0 AND requests >= 0 AND retries >= 0"
+            " AND http_429_count >= 0 AND error_count >= 0 AND wait_s >= 0",
+            name="counters_non_negative",
+        ),
+        CheckConstraint("sla_target_s IS NULL OR sla_target_s > 0", name="sla_target_positive"),
+        CheckConstraint("parent_run_id IS NULL OR parent_run_id <> id", name="not_own_parent"),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    config_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cc_api_client_config.id"))
+    template_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("cc_odata_query_template.id"))
+    parent_run_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("cc_sync_run.id"))
+    resource_path: Mapped[str] = mapped_column(Text)
+    filter_hash: Mapped[str | None] = mapped_column(String(64))
+    trigger: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20), server_default="running")
+    started_at: Mapped[datetime] = timestamp()
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    heartbeat_at: Mapped[datetime] = timestamp()
+    pages: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    records: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    odata_count: Mapped[int | None] = mapped_column(BigInteger)
+    requests: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    retries: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    http_429_count: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    error_count: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    wait_s: Mapped[float] = mapped_column(Float, server_default=text("0"))
+    sla_target_s: Mapped[int | None] = mapped_column(Integer)
+    created_by: Mapped[str] = mapped_column(String(100))
+    message: Mapped[str | None] = mapped_column(Text)
+
+
+class ErrorEvent(Base):
+    """A typed failure, linked to the run, request and response it came from."""
+
+    __tablename__ = "cc_error_event"
+    __table_args__ = (
+        Index(None, "occurred_at"),
+        Index(None, "run_id", "occurred_at"),
+        CheckConstraint(in_list("kind", ERROR_KINDS), name="kind_known"),
+        CheckConstraint(
+            "status_code IS NULL OR status_code BETWEEN 100 AND 599", name="status_code_http"
+        ),
+        CheckConstraint(
+            "(request_id IS NULL) = (request_sent_at IS NULL)", name="request_ref_complete"
+        ),
+        CheckConstraint(
+            "(response_id IS NULL) = (response_sent_at IS NULL)", name="response_ref_complete"
+        ),
+        ForeignKeyConstraint(
+            ["request_id", "request_sent_at"],
+            ["cc_api_request_log.id", "cc_api_request_log.sent_at"],
+        ),
+        ForeignKeyConstraint(
+            ["response_id", "response_sent_at"],
+            ["cc_api_response_log.id", "cc_api_response_log.sent_at"],
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    occurred_at: Mapped[datetime] = timestamp()
+    kind: Mapped[str] = mapped_column(String(30))
+    retryable: Mapped[bool] = mapped_column(Boolean)
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    endpoint_path: Mapped[str | None] = mapped_column(Text)
+    message: Mapped[str] = mapped_column(Text)
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    config_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("cc_api_client_config.id"))
+    run_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("cc_sync_run.id"))
+    request_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    request_sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    response_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    response_sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

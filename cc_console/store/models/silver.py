@@ -1,0 +1,34 @@
+"""The Silver layer: one row per record, whatever number of times it was fetched."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import CheckConstraint, ForeignKey, String, Text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .base import Base, timestamp
+
+__all__ = ["SilverRecord"]
+
+
+class SilverRecord(Base):
+    """A deduplicated record keyed by (resource_path, record_key)."""
+
+    __tablename__ = "cc_silver_record"
+    __table_args__ = (
+        CheckConstraint("length(record_key) > 0", name="record_key_not_empty"),
+        CheckConstraint("length(payload_hash) = 64", name="payload_hash_sha256"),
+    )
+
+    resource_path: Mapped[str] = mapped_column(Text, primary_key=True)
+    record_key: Mapped[str] = mapped_column(Text, primary_key=True)
+    payload: Mapped[Any] = mapped_column(JSONB)
+    payload_hash: Mapped[str] = mapped_column(String(64))
+    first_run_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("cc_sync_run.id"))
+    last_run_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("cc_sync_run.id"))
+    first_seen_at: Mapped[datetime] = timestamp()
+    last_seen_at: Mapped[datetime] = timestamp()

@@ -1,0 +1,81 @@
+"""Live engine state: pagination cursors and rate-limit scopes."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..vocabulary import CURSOR_STATUSES, in_list
+from .base import Base, timestamp, uuid_pk
+
+__all__ = ["PaginationState", "RateLimitState"]
+
+
+class PaginationState(Base):
+    """The cursor of one resource + filter: where the next page starts."""
+
+    __tablename__ = "cc_pagination_state"
+    __table_args__ = (
+        UniqueConstraint("config_id", "resource_path", "filter_hash"),
+        Index(None, "last_sync_at"),
+        CheckConstraint(in_list("status", CURSOR_STATUSES), name="status_known"),
+        CheckConstraint("next_skip >= 0", name="next_skip_non_negative"),
+        CheckConstraint("page_size BETWEEN 1 AND 1000", name="page_size_range"),
+        CheckConstraint("odata_count IS NULL OR odata_count >= 0", name="count_non_negative"),
+        CheckConstraint("records_landed >= 0", name="records_non_negative"),
+        CheckConstraint("length(filter_hash) = 64", name="filter_hash_sha256"),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    config_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cc_api_client_config.id"))
+    template_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("cc_odata_query_template.id"))
+    resource_path: Mapped[str] = mapped_column(Text)
+    filter_hash: Mapped[str] = mapped_column(String(64))
+    filter_text: Mapped[str | None] = mapped_column(Text)
+    next_skip: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    next_link: Mapped[str | None] = mapped_column(Text)
+    page_size: Mapped[int] = mapped_column(Integer)
+    odata_count: Mapped[int | None] = mapped_column(BigInteger)
+    records_landed: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    status: Mapped[str] = mapped_column(String(20), server_default="idle")
+    last_run_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("cc_sync_run.id"))
+    last_sync_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = timestamp()
+    updated_at: Mapped[datetime] = timestamp()
+
+
+class RateLimitState(Base):
+    """What the server last said about one rate-limit scope (``global`` or ``endpoint:<path>``)."""
+
+    __tablename__ = "cc_rate_limit_state"
+    __table_args__ = (
+        UniqueConstraint("config_id", "scope"),
+        Index(None, "reset_at"),
+        CheckConstraint("scope = 'global' OR scope LIKE 'endpoint:/%'", name="scope_known"),
+        CheckConstraint('"limit" IS NULL OR "limit" >= 0', name="limit_non_negative"),
+        CheckConstraint("remaining IS NULL OR remaining >= 0", name="remaining_non_negative"),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    config_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cc_api_client_config.id"))
+    scope: Mapped[str] = mapped_column(Text)
+    limit: Mapped[int | None] = mapped_column(Integer)
+    remaining: Mapped[int | None] = mapped_column(Integer)
+    reset_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    retry_after_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_429_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = timestamp()
