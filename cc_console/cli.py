@@ -56,12 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return its exit code instead of raising."""
     from .commands.common import settings
 
-    try:
-        logging.basicConfig(
-            level=settings().log_level, format="%(levelname)s %(name)s: %(message)s"
-        )
-    except CcError:
-        pass  # reported properly when a command reads the settings
+    with contextlib.suppress(CcError):  # bad settings are reported by the command itself
+        logging.basicConfig(level=settings().log_level, format=LOG_FORMAT)
     try:
         result = app(args=argv, standalone_mode=False, prog_name="cc-console")
     except click.exceptions.Exit as exc:
