@@ -7,7 +7,6 @@ import logging
 import sys
 from typing import Annotated
 
-import click
 import typer
 
 from . import __version__
@@ -59,22 +58,16 @@ def main(argv: list[str] | None = None) -> int:
     with contextlib.suppress(CcError):  # bad settings are reported by the command itself
         logging.basicConfig(level=settings().log_level, format=LOG_FORMAT)
     try:
-        result = app(args=argv, standalone_mode=False, prog_name="cc-console")
-    except click.exceptions.Exit as exc:
-        return exc.exit_code
-    except click.exceptions.Abort:
-        err_console.print("aborted")
-        return 1
-    except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
+        app(args=argv, prog_name="cc-console")  # standalone: usage errors exit via SystemExit
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except CcError as exc:
         err_console.print(f"error: {exc}", markup=False)
         return exc.exit_code
     except KeyboardInterrupt:
         err_console.print("interrupted")
         return 130
-    return result if isinstance(result, int) else 0
+    return 0
 
 
 def run() -> None:

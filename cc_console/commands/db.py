@@ -121,7 +121,12 @@ def maintain(
         console.print(f"{verb_drop} month {month} (request and response logs)")
     for month in summary["create"]:  # type: ignore[union-attr]
         console.print(f"{verb_create} month {month}")
-    if not plan.drop and not plan.create:
+    for month, rows in summary["blocked"].items():  # type: ignore[union-attr]
+        console.print(
+            f"skipped month {month}: {rows} request rows sit in the default partition; "
+            "they stay queryable there"
+        )
+    if not plan.drop and not plan.create and not plan.blocked:
         console.print("partitions already in shape: nothing to do")
 
 

@@ -99,7 +99,10 @@ def _drop_month(conn: Connection, month: date) -> None:
         bounds,
     )
     for table in (RESPONSE, REQUEST):
-        conn.execute(text(f"DROP TABLE IF EXISTS {partition_name(table, month)}"))
+        # detaching checks that no row still points into the month; only then can it go
+        name = partition_name(table, month)
+        conn.execute(text(f"ALTER TABLE {table} DETACH PARTITION {name}"))
+        conn.execute(text(f"DROP TABLE {name}"))
 
 
 @dataclass
@@ -108,6 +111,7 @@ class MaintenancePlan:
 
     create: list[date] = field(default_factory=list)
     drop: list[date] = field(default_factory=list)
+    blocked: dict[date, int] = field(default_factory=dict)
     cutoff: datetime | None = None
 
     def as_dict(self) -> dict[str, object]:
@@ -115,6 +119,7 @@ class MaintenancePlan:
         return {
             "create": [m.strftime("%Y-%m") for m in self.create],
             "drop": [m.strftime("%Y-%m") for m in self.drop],
+            "blocked": {m.strftime("%Y-%m"): rows for m, rows in self.blocked.items()},
             "retention_cutoff": self.cutoff.isoformat() if self.cutoff else None,
         }
 
@@ -139,7 +144,30 @@ def plan_maintenance(
         month = add_months(month, 1)
     # a month is dropped only when all of it is older than the cutoff
     expired = [m for m in sorted(have) if add_months(m, 1) <= month_start(cutoff.date())]
-    return MaintenancePlan(create=[m for m in wanted if m not in have], drop=expired, cutoff=cutoff)
+    plan = MaintenancePlan(drop=expired, cutoff=cutoff)
+    for month in (m for m in wanted if m not in have):
+        stranded = _rows_in_default(conn, month)
+        if stranded:
+            plan.blocked[month] = stranded
+        else:
+            plan.create.append(month)
+    return plan
+
+
+def _rows_in_default(conn: Connection, month: date) -> int:
+    """Rows of ``month`` that landed in the default partition (they block creating it)."""
+    bounds = {
+        "lo": f"{month.isoformat()} 00:00:00+00",
+        "hi": f"{add_months(month, 1).isoformat()} 00:00:00+00",
+    }
+    count = conn.scalar(
+        text(
+            f"SELECT count(*) FROM {REQUEST}_default WHERE sent_at >= CAST(:lo AS timestamptz)"
+            " AND sent_at < CAST(:hi AS timestamptz)"
+        ),
+        bounds,
+    )
+    return int(count or 0)
 
 
 def apply_plan(conn: Connection, plan: MaintenancePlan) -> None:

@@ -24,6 +24,13 @@ def include_name(name, type_, parent_names):  # type: ignore[no-untyped-def]
     return True
 
 
+def include_object(obj, name, type_, reflected, compare_to):  # type: ignore[no-untyped-def]
+    # PostgreSQL clones each FK that points at a partitioned table once per partition
+    if type_ == "foreign_key_constraint" and reflected:
+        return not PARTITION_NAME.match(obj.referred_table.name)
+    return True
+
+
 def run_migrations_online() -> None:
     engine = context.config.attributes.get("engine")
     if engine is None:
@@ -36,6 +43,7 @@ def run_migrations_online() -> None:
             connection=connection,
             target_metadata=Base.metadata,
             include_name=include_name,
+            include_object=include_object,
             compare_type=True,
             compare_server_default=False,
             transaction_per_migration=False,
