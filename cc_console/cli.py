@@ -67,6 +67,15 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         err_console.print("interrupted")
         return 130
+    except Exception as exc:  # an operator tool prints one line, the traceback goes to the log
+        logging.getLogger("cc_console").debug("unexpected error", exc_info=True)
+        first_line = (str(exc).strip().splitlines() or [""])[0]
+        err_console.print(
+            f"error: unexpected {type(exc).__name__}: {first_line} "
+            "(set CC_LOG_LEVEL=DEBUG for the traceback)",
+            markup=False,
+        )
+        return 1
     return 0
 
 

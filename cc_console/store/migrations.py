@@ -9,7 +9,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from ..errors import DatabaseError
 from .database import Database
@@ -75,8 +75,23 @@ def ensure_migrated(
     database: Database, *, notice: Callable[[str], None], auto: bool = True
 ) -> None:
     """Migrate an empty database (saying so); refuse one that is behind or unknown."""
-    current = current_revision(database)
     head = head_revision()
+    if current_revision(database) == head:
+        return
+    # several processes may meet the same empty database: decide and migrate one at a time
+    with database.engine.connect() as guard:
+        guard.execute(text("SELECT pg_advisory_lock(hashtext('cc-console:first-use'))"))
+        try:
+            _migrate_if_empty(database, head, notice=notice, auto=auto)
+        finally:
+            guard.execute(text("SELECT pg_advisory_unlock(hashtext('cc-console:first-use'))"))
+            guard.commit()
+
+
+def _migrate_if_empty(
+    database: Database, head: str, *, notice: Callable[[str], None], auto: bool
+) -> None:
+    current = current_revision(database)
     if current == head:
         return
     if current is None:

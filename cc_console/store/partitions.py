@@ -26,6 +26,7 @@ REQUEST, RESPONSE = "cc_api_request_log", "cc_api_response_log"
 PARTITION_SUFFIX = re.compile(r"_p(\d{4})_(\d{2})$")
 DEFAULT_RETENTION_DAYS = 90
 DEFAULT_MONTHS_AHEAD = 3
+PARTITION_LOCK = "SELECT pg_advisory_xact_lock(hashtext('cc-console:partitions'))"
 
 
 def month_start(day: date) -> date:
@@ -132,6 +133,8 @@ def plan_maintenance(
     months_ahead: int = DEFAULT_MONTHS_AHEAD,
 ) -> MaintenancePlan:
     """Months to create (from the retention cutoff through ``months_ahead``) and to drop."""
+    # concurrent first uses of a database would otherwise deadlock creating the same months
+    conn.execute(text(PARTITION_LOCK))
     now = now or datetime.now(UTC)
     cutoff = now - timedelta(days=retention_days)
     have = set(existing_months(conn))

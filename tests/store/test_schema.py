@@ -64,7 +64,8 @@ def insert_request(
 ) -> uuid.UUID:
     return conn.execute(
         text(
-            "INSERT INTO cc_api_request_log (sent_at, config_id, run_id, method, url, endpoint_path)"
+            "INSERT INTO cc_api_request_log"
+            " (sent_at, config_id, run_id, method, url, endpoint_path)"
             " VALUES (:sent_at, :config_id, :run_id, 'GET', 'https://api.example.test/x', '/x')"
             " RETURNING id"
         ),
@@ -170,7 +171,8 @@ def test_config_checks(database: Database, column: str, value: object, constrain
 def test_template_unique_per_config_path_and_params_hash(database: Database) -> None:
     sql = (
         "INSERT INTO cc_odata_query_template (config_id, resource_path, params, params_hash,"
-        " filter_hash, created_by, updated_by) VALUES (:c, '/studies/odata', '{}', :h, :h, 't', 't')"
+        " filter_hash, created_by, updated_by)"
+        " VALUES (:c, '/studies/odata', '{}', :h, :h, 't', 't')"
     )
 
     def setup(conn: Connection) -> dict[str, object]:

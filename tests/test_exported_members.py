@@ -1,0 +1,49 @@
+"""The public names of each package are pinned: changing them is a deliberate act."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+EXPECTED = {
+    "cc_console": ["__version__"],
+    "cc_console.odata": [
+        "QUERY_OPTIONS",
+        "FilterSyntaxError",
+        "canonical_filter",
+        "canonical_params",
+        "canonical_params_json",
+        "check_filter",
+        "filter_hash",
+        "params_hash",
+    ],
+    "cc_console.client": [
+        "SecretUnavailable",
+        "key_fingerprint",
+        "resolve_secret",
+        "validate_secret_ref",
+    ],
+    "cc_console.store.models": [
+        "PARTITIONED_TABLES",
+        "ApiClientConfig",
+        "ApiRequestLog",
+        "ApiResponseLog",
+        "Base",
+        "ErrorEvent",
+        "OdataQueryTemplate",
+        "PaginationState",
+        "RateLimitState",
+        "SchemaValidation",
+        "SilverRecord",
+        "SyncRun",
+    ],
+}
+
+
+@pytest.mark.parametrize("module_name", sorted(EXPECTED))
+def test_exported_members(module_name: str) -> None:
+    module = importlib.import_module(module_name)
+    assert sorted(module.__all__) == sorted(EXPECTED[module_name])
+    for name in module.__all__:
+        assert hasattr(module, name), name
