@@ -11,6 +11,7 @@ import typer
 
 from . import __version__
 from .commands import config, db, template
+from .commands.sim import sim
 from .commands.common import err_console
 from .errors import CcError
 
@@ -28,6 +29,7 @@ app = typer.Typer(
 app.add_typer(db.app, name="db")
 app.add_typer(config.app, name="config")
 app.add_typer(template.app, name="template")
+app.command(name="sim")(sim)
 
 
 def _version(value: bool) -> None:

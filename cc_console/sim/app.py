@@ -1,0 +1,330 @@
+"""The simulated Clinical Conductor API as an ASGI app (Starlette)."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections import Counter, defaultdict
+from email.utils import formatdate
+from time import time
+from typing import Any
+from urllib.parse import urlencode
+
+import orjson
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from .config import SimConfig
+from .data import RESOURCES, RecordFactory
+from .dataset import Dataset
+from .envelopes import envelope_kind, shape_page, shape_record
+from .faults import FaultInjector, drift_record, error_body, html_response, malform
+from .faults import reset_mid_body, truncate
+from .query import QueryError, compile_filter, compile_orderby, compile_select
+from .ratelimit import RateLimiter
+
+__all__ = ["Simulator", "create_app"]
+
+JSON = "application/json; charset=utf-8"
+TYPE_NAMES = {
+    "sites": "SiteViewModel", "studies": "StudyViewModel", "patients": "PatientViewModel",
+    "subjects": "SubjectViewModel", "visits": "VisitViewModel",
+    "patient-visits": "PatientVisitViewModel", "elements": "ElementViewModel",
+    "site-payments": "SitePaymentViewModel",
+}
+KNOWN_OPTIONS = {"$top", "$skip", "$count", "$orderby", "$filter", "$select", "$skiptoken"}
+FOREIGN_HOST = "https://cc-mirror.example.invalid"
+
+
+def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(body), status_code=status, media_type=JSON, headers=headers)
+
+
+def _bad_request(message: str) -> Response:
+    return _json(error_body("InvalidQuery", message), 400)
+
+
+class Simulator:
+    """State of one simulated server: data, buckets, fault streams and counters."""
+
+    def __init__(self, config: SimConfig) -> None:
+        self.config = config
+        self.factory = RecordFactory(config.seed, config.sizes)
+        self.dataset = Dataset(self.factory, config.seed)
+        self.limiter = RateLimiter(config.rate_limit)
+        self.injector = FaultInjector(config)
+        self.reset()
+
+    def reset(self) -> None:
+        """Restart counters, buckets, fault streams and data mutations."""
+        self.by_endpoint: dict[str, Counter[str]] = defaultdict(Counter)
+        self.faults: Counter[str] = Counter()
+        self.rate_limited = 0
+        self.api_requests = 0
+        self.records_served = 0
+        self.limiter.reset()
+        self.injector.reset()
+        self.dataset.reset()
+
+    def stats(self) -> dict[str, Any]:
+        """What the server saw, for tests and benchmarks to compare with the client's logs."""
+        return {
+            "seed": self.config.seed, "profile": self.config.profile,
+            "requests_total": sum(sum(c.values()) for c in self.by_endpoint.values()),
+            "api_requests": self.api_requests,
+            "by_endpoint": {e: dict(c) for e, c in sorted(self.by_endpoint.items())},
+            "rate_limited": self.rate_limited, "faults": dict(self.faults),
+            "records_served": self.records_served,
+            "drift_active": self._drifting(),
+            "mutations": {"inserted": self.dataset.inserted, "deleted": self.dataset.deleted},
+        }
+
+    def _drifting(self) -> bool:
+        after = self.config.drift_after
+        return after is not None and self.api_requests > after
+
+    def _count(self, endpoint: str, response: Any) -> Any:
+        status = getattr(response, "status_code", 200)
+        self.by_endpoint[endpoint][str(status)] += 1
+        return response
+
+    def _rate_headers(self, decision: Any) -> dict[str, str]:
+        policy = self.config.rate_limit
+        headers: dict[str, str] = {}
+        if policy.x_ratelimit_headers:
+            headers["X-RateLimit-Limit"] = str(decision.limit)
+            headers["X-RateLimit-Remaining"] = str(decision.remaining)
+            headers["X-RateLimit-Reset"] = str(math.ceil(time() + decision.reset_s))
+        if policy.ietf_headers:
+            headers["RateLimit"] = (
+                f"limit={decision.limit}, remaining={decision.remaining}, "
+                f"reset={math.ceil(decision.reset_s)}"
+            )
+            headers["RateLimit-Policy"] = decision.policy
+        return headers
+
+    def route(self, handler: Any) -> Any:
+        """Wrap a route handler in the common pipeline."""
+
+        async def endpoint(request: Request) -> Any:
+            return await self.api(request, handler)
+
+        return endpoint
+
+    async def api(self, request: Request, handler: Any) -> Any:
+        """Every ``/api`` request: auth, rate limit, fault, then the route itself."""
+        route = request.scope.get("route")
+        endpoint = route.path if route is not None else request.url.path
+        endpoint = endpoint.replace("{resource}", request.path_params.get("resource", ""))
+        if request.headers.get(self.config.auth_header) != self.config.api_key:
+            body = {"Message": "Authorization has been denied for this request."}
+            return self._count(endpoint, _json(body, 401))
+        headers: dict[str, str] = {}
+        if self.config.rate_limit.enabled:
+            decision = self.limiter.check(self.config.api_key, endpoint)
+            headers = self._rate_headers(decision)
+            if not decision.allowed:
+                self.rate_limited += 1
+                wait = max(1, math.ceil(decision.retry_after_s))
+                headers["Retry-After"] = (
+                    formatdate(time() + wait, usegmt=True)
+                    if self.config.rate_limit.retry_after_date else str(wait)
+                )
+                body = error_body("TooManyRequests",
+                                  f"Rate limit exceeded. Retry after {wait} seconds.")
+                return self._count(endpoint, _json(body, 429, headers))
+        self.api_requests += 1
+        fault = self.injector.draw()
+        if fault:
+            self.faults[fault] += 1
+        resource = request.path_params.get("resource", "")
+        if self.config.mutate_rate and resource in self.dataset.tables:
+            if self.injector.latency_rng.random() < self.config.mutate_rate:
+                self.dataset.mutate(resource)
+        skip_text = request.query_params.get("$skip", "0")
+        skip_hint = int(skip_text) if skip_text.isdigit() else 0
+        delay = self.injector.latency_s(endpoint, skip_hint)
+        if fault == "stall":
+            delay += self.config.stall_seconds
+        if delay:
+            await asyncio.sleep(delay)
+        early = self._status_fault(fault)
+        if early is not None:
+            return self._count(endpoint, early)
+        request.state.fault = fault
+        response = await handler(request)
+        return self._count(endpoint, self._body_fault(fault, response, headers))
+
+    def _status_fault(self, fault: str | None) -> Response | None:
+        if fault == "error_500":
+            return _json(error_body("ServerError", "Server Error - Contact support"), 500)
+        if fault == "error_502":
+            return Response(b"", status_code=502)
+        if fault == "error_503":
+            return Response(b"", status_code=503, headers={"Retry-After": "1"})
+        if fault == "error_503_bare":
+            return Response(b"", status_code=503)
+        if fault == "error_504":
+            return Response(b"", status_code=504)
+        if fault == "html":
+            return html_response()
+        return None
+
+    def _body_fault(self, fault: str | None, response: Response, headers: dict[str, str]) -> Any:
+        response.headers.update(headers)
+        if response.status_code != 200 or fault is None:
+            return response
+        body = bytes(response.body)
+        if fault == "truncated":
+            return Response(truncate(body), media_type=JSON, headers=headers)
+        if fault == "malformed":
+            return Response(malform(body), media_type=JSON, headers=headers)
+        if fault == "wrong_content_type":
+            return Response(body, media_type="text/plain; charset=utf-8", headers=headers)
+        if fault == "reset":
+            app = reset_mid_body(body)
+            app.status_code = 200  # type: ignore[attr-defined]
+            return app
+        return response
+
+    async def list_resource(self, request: Request) -> Response:
+        """``GET /api/v1/{resource}/odata`` (and the nested subjects-of-a-study form)."""
+        resource = request.path_params.get("resource", "subjects")
+        if resource not in RESOURCES:
+            return Response(b"", status_code=404)
+        if resource == "site-payments" and self.config.instance_type != "CCE":
+            body = error_body("NotImplemented",
+                              "Not Implemented - Site payments are only available for CCE instances")
+            return _json(body, 501)
+        params = request.query_params
+        unknown = [k for k in params if k.startswith("$") and k not in KNOWN_OPTIONS]
+        if unknown:
+            return _bad_request(f"The query parameter '{unknown[0]}' is not supported.")
+        try:
+            top, skip = self._paging(params)
+        except QueryError as exc:
+            return _bad_request(str(exc))
+        schema = self.dataset.schema(resource)
+        type_name = TYPE_NAMES[resource]
+        filters = []
+        study_id = request.path_params.get("study_id")
+        if study_id is None and resource == "subjects" and "studyId" in params:
+            study_id = int(params["studyId"]) if params["studyId"].isdigit() else -1
+        if study_id is not None:
+            if self.dataset.get("studies", int(study_id)) is None:
+                return Response(b"", status_code=404)
+            filters.append((f"study:{study_id}", lambda r, s=int(study_id): r["study"]["id"] == s))
+        try:
+            if "$filter" in params:
+                predicate = compile_filter(params["$filter"], schema, type_name)
+                filters.append((params["$filter"], predicate))
+            order = compile_orderby(params["$orderby"], schema, type_name) if params.get(
+                "$orderby") else None
+            select = compile_select(params["$select"], schema, type_name) if params.get(
+                "$select") else []
+            combined = None
+            if filters:
+                preds = [p for _, p in filters]
+                combined = lambda r: all(p(r) for p in preds)  # noqa: E731
+            page_size = min(top, self.config.server_page_size or top)
+            page = self.dataset.query(
+                resource, skip=skip, top=page_size, predicate=combined,
+                predicate_key="|".join(k for k, _ in filters), order=order,
+                order_key=params.get("$orderby", ""),
+            )
+        except QueryError as exc:
+            return _bad_request(str(exc))
+        drift = self.config.drift_kind if self._drifting() else None
+        records = [shape_record(drift_record(r, drift) if drift else r, self.config, select)
+                   for r in page.records]
+        self.records_served += len(records)
+        kind = envelope_kind(self.config, resource)
+        count = page.total if params.get("$count", "").lower() == "true" else None
+        next_link = self._next_link(request, skip, top, len(records), page.more)
+        context = f"{request.base_url}api/v1/$metadata#{resource}"
+        body = shape_page(kind, self.config, records, count=count, next_link=next_link,
+                          context=context)
+        return _json(body)
+
+    def _paging(self, params: Any) -> tuple[int, int]:
+        top_text, skip_text = params.get("$top"), params.get("$skip", "0")
+        if "$skiptoken" in params:
+            token = params["$skiptoken"]
+            if not token.startswith("o") or not token[1:].isdigit():
+                raise QueryError(f"The skip token '{token}' is not valid.")
+            skip_text = token[1:]
+        if top_text is not None and not top_text.lstrip("-").isdigit():
+            raise QueryError(f"Invalid value '{top_text}' for $top query option found.")
+        if not skip_text.lstrip("-").isdigit() or int(skip_text) < 0:
+            raise QueryError(f"Invalid value '{skip_text}' for $skip query option found.")
+        top = 50 if top_text is None else int(top_text)
+        if top < 0:
+            raise QueryError(f"Invalid value '{top_text}' for $top query option found.")
+        if top > 1000:
+            if self.config.top_overflow == "reject":
+                raise QueryError(
+                    "The limit of '1000' for Top query has been exceeded. "
+                    f"The value from the incoming request is '{top}'."
+                )
+            top = 1000
+        return top, int(skip_text)
+
+    def _next_link(self, request: Request, skip: int, top: int, served: int,
+                   more: bool) -> str | None:
+        fault_link = getattr(request.state, "fault", None) == "foreign_next_link"
+        if not self.config.server_page_size or served >= top or not more:
+            return f"{FOREIGN_HOST}{request.url.path}?$skip={skip + served}" if fault_link else None
+        query = {k: v for k, v in request.query_params.items() if k not in ("$skip", "$skiptoken")}
+        query["$top"] = str(top - served)
+        if self.config.skiptoken:
+            query["$skiptoken"] = f"o{skip + served}"
+        else:
+            query["$skip"] = str(skip + served)
+        host = FOREIGN_HOST if fault_link else str(request.base_url).rstrip("/")
+        return f"{host}{request.url.path}?{urlencode(query, safe='$')}"
+
+    async def single(self, request: Request) -> Response:
+        """``GET /api/v1/{resource}/{id}``."""
+        resource = request.path_params["resource"]
+        record = (self.dataset.get(resource, request.path_params["ident"])
+                  if resource in RESOURCES else None)
+        if record is None:
+            return Response(b"", status_code=404)
+        return _json(shape_record(record, self.config, []))
+
+    async def instance(self, request: Request) -> Response:
+        """``GET /api/v1/instance/details``."""
+        return _json({"instanceUID": self.factory.uid("instance", 1),
+                      "instanceType": self.config.instance_type, "customerUID": None,
+                      "webVersion": "sim", "dbVersion": "sim", "pubSub": False})
+
+
+def create_app(config: SimConfig | None = None) -> Starlette:
+    """The ASGI app; ``app.state.simulator`` holds the state (stats, reset)."""
+    simulator = Simulator(config or SimConfig())
+
+    async def stats(request: Request) -> Response:
+        return JSONResponse(simulator.stats())
+
+    async def reset(request: Request) -> Response:
+        simulator.reset()
+        return JSONResponse({"reset": True})
+
+    async def not_found(request: Request) -> Response:
+        return Response(b"", status_code=404)
+
+    routes = [
+        Route("/__sim/stats", stats, methods=["GET"]),
+        Route("/__sim/reset", reset, methods=["POST"]),
+        Route("/api/v1/instance/details", simulator.route(simulator.instance)),
+        Route("/api/v1/studies/{study_id:int}/subjects/odata",
+              simulator.route(simulator.list_resource)),
+        Route("/api/v1/{resource}/odata", simulator.route(simulator.list_resource)),
+        Route("/api/v1/{resource}/{ident:int}", simulator.route(simulator.single)),
+        Route("/{path:path}", not_found),
+    ]
+    app = Starlette(routes=routes)
+    app.state.simulator = simulator
+    return app

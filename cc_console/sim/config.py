@@ -1,0 +1,119 @@
+"""Everything the simulator can be told: envelope, paging, auth, rate limits, faults, drift."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .data import DEFAULT_SIZES
+
+__all__ = ["PROFILES", "FaultRates", "RateLimitPolicy", "SimConfig", "sim_config"]
+
+
+class FaultRates(BaseModel):
+    """Probability of each fault per API request (at most one fault per request)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    error_500: float = Field(0.0, ge=0, le=1)
+    error_502: float = Field(0.0, ge=0, le=1)
+    error_503: float = Field(0.0, ge=0, le=1, description="503 with Retry-After")
+    error_503_bare: float = Field(0.0, ge=0, le=1, description="503 without Retry-After")
+    error_504: float = Field(0.0, ge=0, le=1)
+    stall: float = Field(0.0, ge=0, le=1, description="no answer for stall_seconds")
+    reset: float = Field(0.0, ge=0, le=1, description="connection closed mid-body")
+    truncated: float = Field(0.0, ge=0, le=1, description="200 with half a JSON body")
+    malformed: float = Field(0.0, ge=0, le=1, description="200 with invalid JSON")
+    html: float = Field(0.0, ge=0, le=1, description="502 HTML page from a proxy")
+    wrong_content_type: float = Field(0.0, ge=0, le=1, description="JSON served as text/plain")
+    foreign_next_link: float = Field(0.0, ge=0, le=1, description="next link to another host")
+
+    def table(self) -> list[tuple[str, float]]:
+        """(kind, rate) for every fault with a rate above zero, in a fixed order."""
+        return [(name, rate) for name, rate in self.model_dump().items() if rate > 0]
+
+
+class RateLimitPolicy(BaseModel):
+    """Token buckets per API key: a global per-second and per-minute budget, optional per endpoint."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    per_second: float = Field(10.0, gt=0)
+    burst: int = Field(10, ge=1)
+    per_minute: int = Field(300, ge=1)
+    endpoint_per_second: float | None = Field(None, gt=0)
+    retry_after_date: bool = False
+    x_ratelimit_headers: bool = False
+    ietf_headers: bool = False
+
+
+class SimConfig(BaseModel):
+    """One simulator instance's behaviour (reproducible from ``seed``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    profile: str = "clean"
+    seed: int = 7
+    sizes: dict[str, int] = Field(default_factory=lambda: dict(DEFAULT_SIZES))
+    envelope: Literal["pageresult", "array", "odata", "vendor"] = "pageresult"
+    casing: Literal["camel", "swagger"] = "camel"
+    top_overflow: Literal["reject", "clamp"] = "reject"
+    server_page_size: int | None = Field(None, ge=1, le=1000)
+    skiptoken: bool = False
+    auth_header: str = "X-ApiKey"
+    api_key: str = "sim-key-not-a-secret"
+    instance_type: Literal["CCS", "CCE"] = "CCE"
+    date_suffix_z: bool = False
+    mutate_rate: float = Field(0.0, ge=0, le=1)
+    rate_limit: RateLimitPolicy = Field(default_factory=RateLimitPolicy)
+    faults: FaultRates = Field(default_factory=FaultRates)
+    latency_ms: float = Field(0.0, ge=0)
+    latency_jitter_ms: float = Field(0.0, ge=0)
+    deep_skip_ms_per_1000: float = Field(0.0, ge=0, description="patient-visits slowness")
+    stall_seconds: float = Field(30.0, gt=0)
+    drift_after: int | None = Field(None, ge=0)
+    drift_kind: Literal["rename", "retype", "add", "remove"] = "rename"
+
+
+PROFILES: dict[str, dict[str, Any]] = {
+    # the vendor contract: CCAPIKey header, arrays where the vendor serves arrays, no limits
+    "vendor": {
+        "envelope": "vendor", "auth_header": "CCAPIKey", "instance_type": "CCS",
+        "rate_limit": {"enabled": False},
+    },
+    "clean": {},
+    "flaky": {
+        "latency_ms": 5, "latency_jitter_ms": 10, "deep_skip_ms_per_1000": 0.2,
+        "faults": {"error_500": 0.01, "error_502": 0.01, "error_503": 0.02,
+                   "error_503_bare": 0.01, "error_504": 0.01, "reset": 0.005,
+                   "truncated": 0.005},
+        "rate_limit": {"x_ratelimit_headers": True},
+    },
+    "hostile": {
+        "latency_ms": 20, "latency_jitter_ms": 40, "deep_skip_ms_per_1000": 1.0,
+        "mutate_rate": 0.05, "drift_after": 200,
+        "faults": {"error_500": 0.03, "error_502": 0.02, "error_503": 0.04,
+                   "error_503_bare": 0.02, "error_504": 0.02, "stall": 0.005, "reset": 0.02,
+                   "truncated": 0.02, "malformed": 0.02, "html": 0.02,
+                   "wrong_content_type": 0.01, "foreign_next_link": 0.01},
+        "rate_limit": {"per_second": 5, "burst": 5, "per_minute": 120, "retry_after_date": True,
+                       "x_ratelimit_headers": True, "ietf_headers": True},
+    },
+}
+
+
+def sim_config(profile: str = "clean", **overrides: Any) -> SimConfig:
+    """A config from a named profile with ``overrides`` on top (nested dicts merge)."""
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
+    merged: dict[str, Any] = {"profile": profile, **PROFILES[profile]}
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = {**merged[key], **value}
+        elif key == "sizes" and value:
+            merged[key] = {**DEFAULT_SIZES, **value}
+        elif value is not None:
+            merged[key] = value
+    return SimConfig(**merged)

@@ -1,0 +1,145 @@
+"""The simulated tables: live ids per resource (with inserts and deletes) and paged queries."""
+
+from __future__ import annotations
+
+import bisect
+import random
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .data import RecordFactory
+from .query import QueryError
+
+__all__ = ["Dataset", "Page"]
+
+Record = dict[str, Any]
+
+
+@dataclass
+class _Table:
+    base: int
+    extra: int = 0
+    deleted: list[int] = field(default_factory=list)  # sorted
+    version: int = 0
+
+    @property
+    def live(self) -> int:
+        return self.base + self.extra - len(self.deleted)
+
+    def nth_id(self, n: int) -> int:
+        """The id of the n-th (0-based) live record in id order."""
+        candidate = n + 1
+        while True:
+            shifted = n + 1 + bisect.bisect_right(self.deleted, candidate)
+            if shifted == candidate:
+                return candidate
+            candidate = shifted
+
+    def ids(self) -> list[int]:
+        gone = set(self.deleted)
+        return [i for i in range(1, self.base + self.extra + 1) if i not in gone]
+
+
+@dataclass
+class Page:
+    """One page of records and what the envelope needs to know."""
+
+    records: list[Record]
+    total: int
+    more: bool
+
+
+class Dataset:
+    """Answers paged, filtered, ordered queries over lazily generated records."""
+
+    def __init__(self, factory: RecordFactory, seed: int) -> None:
+        self.factory = factory
+        self.seed = seed
+        self.reset()
+
+    def reset(self) -> None:
+        """Undo every mutation and forget cached query results."""
+        self.tables = {name: _Table(size) for name, size in self.factory.sizes.items()}
+        self._matches: OrderedDict[tuple[Any, ...], list[int]] = OrderedDict()
+        self.mutation_rng = random.Random(self.seed + 2)
+        self.inserted = 0
+        self.deleted = 0
+
+    def schema(self, resource: str) -> Record:
+        """A sample record: the shape filters and selects are checked against."""
+        return self.factory.record(resource, 1)
+
+    def get(self, resource: str, ident: int) -> Record | None:
+        """One live record by id."""
+        table = self.tables[resource]
+        if ident < 1 or ident > table.base + table.extra:
+            return None
+        index = bisect.bisect_left(table.deleted, ident)
+        if index < len(table.deleted) and table.deleted[index] == ident:
+            return None
+        return self.factory.record(resource, ident)
+
+    def mutate(self, resource: str) -> None:
+        """Insert a new record or delete a random live one (between two requests)."""
+        table = self.tables[resource]
+        if self.mutation_rng.random() < 0.5 or table.live <= 1:
+            table.extra += 1
+            self.inserted += 1
+        else:
+            victim = table.nth_id(self.mutation_rng.randrange(table.live))
+            bisect.insort(table.deleted, victim)
+            self.deleted += 1
+        table.version += 1
+
+    def query(
+        self,
+        resource: str,
+        *,
+        skip: int,
+        top: int,
+        predicate: Callable[[Record], bool] | None = None,
+        predicate_key: str = "",
+        order: list[tuple[Callable[[Record], Any], bool]] | None = None,
+        order_key: str = "",
+    ) -> Page:
+        """Records ``skip .. skip+top`` of the filtered, ordered resource."""
+        table = self.tables[resource]
+        if predicate is None and not order:
+            total = table.live
+            end = min(total, skip + top)
+            ids = [table.nth_id(n) for n in range(skip, end)] if skip < total else []
+            return Page([self.factory.record(resource, i) for i in ids], total, end < total)
+        ids = self._matching(resource, table, predicate, predicate_key, order, order_key)
+        chosen = ids[skip : skip + top]
+        return Page(
+            [self.factory.record(resource, i) for i in chosen], len(ids), skip + top < len(ids)
+        )
+
+    def _matching(self, resource: str, table: _Table, predicate: Callable[[Record], bool] | None,
+                  predicate_key: str, order: list[tuple[Callable[[Record], Any], bool]] | None,
+                  order_key: str) -> list[int]:
+        key = (resource, table.version, predicate_key, order_key)
+        cached = self._matches.get(key)
+        if cached is not None:
+            self._matches.move_to_end(key)
+            return cached
+        record = self.factory.record
+        ids = [i for i in table.ids() if predicate is None or predicate(record(resource, i))]
+        for getter, descending in reversed(order or []):
+            try:
+                ids.sort(key=lambda i: _sort_key(getter(record(resource, i))), reverse=descending)
+            except TypeError:
+                raise QueryError("The $orderby property cannot be compared.") from None
+        self._matches[key] = ids
+        if len(self._matches) > 32:
+            self._matches.popitem(last=False)
+        return ids
+
+
+def _sort_key(value: Any) -> tuple[bool, Any]:
+    # nulls sort first ascending, as on SQL Server
+    if isinstance(value, (dict, list)):
+        raise TypeError("not orderable")
+    return (value is not None, value if value is not None else 0)

@@ -1,0 +1,71 @@
+"""How a page goes on the wire: PageResult, bare array or OData v4, in either casing."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from .config import SimConfig
+
+__all__ = ["VENDOR_ARRAY_RESOURCES", "envelope_kind", "shape_page", "shape_record"]
+
+VENDOR_ARRAY_RESOURCES = {"studies", "patients", "sites"}
+# where the vendor Swagger shows PascalCase preview objects (reference §5.3)
+_PASCAL_PREVIEWS = {"arm", "subject", "organization"}
+_NAIVE_STAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$")
+
+
+def envelope_kind(config: SimConfig, resource: str) -> str:
+    """``pageresult``, ``array`` or ``odata`` for this resource."""
+    if config.envelope == "vendor":
+        return "array" if resource in VENDOR_ARRAY_RESOURCES else "pageresult"
+    return config.envelope
+
+
+def _with_z(value: Any) -> Any:
+    if isinstance(value, str) and _NAIVE_STAMP.match(value):
+        return value + "Z"
+    if isinstance(value, dict):
+        return {k: _with_z(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_with_z(v) for v in value]
+    return value
+
+
+def shape_record(record: dict[str, Any], config: SimConfig, select: list[str]) -> dict[str, Any]:
+    """The record as served: selected fields, Swagger casing, ``Z`` on timestamps if asked."""
+    shaped = {k: record[k] for k in select if k in record} if select else record
+    if config.casing == "swagger":
+        shaped = {
+            k: ({key[:1].upper() + key[1:]: v for key, v in value.items()}
+                if k in _PASCAL_PREVIEWS and isinstance(value, dict) else value)
+            for k, value in shaped.items()
+        }
+    if config.date_suffix_z:
+        shaped = _with_z(shaped)
+    return shaped
+
+
+def shape_page(
+    kind: str,
+    config: SimConfig,
+    records: list[dict[str, Any]],
+    *,
+    count: int | None,
+    next_link: str | None,
+    context: str,
+) -> Any:
+    """The response body of one page."""
+    if kind == "array":
+        return records
+    if kind == "odata":
+        body: dict[str, Any] = {"@odata.context": context}
+        if count is not None:
+            body["@odata.count"] = count
+        body["value"] = records
+        if next_link:
+            body["@odata.nextLink"] = next_link
+        return body
+    if config.casing == "swagger":
+        return {"Items": records, "NextPageLink": next_link, "Count": count}
+    return {"items": records, "nextPageLink": next_link, "count": count}

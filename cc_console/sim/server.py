@@ -1,0 +1,72 @@
+"""Run the simulator with uvicorn: in the foreground (CLI) or in a thread (tests, benchmarks)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import uvicorn
+
+from .app import create_app
+from .config import SimConfig
+
+__all__ = ["RunningSimulator", "run_in_thread", "serve_forever"]
+
+
+@dataclass
+class RunningSimulator:
+    """A simulator listening on a loopback port."""
+
+    base_url: str
+    config: SimConfig
+    server: uvicorn.Server
+
+    @property
+    def api_url(self) -> str:
+        """Base URL of the API (what a config's base_url points at)."""
+        return f"{self.base_url}/api/v1"
+
+
+def _server(config: SimConfig, sock: socket.socket) -> uvicorn.Server:
+    app = create_app(config)
+    host, port = sock.getsockname()[:2]
+    uv_config = uvicorn.Config(app, host=host, port=port, log_level="critical",
+                               access_log=False, lifespan="off", timeout_graceful_shutdown=1)
+    return uvicorn.Server(uv_config)
+
+
+@contextmanager
+def run_in_thread(config: SimConfig, host: str = "127.0.0.1") -> Iterator[RunningSimulator]:
+    """Serve on a free port of ``host`` until the block ends."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, 0))
+    server = _server(config, sock)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the simulator did not start")
+        time.sleep(0.01)
+    port = sock.getsockname()[1]
+    try:
+        yield RunningSimulator(f"http://{host}:{port}", config, server)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+def serve_forever(config: SimConfig, host: str, port: int) -> None:
+    """Serve in the foreground until Ctrl+C."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    server = _server(config, sock)
+    server.config.log_level = "warning"
+    server.run(sockets=[sock])
