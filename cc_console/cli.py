@@ -11,8 +11,8 @@ import typer
 
 from . import __version__
 from .commands import config, db, template
-from .commands.sim import sim
 from .commands.common import err_console
+from .commands.sim import sim
 from .errors import CcError
 
 __all__ = ["app", "main", "run"]

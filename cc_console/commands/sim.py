@@ -37,7 +37,8 @@ def sim(
         list[str] | None, typer.Option(help="Sizes, e.g. subjects=50000 (repeatable).")
     ] = None,
     envelope: Annotated[
-        str | None, typer.Option(help="pageresult, array, odata or vendor (arrays where the vendor has them).")
+        str | None,
+        typer.Option(help="pageresult, array, odata or vendor (the real mix)."),
     ] = None,
     casing: Annotated[str | None, typer.Option(help="camel or swagger.")] = None,
     auth_header: Annotated[str | None, typer.Option(help="Header carrying the key.")] = None,
@@ -56,9 +57,7 @@ def sim(
     ] = None,
     per_second: Annotated[float | None, typer.Option(help="Requests per second per key.")] = None,
     per_minute: Annotated[int | None, typer.Option(help="Requests per minute per key.")] = None,
-    retry_after_date: Annotated[
-        bool, typer.Option(help="Retry-After as an HTTP-date.")
-    ] = False,
+    retry_after_date: Annotated[bool, typer.Option(help="Retry-After as an HTTP-date.")] = False,
     x_ratelimit_headers: Annotated[bool, typer.Option(help="Send X-RateLimit-*.")] = False,
     ietf_ratelimit_headers: Annotated[
         bool, typer.Option(help="Send RateLimit / RateLimit-Policy.")
@@ -75,25 +74,43 @@ def sim(
     date_suffix_z: Annotated[bool, typer.Option(help="Timestamps end in Z.")] = False,
 ) -> None:
     """Serve the simulated Clinical Conductor API until Ctrl+C."""
-    sizes = {k: int(v) for k, v in _pairs(records, "--records", RESOURCES).items()
-             if v.isdigit()} if records else None
-    fault_rates = {k: float(v) for k, v in
-                   _pairs(fault, "--fault", tuple(FaultRates.model_fields)).items()}
+    sizes = (
+        {k: int(v) for k, v in _pairs(records, "--records", RESOURCES).items() if v.isdigit()}
+        if records
+        else None
+    )
+    fault_rates = {
+        k: float(v) for k, v in _pairs(fault, "--fault", tuple(FaultRates.model_fields)).items()
+    }
     limits: dict[str, Any] = {
-        "enabled": rate_limit, "per_second": per_second, "per_minute": per_minute,
+        "enabled": rate_limit,
+        "per_second": per_second,
+        "per_minute": per_minute,
         "retry_after_date": retry_after_date or None,
         "x_ratelimit_headers": x_ratelimit_headers or None,
         "ietf_headers": ietf_ratelimit_headers or None,
     }
     try:
         config = sim_config(
-            profile, seed=seed, sizes=sizes, envelope=envelope, casing=casing,
-            auth_header=auth_header, api_key=api_key or f"sim-{secrets.token_hex(8)}",
-            server_page_size=server_page_size, skiptoken=skiptoken or None,
-            top_overflow=top_overflow, mutate_rate=mutate_rate, instance_type=instance_type,
+            profile,
+            seed=seed,
+            sizes=sizes,
+            envelope=envelope,
+            casing=casing,
+            auth_header=auth_header,
+            api_key=api_key or f"sim-{secrets.token_hex(8)}",
+            server_page_size=server_page_size,
+            skiptoken=skiptoken or None,
+            top_overflow=top_overflow,
+            mutate_rate=mutate_rate,
+            instance_type=instance_type,
             rate_limit={k: v for k, v in limits.items() if v is not None},
-            faults=fault_rates or None, latency_ms=latency_ms, stall_seconds=stall_seconds,
-            drift_after=drift_after, drift_kind=drift_kind, date_suffix_z=date_suffix_z or None,
+            faults=fault_rates or None,
+            latency_ms=latency_ms,
+            stall_seconds=stall_seconds,
+            drift_after=drift_after,
+            drift_kind=drift_kind,
+            date_suffix_z=date_suffix_z or None,
         )
     except (ValueError, ValidationError) as exc:
         raise UsageError(f"invalid simulator option: {str(exc).splitlines()[0]}") from None

@@ -20,8 +20,15 @@ from .config import SimConfig
 from .data import RESOURCES, RecordFactory
 from .dataset import Dataset
 from .envelopes import envelope_kind, shape_page, shape_record
-from .faults import FaultInjector, drift_record, error_body, html_response, malform
-from .faults import reset_mid_body, truncate
+from .faults import (
+    FaultInjector,
+    drift_record,
+    error_body,
+    html_response,
+    malform,
+    reset_mid_body,
+    truncate,
+)
 from .query import QueryError, compile_filter, compile_orderby, compile_select
 from .ratelimit import RateLimiter
 
@@ -29,13 +36,18 @@ __all__ = ["Simulator", "create_app"]
 
 JSON = "application/json; charset=utf-8"
 TYPE_NAMES = {
-    "sites": "SiteViewModel", "studies": "StudyViewModel", "patients": "PatientViewModel",
-    "subjects": "SubjectViewModel", "visits": "VisitViewModel",
-    "patient-visits": "PatientVisitViewModel", "elements": "ElementViewModel",
+    "sites": "SiteViewModel",
+    "studies": "StudyViewModel",
+    "patients": "PatientViewModel",
+    "subjects": "SubjectViewModel",
+    "visits": "VisitViewModel",
+    "patient-visits": "PatientVisitViewModel",
+    "elements": "ElementViewModel",
     "site-payments": "SitePaymentViewModel",
 }
 KNOWN_OPTIONS = {"$top", "$skip", "$count", "$orderby", "$filter", "$select", "$skiptoken"}
 FOREIGN_HOST = "https://cc-mirror.example.invalid"
+EDITION_MESSAGE = "Not Implemented - Site payments are only available for CCE instances"
 
 
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -71,11 +83,13 @@ class Simulator:
     def stats(self) -> dict[str, Any]:
         """What the server saw, for tests and benchmarks to compare with the client's logs."""
         return {
-            "seed": self.config.seed, "profile": self.config.profile,
+            "seed": self.config.seed,
+            "profile": self.config.profile,
             "requests_total": sum(sum(c.values()) for c in self.by_endpoint.values()),
             "api_requests": self.api_requests,
             "by_endpoint": {e: dict(c) for e, c in sorted(self.by_endpoint.items())},
-            "rate_limited": self.rate_limited, "faults": dict(self.faults),
+            "rate_limited": self.rate_limited,
+            "faults": dict(self.faults),
             "records_served": self.records_served,
             "drift_active": self._drifting(),
             "mutations": {"inserted": self.dataset.inserted, "deleted": self.dataset.deleted},
@@ -130,19 +144,21 @@ class Simulator:
                 wait = max(1, math.ceil(decision.retry_after_s))
                 headers["Retry-After"] = (
                     formatdate(time() + wait, usegmt=True)
-                    if self.config.rate_limit.retry_after_date else str(wait)
+                    if self.config.rate_limit.retry_after_date
+                    else str(wait)
                 )
-                body = error_body("TooManyRequests",
-                                  f"Rate limit exceeded. Retry after {wait} seconds.")
+                body = error_body(
+                    "TooManyRequests", f"Rate limit exceeded. Retry after {wait} seconds."
+                )
                 return self._count(endpoint, _json(body, 429, headers))
         self.api_requests += 1
         fault = self.injector.draw()
         if fault:
             self.faults[fault] += 1
         resource = request.path_params.get("resource", "")
-        if self.config.mutate_rate and resource in self.dataset.tables:
-            if self.injector.latency_rng.random() < self.config.mutate_rate:
-                self.dataset.mutate(resource)
+        mutating = self.config.mutate_rate and resource in self.dataset.tables
+        if mutating and self.injector.latency_rng.random() < self.config.mutate_rate:
+            self.dataset.mutate(resource)
         skip_text = request.query_params.get("$skip", "0")
         skip_hint = int(skip_text) if skip_text.isdigit() else 0
         delay = self.injector.latency_s(endpoint, skip_hint)
@@ -195,8 +211,10 @@ class Simulator:
         if resource not in RESOURCES:
             return Response(b"", status_code=404)
         if resource == "site-payments" and self.config.instance_type != "CCE":
-            body = error_body("NotImplemented",
-                              "Not Implemented - Site payments are only available for CCE instances")
+            body = error_body(
+                "NotImplemented",
+                EDITION_MESSAGE,
+            )
             return _json(body, 501)
         params = request.query_params
         unknown = [k for k in params if k.startswith("$") and k not in KNOWN_OPTIONS]
@@ -220,32 +238,45 @@ class Simulator:
             if "$filter" in params:
                 predicate = compile_filter(params["$filter"], schema, type_name)
                 filters.append((params["$filter"], predicate))
-            order = compile_orderby(params["$orderby"], schema, type_name) if params.get(
-                "$orderby") else None
-            select = compile_select(params["$select"], schema, type_name) if params.get(
-                "$select") else []
+            order = (
+                compile_orderby(params["$orderby"], schema, type_name)
+                if params.get("$orderby")
+                else None
+            )
+            select = (
+                compile_select(params["$select"], schema, type_name)
+                if params.get("$select")
+                else []
+            )
             combined = None
             if filters:
                 preds = [p for _, p in filters]
                 combined = lambda r: all(p(r) for p in preds)  # noqa: E731
             page_size = min(top, self.config.server_page_size or top)
             page = self.dataset.query(
-                resource, skip=skip, top=page_size, predicate=combined,
-                predicate_key="|".join(k for k, _ in filters), order=order,
+                resource,
+                skip=skip,
+                top=page_size,
+                predicate=combined,
+                predicate_key="|".join(k for k, _ in filters),
+                order=order,
                 order_key=params.get("$orderby", ""),
             )
         except QueryError as exc:
             return _bad_request(str(exc))
         drift = self.config.drift_kind if self._drifting() else None
-        records = [shape_record(drift_record(r, drift) if drift else r, self.config, select)
-                   for r in page.records]
+        records = [
+            shape_record(drift_record(r, drift) if drift else r, self.config, select)
+            for r in page.records
+        ]
         self.records_served += len(records)
         kind = envelope_kind(self.config, resource)
         count = page.total if params.get("$count", "").lower() == "true" else None
         next_link = self._next_link(request, skip, top, len(records), page.more)
         context = f"{request.base_url}api/v1/$metadata#{resource}"
-        body = shape_page(kind, self.config, records, count=count, next_link=next_link,
-                          context=context)
+        body = shape_page(
+            kind, self.config, records, count=count, next_link=next_link, context=context
+        )
         return _json(body)
 
     def _paging(self, params: Any) -> tuple[int, int]:
@@ -271,8 +302,9 @@ class Simulator:
             top = 1000
         return top, int(skip_text)
 
-    def _next_link(self, request: Request, skip: int, top: int, served: int,
-                   more: bool) -> str | None:
+    def _next_link(
+        self, request: Request, skip: int, top: int, served: int, more: bool
+    ) -> str | None:
         fault_link = getattr(request.state, "fault", None) == "foreign_next_link"
         if not self.config.server_page_size or served >= top or not more:
             return f"{FOREIGN_HOST}{request.url.path}?$skip={skip + served}" if fault_link else None
@@ -288,17 +320,27 @@ class Simulator:
     async def single(self, request: Request) -> Response:
         """``GET /api/v1/{resource}/{id}``."""
         resource = request.path_params["resource"]
-        record = (self.dataset.get(resource, request.path_params["ident"])
-                  if resource in RESOURCES else None)
+        record = (
+            self.dataset.get(resource, request.path_params["ident"])
+            if resource in RESOURCES
+            else None
+        )
         if record is None:
             return Response(b"", status_code=404)
         return _json(shape_record(record, self.config, []))
 
     async def instance(self, request: Request) -> Response:
         """``GET /api/v1/instance/details``."""
-        return _json({"instanceUID": self.factory.uid("instance", 1),
-                      "instanceType": self.config.instance_type, "customerUID": None,
-                      "webVersion": "sim", "dbVersion": "sim", "pubSub": False})
+        return _json(
+            {
+                "instanceUID": self.factory.uid("instance", 1),
+                "instanceType": self.config.instance_type,
+                "customerUID": None,
+                "webVersion": "sim",
+                "dbVersion": "sim",
+                "pubSub": False,
+            }
+        )
 
 
 def create_app(config: SimConfig | None = None) -> Starlette:
@@ -319,8 +361,10 @@ def create_app(config: SimConfig | None = None) -> Starlette:
         Route("/__sim/stats", stats, methods=["GET"]),
         Route("/__sim/reset", reset, methods=["POST"]),
         Route("/api/v1/instance/details", simulator.route(simulator.instance)),
-        Route("/api/v1/studies/{study_id:int}/subjects/odata",
-              simulator.route(simulator.list_resource)),
+        Route(
+            "/api/v1/studies/{study_id:int}/subjects/odata",
+            simulator.route(simulator.list_resource),
+        ),
         Route("/api/v1/{resource}/odata", simulator.route(simulator.list_resource)),
         Route("/api/v1/{resource}/{ident:int}", simulator.route(simulator.single)),
         Route("/{path:path}", not_found),

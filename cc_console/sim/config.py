@@ -35,7 +35,7 @@ class FaultRates(BaseModel):
 
 
 class RateLimitPolicy(BaseModel):
-    """Token buckets per API key: a global per-second and per-minute budget, optional per endpoint."""
+    """Token buckets per API key: global per-second and per-minute, optionally per endpoint."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -80,26 +80,55 @@ class SimConfig(BaseModel):
 PROFILES: dict[str, dict[str, Any]] = {
     # the vendor contract: CCAPIKey header, arrays where the vendor serves arrays, no limits
     "vendor": {
-        "envelope": "vendor", "auth_header": "CCAPIKey", "instance_type": "CCS",
+        "envelope": "vendor",
+        "auth_header": "CCAPIKey",
+        "instance_type": "CCS",
         "rate_limit": {"enabled": False},
     },
     "clean": {},
     "flaky": {
-        "latency_ms": 5, "latency_jitter_ms": 10, "deep_skip_ms_per_1000": 0.2,
-        "faults": {"error_500": 0.01, "error_502": 0.01, "error_503": 0.02,
-                   "error_503_bare": 0.01, "error_504": 0.01, "reset": 0.005,
-                   "truncated": 0.005},
+        "latency_ms": 5,
+        "latency_jitter_ms": 10,
+        "deep_skip_ms_per_1000": 0.2,
+        "faults": {
+            "error_500": 0.01,
+            "error_502": 0.01,
+            "error_503": 0.02,
+            "error_503_bare": 0.01,
+            "error_504": 0.01,
+            "reset": 0.005,
+            "truncated": 0.005,
+        },
         "rate_limit": {"x_ratelimit_headers": True},
     },
     "hostile": {
-        "latency_ms": 20, "latency_jitter_ms": 40, "deep_skip_ms_per_1000": 1.0,
-        "mutate_rate": 0.05, "drift_after": 200,
-        "faults": {"error_500": 0.03, "error_502": 0.02, "error_503": 0.04,
-                   "error_503_bare": 0.02, "error_504": 0.02, "stall": 0.005, "reset": 0.02,
-                   "truncated": 0.02, "malformed": 0.02, "html": 0.02,
-                   "wrong_content_type": 0.01, "foreign_next_link": 0.01},
-        "rate_limit": {"per_second": 5, "burst": 5, "per_minute": 120, "retry_after_date": True,
-                       "x_ratelimit_headers": True, "ietf_headers": True},
+        "latency_ms": 20,
+        "latency_jitter_ms": 40,
+        "deep_skip_ms_per_1000": 1.0,
+        "mutate_rate": 0.05,
+        "drift_after": 200,
+        "faults": {
+            "error_500": 0.03,
+            "error_502": 0.02,
+            "error_503": 0.04,
+            "error_503_bare": 0.02,
+            "error_504": 0.02,
+            "stall": 0.005,
+            "reset": 0.02,
+            "truncated": 0.02,
+            "malformed": 0.02,
+            "html": 0.02,
+            "wrong_content_type": 0.01,
+            "foreign_next_link": 0.01,
+        },
+        "rate_limit": {
+            "per_second": 5,
+            "burst": 5,
+            "per_minute": 120,
+            "retry_after_date": True,
+            "x_ratelimit_headers": True,
+            "ietf_headers": True,
+        },
     },
 }
 

@@ -117,9 +117,15 @@ class Dataset:
             [self.factory.record(resource, i) for i in chosen], len(ids), skip + top < len(ids)
         )
 
-    def _matching(self, resource: str, table: _Table, predicate: Callable[[Record], bool] | None,
-                  predicate_key: str, order: list[tuple[Callable[[Record], Any], bool]] | None,
-                  order_key: str) -> list[int]:
+    def _matching(
+        self,
+        resource: str,
+        table: _Table,
+        predicate: Callable[[Record], bool] | None,
+        predicate_key: str,
+        order: list[tuple[Callable[[Record], Any], bool]] | None,
+        order_key: str,
+    ) -> list[int]:
         key = (resource, table.version, predicate_key, order_key)
         cached = self._matches.get(key)
         if cached is not None:

@@ -37,8 +37,11 @@ def shape_record(record: dict[str, Any], config: SimConfig, select: list[str]) -
     shaped = {k: record[k] for k in select if k in record} if select else record
     if config.casing == "swagger":
         shaped = {
-            k: ({key[:1].upper() + key[1:]: v for key, v in value.items()}
-                if k in _PASCAL_PREVIEWS and isinstance(value, dict) else value)
+            k: (
+                {key[:1].upper() + key[1:]: v for key, v in value.items()}
+                if k in _PASCAL_PREVIEWS and isinstance(value, dict)
+                else value
+            )
             for k, value in shaped.items()
         }
     if config.date_suffix_z:

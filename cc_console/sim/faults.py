@@ -76,13 +76,19 @@ def reset_mid_body(body: bytes, status: int = 200) -> Any:
     """An ASGI app that announces the full length, sends half, and drops the connection."""
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        await send({
-            "type": "http.response.start", "status": status,
-            "headers": [(b"content-type", b"application/json; charset=utf-8"),
-                        (b"content-length", str(len(body)).encode())],
-        })
-        await send({"type": "http.response.body", "body": body[: len(body) // 2],
-                    "more_body": True})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", b"application/json; charset=utf-8"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
+        await send(
+            {"type": "http.response.body", "body": body[: len(body) // 2], "more_body": True}
+        )
         # returning now leaves the response incomplete: the server closes the connection
 
     return app
@@ -107,6 +113,7 @@ def drift_record(record: dict[str, Any], kind: str) -> dict[str, Any]:
                 drifted[key] = str(value)
                 break
     elif kind == "remove":
-        drifted.pop("uid", None) if "uid" in drifted else drifted.pop(next(iter(
-            k for k in drifted if k != "id")), None)
+        drifted.pop("uid", None) if "uid" in drifted else drifted.pop(
+            next(iter(k for k in drifted if k != "id")), None
+        )
     return drifted

@@ -65,9 +65,7 @@ def _tokens(text: str) -> list[tuple[str, str]]:
     while position < len(text):
         match = _TOKEN.match(text, position)
         if not match:
-            raise QueryError(
-                f"Syntax error at position {position} in '{text}'."
-            )
+            raise QueryError(f"Syntax error at position {position} in '{text}'.")
         kind = match.lastgroup or ""
         if kind != "ws":
             out.append((kind, match.group()))
@@ -249,8 +247,12 @@ def compile_orderby(text: str, schema: Record, type_name: str) -> list[tuple[Get
         words = part.split()
         if len(words) > 2 or (len(words) == 2 and words[1].lower() not in ("asc", "desc")):
             raise QueryError(f"Syntax error in $orderby at '{part}'.")
-        keys.append((_path_getter(words[0], schema, type_name),
-                     len(words) == 2 and words[1].lower() == "desc"))
+        keys.append(
+            (
+                _path_getter(words[0], schema, type_name),
+                len(words) == 2 and words[1].lower() == "desc",
+            )
+        )
     return keys
 
 

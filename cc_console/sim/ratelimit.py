@@ -20,8 +20,9 @@ class _Bucket:
     stamp: float
 
     def refill(self, now: float) -> None:
-        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.per_second)
-        self.stamp = now
+        elapsed = max(0.0, now - self.stamp)
+        self.tokens = min(self.capacity, self.tokens + elapsed * self.per_second)
+        self.stamp = max(self.stamp, now)
 
     def wait_for_one(self) -> float:
         return 0.0 if self.tokens >= 1 else (1 - self.tokens) / self.per_second
@@ -53,10 +54,12 @@ class RateLimiter:
         """Forget all buckets (full again)."""
         self.buckets.clear()
 
-    def _bucket(self, key: str, scope: str, capacity: float, per_second: float) -> _Bucket:
+    def _bucket(
+        self, key: str, scope: str, capacity: float, per_second: float, now: float
+    ) -> _Bucket:
         bucket = self.buckets.get((key, scope))
         if bucket is None:
-            bucket = _Bucket(capacity, per_second, capacity, self.clock())
+            bucket = _Bucket(capacity, per_second, capacity, now)
             self.buckets[(key, scope)] = bucket
         return bucket
 
@@ -65,15 +68,22 @@ class RateLimiter:
         p = self.policy
         now = self.clock()
         scoped = [
-            ("global", self._bucket(key, "second", p.burst, p.per_second)),
-            ("global", self._bucket(key, "minute", p.per_minute, p.per_minute / 60)),
+            ("global", self._bucket(key, "second", p.burst, p.per_second, now)),
+            ("global", self._bucket(key, "minute", p.per_minute, p.per_minute / 60, now)),
         ]
         if p.endpoint_per_second:
-            scoped.append((
-                f"endpoint:{endpoint}",
-                self._bucket(key, f"endpoint:{endpoint}", max(1.0, p.endpoint_per_second),
-                             p.endpoint_per_second),
-            ))
+            scoped.append(
+                (
+                    f"endpoint:{endpoint}",
+                    self._bucket(
+                        key,
+                        f"endpoint:{endpoint}",
+                        max(1.0, p.endpoint_per_second),
+                        p.endpoint_per_second,
+                        now,
+                    ),
+                )
+            )
         for _, bucket in scoped:
             bucket.refill(now)
         waits = [(bucket.wait_for_one(), scope) for scope, bucket in scoped]
@@ -81,11 +91,23 @@ class RateLimiter:
         minute = scoped[1][1]
         policy = f"{p.burst};w=1, {p.per_minute};w=60"
         if longest > 0:
-            return Decision(False, retry_after_s=longest, limit=p.per_minute,
-                            remaining=int(minute.tokens), reset_s=longest, policy=policy,
-                            scope=scope)
+            return Decision(
+                False,
+                retry_after_s=longest,
+                limit=p.per_minute,
+                remaining=int(minute.tokens),
+                reset_s=longest,
+                policy=policy,
+                scope=scope,
+            )
         for _, bucket in scoped:
             bucket.tokens -= 1
         reset = (minute.capacity - minute.tokens) / minute.per_second
-        return Decision(True, limit=p.per_minute, remaining=max(0, math.floor(minute.tokens)),
-                        reset_s=reset, policy=policy, scope=scope)
+        return Decision(
+            True,
+            limit=p.per_minute,
+            remaining=max(0, math.floor(minute.tokens)),
+            reset_s=reset,
+            policy=policy,
+            scope=scope,
+        )

@@ -34,15 +34,22 @@ class RunningSimulator:
 def _server(config: SimConfig, sock: socket.socket) -> uvicorn.Server:
     app = create_app(config)
     host, port = sock.getsockname()[:2]
-    uv_config = uvicorn.Config(app, host=host, port=port, log_level="critical",
-                               access_log=False, lifespan="off", timeout_graceful_shutdown=1)
+    uv_config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="critical",
+        access_log=False,
+        lifespan="off",
+        timeout_graceful_shutdown=1,
+    )
     return uvicorn.Server(uv_config)
 
 
 @contextmanager
 def run_in_thread(config: SimConfig, host: str = "127.0.0.1") -> Iterator[RunningSimulator]:
     """Serve on a free port of ``host`` until the block ends."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, 0))
     server = _server(config, sock)
@@ -64,7 +71,7 @@ def run_in_thread(config: SimConfig, host: str = "127.0.0.1") -> Iterator[Runnin
 
 def serve_forever(config: SimConfig, host: str, port: int) -> None:
     """Serve in the foreground until Ctrl+C."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     server = _server(config, sock)

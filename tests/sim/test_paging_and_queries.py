@@ -1,0 +1,221 @@
+"""Paging, envelopes and OData query options of the simulator, over a real socket."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from tests.sim.conftest import SMALL
+
+
+def all_records(sim, resource: str) -> list[dict]:  # type: ignore[no-untyped-def]
+    records, skip = [], 0
+    while True:
+        page = sim.get(f"/{resource}/odata", **{"$top": 100, "$skip": skip}).json()["items"]
+        records += page
+        if len(page) < 100:
+            return records
+        skip += 100
+
+
+def test_paging_totals_equal_count(simulator) -> None:  # type: ignore[no-untyped-def]
+    sim = simulator()
+    first = sim.get("/subjects/odata", **{"$top": 7, "$count": "true"}).json()
+    assert first["count"] == SMALL["subjects"] and len(first["items"]) == 7
+    ids = [r["id"] for r in all_records(sim, "subjects")]
+    assert ids == sorted(set(ids)) and len(ids) == first["count"]
+
+
+def test_defaults_and_limits_of_top_and_skip(simulator) -> None:  # type: ignore[no-untyped-def]
+    sim = simulator()
+    assert len(sim.get("/patients/odata").json()["items"]) == 50
+    assert sim.get("/patients/odata", **{"$top": 0}).json()["items"] == []
+    assert sim.get("/patients/odata", **{"$skip": 10_000}).json()["items"] == []
+    assert sim.get("/patients/odata").json()["count"] is None  # only with $count=true
+    over = sim.get("/patients/odata", **{"$top": 1001})
+    assert over.status_code == 400
+    assert over.json() == [
+        {
+            "error": "InvalidQuery",
+            "message": "The limit of '1000' for Top query has been exceeded. "
+            "The value from the incoming request is '1001'.",
+            "data": None,
+        }
+    ]
+    for bad in ({"$top": -1}, {"$skip": "x"}, {"$frobnicate": 1}):
+        assert sim.get("/patients/odata", **bad).status_code == 400
+    clamped = simulator(top_overflow="clamp").get("/patients/odata", **{"$top": 5000})
+    assert clamped.status_code == 200 and len(clamped.json()["items"]) == SMALL["patients"]
+
+
+@pytest.mark.parametrize(
+    ("envelope", "casing", "resource", "keys"),
+    [
+        pytest.param(
+            "pageresult", "camel", "studies", {"items", "nextPageLink", "count"}, id="pageresult"
+        ),
+        pytest.param(
+            "pageresult", "swagger", "subjects", {"Items", "NextPageLink", "Count"}, id="swagger"
+        ),
+        pytest.param(
+            "odata", "camel", "visits", {"@odata.context", "@odata.count", "value"}, id="odata"
+        ),
+        pytest.param(
+            "vendor",
+            "camel",
+            "elements",
+            {"items", "nextPageLink", "count"},
+            id="vendor-pageresult",
+        ),
+        pytest.param("vendor", "camel", "studies", None, id="vendor-array"),
+        pytest.param("array", "camel", "visits", None, id="array"),
+    ],
+)
+def test_envelopes(simulator, envelope, casing, resource, keys) -> None:  # type: ignore[no-untyped-def]
+    sim = simulator(envelope=envelope, casing=casing)
+    body = sim.get(f"/{resource}/odata", **{"$top": 3, "$count": "true"}).json()
+    if keys is None:
+        assert isinstance(body, list) and len(body) == 3
+        return
+    assert set(body) == keys
+    if casing == "swagger":
+        assert set(body["Items"][0]["arm"]) == {"Id", "Uid", "Name"}
+        assert set(body["Items"][0]["study"]) == {"id", "uid", "name"}
+
+
+def test_server_driven_paging_with_skip_and_skiptoken(simulator) -> None:  # type: ignore[no-untyped-def]
+    for skiptoken in (False, True):
+        sim = simulator(server_page_size=30, skiptoken=skiptoken, envelope="odata")
+        url, seen, pages = "/elements/odata?$top=1000&$count=true", [], 0
+        while url:
+            body = sim.http.get(url).json()
+            seen += [r["id"] for r in body["value"]]
+            url = body.get("@odata.nextLink")
+            pages += 1
+            if url:
+                assert url.startswith(sim.running.base_url)
+                assert ("$skiptoken=" in url) is skiptoken
+        assert sorted(seen) == list(range(1, SMALL["elements"] + 1))
+        assert pages == -(-SMALL["elements"] // 30)
+
+
+def test_orderby_multiple_keys(simulator) -> None:  # type: ignore[no-untyped-def]
+    sim = simulator()
+    body = sim.get("/studies/odata", **{"$orderby": "phase desc, id asc", "$top": 1000}).json()
+    got = [(r["phase"], r["id"]) for r in body["items"]]
+    by_id = sorted(got, key=lambda t: t[1])
+    assert got == sorted(by_id, key=lambda t: t[0], reverse=True)  # stable: ties keep id asc
+    assert len(got) == SMALL["studies"]
+
+
+@pytest.mark.parametrize(
+    ("expression", "expected"),
+    [
+        pytest.param(
+            "status eq '07. Enrollment'", lambda r: r["status"] == "07. Enrollment", id="string-eq"
+        ),
+        pytest.param(
+            "contains(title,'it''s simulated')",
+            lambda r: "it's simulated" in r["title"],
+            id="doubled-quote",
+        ),
+        pytest.param(
+            "createdOn gt 2024-06-01T00:00:00Z",
+            lambda r: (
+                datetime.fromisoformat(r["createdOn"]).replace(tzinfo=UTC)
+                > datetime(2024, 6, 1, tzinfo=UTC)
+            ),
+            id="datetime-z",
+        ),
+        pytest.param("subcategory eq null", lambda r: r["subcategory"] is None, id="null"),
+        pytest.param(
+            "launchYear ge 2020 and not (phase eq 'Phase I' or phase eq 'Phase II')",
+            lambda r: r["launchYear"] >= 2020 and r["phase"] not in ("Phase I", "Phase II"),
+            id="and-not-or-parens",
+        ),
+        pytest.param(
+            "startswith(protocolNumber,'PRT-0001') or endswith(name,'-0003')",
+            lambda r: r["protocolNumber"].startswith("PRT-0001") or r["name"].endswith("-0003"),
+            id="functions",
+        ),
+        pytest.param("managingSite/id le 3", lambda r: r["managingSite"]["id"] <= 3, id="path"),
+    ],
+)
+def test_filters_select_the_right_rows(simulator, expression, expected) -> None:  # type: ignore[no-untyped-def]
+    sim = simulator()
+    everything = sim.get("/studies/odata", **{"$top": 1000}).json()["items"]
+    want = sorted(r["id"] for r in everything if expected(r))
+    body = sim.get("/studies/odata", **{"$filter": expression, "$top": 1000, "$count": "true"})
+    assert body.status_code == 200, body.text
+    got = sorted(r["id"] for r in body.json()["items"])
+    assert got == want and body.json()["count"] == len(want)
+    assert 0 < len(want) < len(everything)  # the filter really discriminates
+
+
+def test_filter_by_guid_and_boolean(simulator) -> None:  # type: ignore[no-untyped-def]
+    sim = simulator()
+    site = sim.get("/sites/odata", **{"$top": 1, "$skip": 4}).json()["items"][0]
+    by_uid = sim.get("/sites/odata", **{"$filter": f"uid eq {site['uid']}"}).json()["items"]
+    assert [r["id"] for r in by_uid] == [site["id"]]
+    active = sim.get("/sites/odata", **{"$filter": "active eq true", "$top": 100}).json()["items"]
+    assert active and all(r["active"] for r in active)
+
+
+@pytest.mark.parametrize(
+    "expression",
+    ["nosuchfield eq 1", "name eq 'unterminated", "(id eq 1", "id eq", "bogus(name)"],
+)
+def test_invalid_filters_answer_400_with_the_vendor_body(simulator, expression) -> None:  # type: ignore[no-untyped-def]
+    response = simulator().get("/studies/odata", **{"$filter": expression})
+    assert response.status_code == 400
+    (error,) = response.json()
+    assert set(error) == {"error", "message", "data"} and error["message"]
+
+
+def test_select(simulator) -> None:  # type: ignore[no-untyped-def]
+    sim = simulator()
+    items = sim.get("/subjects/odata", **{"$select": "id,status", "$top": 3}).json()["items"]
+    assert [set(r) for r in items] == [{"id", "status"}] * 3
+    assert sim.get("/subjects/odata", **{"$select": "id,nope"}).status_code == 400
+
+
+def test_nested_subjects_of_a_study_and_edition_501(simulator) -> None:  # type: ignore[no-untyped-def]
+    sim = simulator()
+    subjects = sim.get("/studies/3/subjects/odata", **{"$top": 1000}).json()["items"]
+    assert subjects and {r["study"]["id"] for r in subjects} == {3}
+    query_form = sim.get("/subjects/odata", studyId=3, **{"$top": 1000}).json()["items"]
+    assert [r["id"] for r in query_form] == [r["id"] for r in subjects]
+    assert sim.get("/studies/9999/subjects/odata").status_code == 404
+    assert sim.get("/nope/odata").status_code == 404
+    ccs = simulator(instance_type="CCS")
+    assert ccs.get("/site-payments/odata").status_code == 501
+
+
+def test_data_is_deterministic_by_seed_and_fake(simulator) -> None:  # type: ignore[no-untyped-def]
+    a = simulator(seed=1).get("/patients/odata", **{"$top": 20}).json()["items"]
+    b = simulator(seed=1).get("/patients/odata", **{"$top": 20}).json()["items"]
+    c = simulator(seed=2).get("/patients/odata", **{"$top": 20}).json()["items"]
+    assert a == b and a != c
+    assert all(r["primaryEmail"]["email"].endswith("@example.invalid") for r in a)
+    assert all(r["mrn"].startswith("SIM-") for r in a)
+
+
+def test_a_million_records_cost_little(simulator) -> None:  # type: ignore[no-untyped-def]
+    sim = simulator(sizes={"patient-visits": 1_000_000})
+    body = sim.get(
+        "/patient-visits/odata", **{"$top": 1000, "$skip": 998_500, "$count": "true"}
+    ).json()
+    assert body["count"] == 1_000_000 and len(body["items"]) == 1000
+    assert body["items"][-1]["id"] == 999_500
+    factory = sim.running.server.config.app.state.simulator.factory
+    assert len(factory._cache) <= 4  # only the chunks this page touched were generated
+
+
+def test_mutation_makes_naive_skip_paging_lose_or_repeat(simulator) -> None:  # type: ignore[no-untyped-def]
+    sim = simulator(mutate_rate=1.0, seed=3)
+    seen = [r["id"] for r in all_records(sim, "patients")]
+    stats = sim.stats()["mutations"]
+    assert stats["inserted"] + stats["deleted"] > 0
+    final = {r["id"] for r in sim.get("/patients/odata", **{"$top": 1000}).json()["items"]}
+    assert len(seen) != len(set(seen)) or set(seen) != final
