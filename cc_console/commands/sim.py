@@ -26,6 +26,21 @@ def _pairs(values: list[str] | None, option: str, known: tuple[str, ...]) -> dic
     return pairs
 
 
+def _count(value: str) -> int:
+    if not value.isdigit():
+        raise UsageError(f"--records takes whole numbers, e.g. subjects=50000 (got {value!r})")
+    return int(value)
+
+
+def _rate(value: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        raise UsageError(
+            f"--fault takes a probability, e.g. error_503=0.05 (got {value!r})"
+        ) from None
+
+
 def sim(
     host: Annotated[str, typer.Option(help="Address to bind (loopback unless told otherwise).")] = (
         "127.0.0.1"
@@ -74,13 +89,9 @@ def sim(
     date_suffix_z: Annotated[bool, typer.Option(help="Timestamps end in Z.")] = False,
 ) -> None:
     """Serve the simulated Clinical Conductor API until Ctrl+C."""
-    sizes = (
-        {k: int(v) for k, v in _pairs(records, "--records", RESOURCES).items() if v.isdigit()}
-        if records
-        else None
-    )
+    sizes = {k: _count(v) for k, v in _pairs(records, "--records", RESOURCES).items()} or None
     fault_rates = {
-        k: float(v) for k, v in _pairs(fault, "--fault", tuple(FaultRates.model_fields)).items()
+        k: _rate(v) for k, v in _pairs(fault, "--fault", tuple(FaultRates.model_fields)).items()
     }
     limits: dict[str, Any] = {
         "enabled": rate_limit,

@@ -142,11 +142,7 @@ class Simulator:
             if not decision.allowed:
                 self.rate_limited += 1
                 wait = max(1, math.ceil(decision.retry_after_s))
-                headers["Retry-After"] = (
-                    formatdate(time() + wait, usegmt=True)
-                    if self.config.rate_limit.retry_after_date
-                    else str(wait)
-                )
+                headers["Retry-After"] = self._retry_after(wait)
                 body = error_body(
                     "TooManyRequests", f"Rate limit exceeded. Retry after {wait} seconds."
                 )
@@ -173,13 +169,19 @@ class Simulator:
         response = await handler(request)
         return self._count(endpoint, self._body_fault(fault, response, headers))
 
+    def _retry_after(self, seconds: int) -> str:
+        """Delta-seconds, or an HTTP-date when the simulator is told to send dates."""
+        if self.config.rate_limit.retry_after_date:
+            return formatdate(time() + seconds, usegmt=True)
+        return str(seconds)
+
     def _status_fault(self, fault: str | None) -> Response | None:
         if fault == "error_500":
             return _json(error_body("ServerError", "Server Error - Contact support"), 500)
         if fault == "error_502":
             return Response(b"", status_code=502)
         if fault == "error_503":
-            return Response(b"", status_code=503, headers={"Retry-After": "1"})
+            return Response(b"", status_code=503, headers={"Retry-After": self._retry_after(1)})
         if fault == "error_503_bare":
             return Response(b"", status_code=503)
         if fault == "error_504":
