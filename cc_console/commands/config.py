@@ -42,7 +42,8 @@ MaskHeader = Annotated[
 ]
 
 
-def _policy(**options: Any) -> dict[str, Any]:
+def _policy(options: dict[str, Any]) -> dict[str, Any]:
+    """Column values of the policy options that were given (the command's locals)."""
     names = {
         "auth_header": "auth_header",
         "page_size": "default_page_size",
@@ -59,7 +60,11 @@ def _policy(**options: Any) -> dict[str, Any]:
         "base_url": "base_url",
         "secret_ref": "secret_ref",
     }
-    return {names[k]: v for k, v in options.items() if v is not None}
+    return {
+        column: options[option]
+        for option, column in names.items()
+        if options.get(option) is not None
+    }
 
 
 def _validated(values: dict[str, Any]) -> dict[str, Any]:
@@ -103,22 +108,7 @@ def add(
     values = {
         "name": name,
         **PRESETS[preset],
-        **_policy(
-            base_url=base_url,
-            secret_ref=secret_ref,
-            auth_header=auth_header,
-            page_size=page_size,
-            max_retries=max_retries,
-            connect_timeout=connect_timeout,
-            read_timeout=read_timeout,
-            total_timeout=total_timeout,
-            backoff_base=backoff_base,
-            backoff_max=backoff_max,
-            jitter=jitter,
-            retry_after_cap=retry_after_cap,
-            max_rps=max_rps,
-            mask_header=mask_header,
-        ),
+        **_policy(locals()),
         "is_active": not inactive,
     }
     spec = _validated(values)
@@ -214,22 +204,7 @@ def edit(
     json_output: JsonOpt = False,
 ) -> None:
     """Change fields of a config (only the options given)."""
-    changes = _policy(
-        base_url=base_url,
-        secret_ref=secret_ref,
-        auth_header=auth_header,
-        page_size=page_size,
-        max_retries=max_retries,
-        connect_timeout=connect_timeout,
-        read_timeout=read_timeout,
-        total_timeout=total_timeout,
-        backoff_base=backoff_base,
-        backoff_max=backoff_max,
-        jitter=jitter,
-        retry_after_cap=retry_after_cap,
-        max_rps=max_rps,
-        mask_header=mask_header,
-    )
+    changes = _policy(locals())
     if not changes:
         raise UsageError("nothing to change: give at least one option (see --help)")
     user = current_user(settings())
