@@ -3,7 +3,8 @@
 Partitions are named ``<table>_pYYYY_MM`` and cover one UTC calendar month. A request and
 its response share a month (the response is partitioned on its request's ``sent_at``), so a
 month is dropped as one unit: rows that point into it first (schema validations deleted,
-error-event links cleared), then the response partition, then the request partition.
+error-event and Silver lineage links cleared), then the response partition, then the request
+partition.
 """
 
 from __future__ import annotations
@@ -80,6 +81,14 @@ def _drop_month(conn: Connection, month: date) -> None:
         text(
             "DELETE FROM cc_schema_validation WHERE response_sent_at >= CAST(:lo AS timestamptz) "
             "AND response_sent_at < CAST(:hi AS timestamptz)"
+        ),
+        bounds,
+    )
+    conn.execute(
+        text(
+            "UPDATE cc_silver_record SET last_response_id = NULL, last_response_sent_at = NULL "
+            "WHERE last_response_sent_at >= CAST(:lo AS timestamptz) "
+            "AND last_response_sent_at < CAST(:hi AS timestamptz)"
         ),
         bounds,
     )

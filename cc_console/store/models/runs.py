@@ -71,6 +71,7 @@ class SyncRun(Base):
     error_count: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     wait_s: Mapped[float] = mapped_column(Float, server_default=text("0"))
     sla_target_s: Mapped[int | None] = mapped_column(Integer)
+    cancel_requested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_by: Mapped[str] = mapped_column(String(100))
     message: Mapped[str | None] = mapped_column(Text)
 

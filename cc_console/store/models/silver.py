@@ -6,7 +6,17 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, Text
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    ForeignKeyConstraint,
+    String,
+    Text,
+    Uuid,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -22,6 +32,14 @@ class SilverRecord(Base):
     __table_args__ = (
         CheckConstraint("length(record_key) > 0", name="record_key_not_empty"),
         CheckConstraint("length(payload_hash) = 64", name="payload_hash_sha256"),
+        CheckConstraint(
+            "(last_response_id IS NULL) = (last_response_sent_at IS NULL)",
+            name="response_ref_complete",
+        ),
+        ForeignKeyConstraint(
+            ["last_response_id", "last_response_sent_at"],
+            ["cc_api_response_log.id", "cc_api_response_log.sent_at"],
+        ),
     )
 
     resource_path: Mapped[str] = mapped_column(Text, primary_key=True)
@@ -32,3 +50,7 @@ class SilverRecord(Base):
     last_run_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("cc_sync_run.id"))
     first_seen_at: Mapped[datetime] = timestamp()
     last_seen_at: Mapped[datetime] = timestamp()
+    # lineage: the response whose page last wrote this record, and whether it validated
+    last_response_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    last_response_sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    valid: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))

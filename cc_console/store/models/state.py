@@ -78,4 +78,6 @@ class RateLimitState(Base):
     reset_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     retry_after_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_429_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # pacing: the earliest moment the next request of this scope may leave (shared by engines)
+    next_request_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = timestamp()
