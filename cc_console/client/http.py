@@ -1,0 +1,209 @@
+"""One resilient GET: shared rate limits, write-ahead audit, retries with tenacity.
+
+Each attempt waits for the rate-limit coordinator, commits its request row, sends, and on
+failure records the response and a typed error event before deciding whether to retry.
+A successful attempt is returned unlogged-in-response: the engine lands it with its page.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import httpx
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+from tenacity import stop_after_delay
+
+from .. import __version__
+from ..store.audit import RequestRef, ResponseFields, write_failure, write_request
+from .errors import ApiError, classify_exception, classify_status
+from .masking import mask_headers, scrub
+from .ratelimit import RateLimitCoordinator, parse_rate_headers
+from .secrets import key_fingerprint
+
+__all__ = ["Attempt", "ClientPolicy", "ResilientClient"]
+
+
+@dataclass(frozen=True)
+class ClientPolicy:
+    """The parts of a config row the client needs (a plain snapshot, no ORM)."""
+
+    config_id: uuid.UUID
+    base_url: str
+    auth_header: str
+    connect_timeout_s: float
+    read_timeout_s: float
+    total_timeout_s: float
+    max_retries: int
+    backoff_base_s: float
+    backoff_max_s: float
+    backoff_jitter: str
+    retry_after_cap_s: float
+    retry_http_500: bool
+    max_requests_per_second: float | None
+    masked_headers: tuple[str, ...] = ()
+
+    @classmethod
+    def from_row(cls, row: Any) -> ClientPolicy:
+        """Snapshot an ``ApiClientConfig`` row."""
+        names = [f for f in cls.__dataclass_fields__ if f not in ("config_id", "masked_headers")]
+        return cls(config_id=row.id, masked_headers=tuple(row.masked_headers or ()),
+                   **{name: getattr(row, name) for name in names})
+
+
+@dataclass
+class Attempt:
+    """A successful (2xx) attempt, ready to be landed by the engine."""
+
+    request: RequestRef
+    attempt_no: int
+    response: ResponseFields
+    waited_s: float = 0.0
+
+
+@dataclass
+class _Stats:
+    waited_s: float = 0.0
+    attempts: int = 0
+    failures: list[str] = field(default_factory=list)
+
+
+class ResilientClient:
+    """GETs pages of one config with retries, shared rate limits and a complete audit trail."""
+
+    def __init__(
+        self,
+        policy: ClientPolicy,
+        api_key: str,
+        engine: AsyncEngine,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        rng: random.Random | None = None,
+        coordinate: bool = True,
+    ) -> None:
+        self.policy = policy
+        self._key = api_key
+        self.fingerprint = key_fingerprint(api_key)
+        self.engine = engine
+        self.sleep = sleep
+        self.rng = rng or random.Random()
+        self.coordinator = RateLimitCoordinator(
+            engine, policy.config_id, max_requests_per_second=policy.max_requests_per_second,
+            retry_after_cap_s=policy.retry_after_cap_s, sleep=sleep,
+        ) if coordinate else None
+        timeout = httpx.Timeout(policy.read_timeout_s, connect=policy.connect_timeout_s)
+        self.http = httpx.AsyncClient(
+            timeout=timeout, transport=transport, follow_redirects=False,
+            headers={"Accept": "application/json", "User-Agent": f"cc-console/{__version__}"},
+        )
+        self.stats = _Stats()
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self.http.aclose()
+
+    def _wait(self, state: RetryCallState) -> float:
+        p = self.policy
+        ceiling = min(p.backoff_max_s, p.backoff_base_s * 2 ** (state.attempt_number - 1))
+        if p.backoff_jitter == "full":
+            delay = self.rng.uniform(0, ceiling)
+        elif p.backoff_jitter == "equal":
+            delay = ceiling / 2 + self.rng.uniform(0, ceiling / 2)
+        else:
+            delay = ceiling
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, ApiError) and exc.retry_after_s is not None:
+            delay = max(delay, min(exc.retry_after_s, p.retry_after_cap_s))
+        self.stats.waited_s += delay
+        return delay
+
+    async def get(
+        self, url: str, *, endpoint_path: str, run_id: uuid.UUID | None = None,
+        template_id: uuid.UUID | None = None,
+    ) -> Attempt:
+        """GET ``url`` until it succeeds, fails for good, or the budget runs out."""
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self.policy.max_retries + 1)
+            | stop_after_delay(self.policy.total_timeout_s),
+            wait=self._wait,
+            retry=retry_if_exception(lambda e: isinstance(e, ApiError) and e.retryable),
+            sleep=self.sleep,
+            reraise=True,
+        )
+        attempt_no = 0
+        async for attempt in retrying:
+            with attempt:
+                attempt_no += 1
+                return await self._attempt(url, endpoint_path, run_id, template_id, attempt_no)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _attempt(self, url: str, endpoint_path: str, run_id: uuid.UUID | None,
+                       template_id: uuid.UUID | None, attempt_no: int) -> Attempt:
+        waited = await self.coordinator.acquire(endpoint_path) if self.coordinator else 0.0
+        self.stats.waited_s += waited
+        headers = {**self.http.headers, self.policy.auth_header: self._key}
+        query = dict(parse_qsl(urlsplit(url).query, keep_blank_values=True))
+        try:
+            request = await write_request(
+                self.engine, config_id=self.policy.config_id, run_id=run_id,
+                template_id=template_id, method="GET", url=url, endpoint_path=endpoint_path,
+                query_params=query, headers=mask_headers(headers, self.policy.masked_headers),
+                attempt_no=attempt_no, key_fingerprint=self.fingerprint,
+            )
+        except (SQLAlchemyError, OSError) as exc:
+            # invariant 1: no request leaves unlogged
+            raise ApiError("db", f"cannot write the request log: {type(exc).__name__}",
+                           retryable=False) from None
+        self.stats.attempts += 1
+        started = time.perf_counter()
+        try:
+            response = await self.http.get(url, headers={self.policy.auth_header: self._key})
+            body = response.content
+        except httpx.HTTPError as exc:
+            kind, retryable = classify_exception(exc)
+            message = scrub(f"{type(exc).__name__}: {exc}", [self._key])
+            await self._fail(request, None, kind, retryable, message, None, endpoint_path, run_id)
+            raise ApiError(kind, message, retryable=retryable) from None
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        fields = ResponseFields(
+            status_code=response.status_code,
+            headers=mask_headers(response.headers.multi_items(), self.policy.masked_headers),
+            body=body, content_type=response.headers.get("content-type"),
+            elapsed_ms=elapsed_ms,
+        )
+        info = parse_rate_headers(response.headers, datetime.now(UTC))
+        if self.coordinator:
+            await self.coordinator.record(endpoint_path, response.status_code, info)
+        if 200 <= response.status_code < 300:
+            return Attempt(request, attempt_no, fields, waited)
+        kind, retryable = classify_status(response.status_code,
+                                          retry_http_500=self.policy.retry_http_500)
+        message = f"HTTP {response.status_code} from {endpoint_path}"
+        await self._fail(request, fields, kind, retryable, message, response.status_code,
+                         endpoint_path, run_id)
+        raise ApiError(kind, message, retryable=retryable, status_code=response.status_code,
+                       retry_after_s=info.retry_after_s)
+
+    async def _fail(self, request: RequestRef, fields: ResponseFields | None, kind: str,
+                    retryable: bool, message: str, status: int | None, endpoint_path: str,
+                    run_id: uuid.UUID | None) -> None:
+        self.stats.failures.append(kind)
+        try:
+            await write_failure(
+                self.engine, request=request, response=fields, kind=kind, retryable=retryable,
+                message=message, status_code=status, endpoint_path=endpoint_path,
+                config_id=self.policy.config_id, run_id=run_id,
+            )
+        except (SQLAlchemyError, OSError):
+            raise ApiError("db", "cannot write the failure to the audit log",
+                           retryable=False) from None

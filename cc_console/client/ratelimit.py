@@ -1,0 +1,195 @@
+"""Rate-limit headers, and the coordinator that shares their state through the database.
+
+Every engine — task, process or host — reads and updates ``cc_rate_limit_state`` under row
+locks before and after each attempt: it waits while a scope is exhausted or inside a
+Retry-After window, and it takes a pacing slot (``next_request_at``) so that together the
+engines of one config stay under its ``max_requests_per_second``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+__all__ = ["RateInfo", "RateLimitCoordinator", "parse_rate_headers", "parse_retry_after"]
+
+_PAIR = re.compile(r"(?P<key>[a-z]+)\s*=\s*(?P<value>\d+)", re.IGNORECASE)
+_EPOCH_THRESHOLD = 1_000_000_000  # above: an epoch timestamp, below: delta-seconds
+
+
+@dataclass(frozen=True)
+class RateInfo:
+    """What one response said about the rate limit."""
+
+    limit: int | None = None
+    remaining: int | None = None
+    reset_at: datetime | None = None
+    retry_after_s: float | None = None
+
+
+def parse_retry_after(value: str | None, now: datetime) -> float | None:
+    """Seconds to wait from a ``Retry-After`` value (delta-seconds or HTTP-date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return max(0.0, (moment - now).total_seconds())
+
+
+def _reset(value: float, now: datetime) -> datetime:
+    if value > _EPOCH_THRESHOLD:
+        return datetime.fromtimestamp(value, UTC)
+    return now + timedelta(seconds=value)
+
+
+def parse_rate_headers(headers: Mapping[str, str], now: datetime) -> RateInfo:
+    """Retry-After, X-RateLimit-Limit/Remaining/Reset and the IETF RateLimit header."""
+    lowered = {k.lower(): v for k, v in headers.items()}
+    limit = remaining = None
+    reset_at = None
+    if "x-ratelimit-remaining" in lowered:
+        limit = _int(lowered.get("x-ratelimit-limit"))
+        remaining = _int(lowered.get("x-ratelimit-remaining"))
+        reset = _int(lowered.get("x-ratelimit-reset"))
+        reset_at = _reset(reset, now) if reset is not None else None
+    elif "ratelimit" in lowered:
+        pairs = {m["key"].lower(): int(m["value"]) for m in _PAIR.finditer(lowered["ratelimit"])}
+        limit = pairs.get("limit")
+        remaining = pairs.get("remaining", pairs.get("r"))
+        reset = pairs.get("reset", pairs.get("t"))
+        reset_at = _reset(reset, now) if reset is not None else None
+    return RateInfo(limit, remaining, reset_at, parse_retry_after(lowered.get("retry-after"), now))
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(float(value)) if value is not None else None
+    except ValueError:
+        return None
+
+
+_ENSURE = text(
+    "INSERT INTO cc_rate_limit_state (config_id, scope) VALUES (:config, :scope)"
+    " ON CONFLICT (config_id, scope) DO NOTHING"
+)
+_LOCK = text(
+    "SELECT scope, remaining, reset_at, retry_after_until, next_request_at, clock_timestamp() AS now"
+    " FROM cc_rate_limit_state WHERE config_id = :config AND scope = ANY(:scopes)"
+    " ORDER BY scope FOR UPDATE"
+)
+
+
+class RateLimitCoordinator:
+    """Waits and paces through ``cc_rate_limit_state`` so several engines share one budget."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        config_id: uuid.UUID,
+        *,
+        max_requests_per_second: float | None = None,
+        retry_after_cap_s: float = 120.0,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.engine = engine
+        self.retry_after_cap_s = retry_after_cap_s
+        self.config_id = config_id
+        self.interval = 1 / max_requests_per_second if max_requests_per_second else 0.0
+        self.sleep = sleep
+
+    @staticmethod
+    def scopes(endpoint_path: str) -> list[str]:
+        """The scopes an attempt on ``endpoint_path`` counts against."""
+        return ["global", f"endpoint:{endpoint_path}"]
+
+    async def acquire(self, endpoint_path: str) -> float:
+        """Wait until the shared state lets one request go; return the seconds waited."""
+        waited = 0.0
+        scopes = self.scopes(endpoint_path)
+        while True:
+            async with self.engine.begin() as conn:
+                for scope in scopes:
+                    await conn.execute(_ENSURE, {"config": self.config_id, "scope": scope})
+                rows = (await conn.execute(
+                    _LOCK, {"config": self.config_id, "scopes": scopes})).mappings().all()
+                now = rows[0]["now"]
+                blocked_until = now
+                for row in rows:
+                    if row["retry_after_until"] and row["retry_after_until"] > blocked_until:
+                        blocked_until = row["retry_after_until"]
+                    exhausted = row["remaining"] is not None and row["remaining"] <= 0
+                    if exhausted and row["reset_at"] and row["reset_at"] > blocked_until:
+                        blocked_until = row["reset_at"]
+                if blocked_until > now:
+                    delay = (blocked_until - now).total_seconds()
+                else:
+                    delay = await self._reserve(conn, now, rows)
+            if delay <= 0:
+                return waited
+            await self.sleep(delay)
+            waited += delay
+            if blocked_until <= now:
+                return waited  # a pacing slot was reserved: go at its time
+
+    async def _reserve(self, conn, now: datetime, rows) -> float:  # type: ignore[no-untyped-def]
+        glob = next(r for r in rows if r["scope"] == "global")
+        slot = max(now, glob["next_request_at"] or now)
+        await conn.execute(
+            text(
+                "UPDATE cc_rate_limit_state SET"
+                " remaining = CASE WHEN remaining > 0 AND (reset_at IS NULL OR reset_at > :now)"
+                " THEN remaining - 1 ELSE remaining END,"
+                " next_request_at = CASE WHEN scope = 'global' THEN CAST(:next AS timestamptz)"
+                " ELSE next_request_at END, updated_at = :now"
+                " WHERE config_id = :config AND scope = ANY(:scopes)"
+            ),
+            {"now": now, "next": slot + timedelta(seconds=self.interval),
+             "config": self.config_id, "scopes": [r["scope"] for r in rows]},
+        )
+        return (slot - now).total_seconds()
+
+    async def record(self, endpoint_path: str, status: int, info: RateInfo) -> None:
+        """Store what a response said; a 429 opens a Retry-After window for every engine."""
+        if status != 429 and info.remaining is None:
+            return
+        retry_seconds = None
+        if status == 429:  # other statuses' Retry-After only pace their own retry
+            retry_seconds = min(self.retry_after_cap_s,
+                                info.retry_after_s if info.retry_after_s is not None else 1.0)
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "UPDATE cc_rate_limit_state SET"
+                    ' "limit" = COALESCE(CAST(:limit AS integer), "limit"),'
+                    " remaining = CASE WHEN CAST(:remaining AS integer) IS NOT NULL"
+                    " THEN CAST(:remaining AS integer)"
+                    " WHEN CAST(:status AS integer) = 429 THEN 0 ELSE remaining END,"
+                    " reset_at = COALESCE(CAST(:reset AS timestamptz), reset_at),"
+                    " retry_after_until = CASE WHEN CAST(:retry AS float8) IS NOT NULL THEN"
+                    " GREATEST(COALESCE(retry_after_until, clock_timestamp()),"
+                    " clock_timestamp() + make_interval(secs => CAST(:retry AS float8)))"
+                    " ELSE retry_after_until END,"
+                    " last_429_at = CASE WHEN CAST(:status AS integer) = 429"
+                    " THEN clock_timestamp() ELSE last_429_at END,"
+                    " updated_at = clock_timestamp()"
+                    " WHERE config_id = :config AND scope = :scope"
+                ),
+                {"limit": info.limit, "remaining": info.remaining, "reset": info.reset_at,
+                 "retry": retry_seconds, "status": status, "config": self.config_id,
+                 "scope": "global"},
+            )

@@ -1,0 +1,98 @@
+"""One typed page out of any of the three envelopes the API may answer with.
+
+- OData v4: ``{"@odata.context", "@odata.count", "value", "@odata.nextLink"}`` (also the
+  prefix-less ``@count`` / ``@nextLink`` of OData 4.01);
+- PageResult: ``{items, nextPageLink, count}`` with keys matched case-insensitively
+  (``Items``/``NextPageLink``/``Count`` in the vendor's Swagger);
+- a bare JSON array (studies, patients, sites on real tenants).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import orjson
+from pydantic import BaseModel, ConfigDict, StrictInt, StrictStr, ValidationError
+
+__all__ = ["EnvelopeError", "Page", "parse_page"]
+
+
+class EnvelopeError(ValueError):
+    """The body is not JSON of a known envelope shape."""
+
+
+class Page(BaseModel):
+    """Records of one response plus the paging metadata the server sent."""
+
+    model_config = ConfigDict(frozen=True)
+
+    shape: Literal["odata", "pageresult", "array"]
+    records: list[dict[str, Any]]
+    count: int | None = None
+    next_link: str | None = None
+    context: str | None = None
+    items_key: str | None = None  # where the records sit in the body (None: the body itself)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(strict=True)
+
+    records: list[dict[str, Any]]
+    count: StrictInt | None = None
+    next_link: StrictStr | None = None
+    context: StrictStr | None = None
+
+
+_ODATA_KEYS = {
+    "value": "records",
+    "@odata.count": "count",
+    "@count": "count",
+    "@odata.nextlink": "next_link",
+    "@nextlink": "next_link",
+    "@odata.context": "context",
+    "@context": "context",
+}
+_PAGERESULT_KEYS = {"items": "records", "count": "count", "nextpagelink": "next_link"}
+
+
+def parse_page(body: bytes | str) -> Page:
+    """Parse a response body; :class:`EnvelopeError` says why it is not a page."""
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise EnvelopeError(f"body is not JSON: {exc}") from None
+    if isinstance(data, list):
+        return _build("array", {"records": data}, None)
+    if not isinstance(data, dict):
+        raise EnvelopeError(f"body is a JSON {type(data).__name__}, not a page")
+    lowered = {key.lower(): key for key in data}
+    if "value" in lowered:
+        table, shape = _ODATA_KEYS, "odata"
+    elif "items" in lowered:
+        table, shape = _PAGERESULT_KEYS, "pageresult"
+    else:
+        keys = ", ".join(sorted(data)[:5]) or "none"
+        raise EnvelopeError(f"unknown envelope (keys: {keys})")
+    fields: dict[str, Any] = {}
+    items_key = None
+    for lower, original in lowered.items():
+        target = table.get(lower)
+        if target:
+            fields[target] = data[original]
+            if target == "records":
+                items_key = original
+    return _build(shape, fields, items_key)  # type: ignore[arg-type]
+
+
+def _build(shape: Literal["odata", "pageresult", "array"], fields: dict[str, Any],
+           items_key: str | None) -> Page:
+    try:
+        checked = _Strict(**fields)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise EnvelopeError(f"{shape} envelope: {where}: {first['msg']}") from None
+    return Page.model_construct(
+        shape=shape, items_key=items_key, records=checked.records, count=checked.count,
+        next_link=checked.next_link, context=checked.context,
+    )
