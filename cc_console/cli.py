@@ -13,6 +13,7 @@ from . import __version__
 from .commands import config, db, template
 from .commands.common import err_console
 from .commands.sim import sim
+from .commands.sync import cancel, resume, retry, runs, sync
 from .errors import CcError
 
 __all__ = ["app", "main", "run"]
@@ -30,6 +31,8 @@ app.add_typer(db.app, name="db")
 app.add_typer(config.app, name="config")
 app.add_typer(template.app, name="template")
 app.command(name="sim")(sim)
+for _command in (sync, resume, retry, cancel, runs):
+    app.command()(_command)
 
 
 def _version(value: bool) -> None:

@@ -71,7 +71,8 @@ def classify_exception(exc: BaseException) -> tuple[str, bool]:
         return "timeout", True
     if isinstance(exc, httpx.ConnectError):
         return "connect", True
-    if isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError,
-                        httpx.NetworkError)):
+    if isinstance(
+        exc, (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError, httpx.NetworkError)
+    ):
         return "reset", True
     return "http_other", False

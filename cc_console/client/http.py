@@ -20,8 +20,13 @@ from urllib.parse import parse_qsl, urlsplit
 import httpx
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
-from tenacity import stop_after_delay
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+    stop_after_delay,
+)
 
 from .. import __version__
 from ..store.audit import RequestRef, ResponseFields, write_failure, write_request
@@ -56,8 +61,11 @@ class ClientPolicy:
     def from_row(cls, row: Any) -> ClientPolicy:
         """Snapshot an ``ApiClientConfig`` row."""
         names = [f for f in cls.__dataclass_fields__ if f not in ("config_id", "masked_headers")]
-        return cls(config_id=row.id, masked_headers=tuple(row.masked_headers or ()),
-                   **{name: getattr(row, name) for name in names})
+        return cls(
+            config_id=row.id,
+            masked_headers=tuple(row.masked_headers or ()),
+            **{name: getattr(row, name) for name in names},
+        )
 
 
 @dataclass
@@ -97,13 +105,22 @@ class ResilientClient:
         self.engine = engine
         self.sleep = sleep
         self.rng = rng or random.Random()
-        self.coordinator = RateLimitCoordinator(
-            engine, policy.config_id, max_requests_per_second=policy.max_requests_per_second,
-            retry_after_cap_s=policy.retry_after_cap_s, sleep=sleep,
-        ) if coordinate else None
+        self.coordinator = (
+            RateLimitCoordinator(
+                engine,
+                policy.config_id,
+                max_requests_per_second=policy.max_requests_per_second,
+                retry_after_cap_s=policy.retry_after_cap_s,
+                sleep=sleep,
+            )
+            if coordinate
+            else None
+        )
         timeout = httpx.Timeout(policy.read_timeout_s, connect=policy.connect_timeout_s)
         self.http = httpx.AsyncClient(
-            timeout=timeout, transport=transport, follow_redirects=False,
+            timeout=timeout,
+            transport=transport,
+            follow_redirects=False,
             headers={"Accept": "application/json", "User-Agent": f"cc-console/{__version__}"},
         )
         self.stats = _Stats()
@@ -128,7 +145,11 @@ class ResilientClient:
         return delay
 
     async def get(
-        self, url: str, *, endpoint_path: str, run_id: uuid.UUID | None = None,
+        self,
+        url: str,
+        *,
+        endpoint_path: str,
+        run_id: uuid.UUID | None = None,
         template_id: uuid.UUID | None = None,
     ) -> Attempt:
         """GET ``url`` until it succeeds, fails for good, or the budget runs out."""
@@ -147,23 +168,37 @@ class ResilientClient:
                 return await self._attempt(url, endpoint_path, run_id, template_id, attempt_no)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _attempt(self, url: str, endpoint_path: str, run_id: uuid.UUID | None,
-                       template_id: uuid.UUID | None, attempt_no: int) -> Attempt:
+    async def _attempt(
+        self,
+        url: str,
+        endpoint_path: str,
+        run_id: uuid.UUID | None,
+        template_id: uuid.UUID | None,
+        attempt_no: int,
+    ) -> Attempt:
         waited = await self.coordinator.acquire(endpoint_path) if self.coordinator else 0.0
         self.stats.waited_s += waited
         headers = {**self.http.headers, self.policy.auth_header: self._key}
         query = dict(parse_qsl(urlsplit(url).query, keep_blank_values=True))
         try:
             request = await write_request(
-                self.engine, config_id=self.policy.config_id, run_id=run_id,
-                template_id=template_id, method="GET", url=url, endpoint_path=endpoint_path,
-                query_params=query, headers=mask_headers(headers, self.policy.masked_headers),
-                attempt_no=attempt_no, key_fingerprint=self.fingerprint,
+                self.engine,
+                config_id=self.policy.config_id,
+                run_id=run_id,
+                template_id=template_id,
+                method="GET",
+                url=url,
+                endpoint_path=endpoint_path,
+                query_params=query,
+                headers=mask_headers(headers, self.policy.masked_headers),
+                attempt_no=attempt_no,
+                key_fingerprint=self.fingerprint,
             )
         except (SQLAlchemyError, OSError) as exc:
             # invariant 1: no request leaves unlogged
-            raise ApiError("db", f"cannot write the request log: {type(exc).__name__}",
-                           retryable=False) from None
+            raise ApiError(
+                "db", f"cannot write the request log: {type(exc).__name__}", retryable=False
+            ) from None
         self.stats.attempts += 1
         started = time.perf_counter()
         try:
@@ -178,7 +213,8 @@ class ResilientClient:
         fields = ResponseFields(
             status_code=response.status_code,
             headers=mask_headers(response.headers.multi_items(), self.policy.masked_headers),
-            body=body, content_type=response.headers.get("content-type"),
+            body=body,
+            content_type=response.headers.get("content-type"),
             elapsed_ms=elapsed_ms,
         )
         info = parse_rate_headers(response.headers, datetime.now(UTC))
@@ -186,24 +222,47 @@ class ResilientClient:
             await self.coordinator.record(endpoint_path, response.status_code, info)
         if 200 <= response.status_code < 300:
             return Attempt(request, attempt_no, fields, waited)
-        kind, retryable = classify_status(response.status_code,
-                                          retry_http_500=self.policy.retry_http_500)
+        kind, retryable = classify_status(
+            response.status_code, retry_http_500=self.policy.retry_http_500
+        )
         message = f"HTTP {response.status_code} from {endpoint_path}"
-        await self._fail(request, fields, kind, retryable, message, response.status_code,
-                         endpoint_path, run_id)
-        raise ApiError(kind, message, retryable=retryable, status_code=response.status_code,
-                       retry_after_s=info.retry_after_s)
+        await self._fail(
+            request, fields, kind, retryable, message, response.status_code, endpoint_path, run_id
+        )
+        raise ApiError(
+            kind,
+            message,
+            retryable=retryable,
+            status_code=response.status_code,
+            retry_after_s=info.retry_after_s,
+        )
 
-    async def _fail(self, request: RequestRef, fields: ResponseFields | None, kind: str,
-                    retryable: bool, message: str, status: int | None, endpoint_path: str,
-                    run_id: uuid.UUID | None) -> None:
+    async def _fail(
+        self,
+        request: RequestRef,
+        fields: ResponseFields | None,
+        kind: str,
+        retryable: bool,
+        message: str,
+        status: int | None,
+        endpoint_path: str,
+        run_id: uuid.UUID | None,
+    ) -> None:
         self.stats.failures.append(kind)
         try:
             await write_failure(
-                self.engine, request=request, response=fields, kind=kind, retryable=retryable,
-                message=message, status_code=status, endpoint_path=endpoint_path,
-                config_id=self.policy.config_id, run_id=run_id,
+                self.engine,
+                request=request,
+                response=fields,
+                kind=kind,
+                retryable=retryable,
+                message=message,
+                status_code=status,
+                endpoint_path=endpoint_path,
+                config_id=self.policy.config_id,
+                run_id=run_id,
             )
         except (SQLAlchemyError, OSError):
-            raise ApiError("db", "cannot write the failure to the audit log",
-                           retryable=False) from None
+            raise ApiError(
+                "db", "cannot write the failure to the audit log", retryable=False
+            ) from None

@@ -10,8 +10,16 @@ from .secrets import key_fingerprint
 __all__ = ["ALWAYS_MASKED", "mask_headers", "scrub"]
 
 ALWAYS_MASKED = frozenset(
-    {"x-apikey", "ccapikey", "authorization", "proxy-authorization", "cookie", "set-cookie",
-     "x-api-key", "api-key"}
+    {
+        "x-apikey",
+        "ccapikey",
+        "authorization",
+        "proxy-authorization",
+        "cookie",
+        "set-cookie",
+        "x-api-key",
+        "api-key",
+    }
 )
 
 

@@ -88,7 +88,8 @@ _ENSURE = text(
     " ON CONFLICT (config_id, scope) DO NOTHING"
 )
 _LOCK = text(
-    "SELECT scope, remaining, reset_at, retry_after_until, next_request_at, clock_timestamp() AS now"
+    "SELECT scope, remaining, reset_at, retry_after_until, next_request_at,"
+    " clock_timestamp() AS now"
     " FROM cc_rate_limit_state WHERE config_id = :config AND scope = ANY(:scopes)"
     " ORDER BY scope FOR UPDATE"
 )
@@ -125,8 +126,11 @@ class RateLimitCoordinator:
             async with self.engine.begin() as conn:
                 for scope in scopes:
                     await conn.execute(_ENSURE, {"config": self.config_id, "scope": scope})
-                rows = (await conn.execute(
-                    _LOCK, {"config": self.config_id, "scopes": scopes})).mappings().all()
+                rows = (
+                    (await conn.execute(_LOCK, {"config": self.config_id, "scopes": scopes}))
+                    .mappings()
+                    .all()
+                )
                 now = rows[0]["now"]
                 blocked_until = now
                 for row in rows:
@@ -158,8 +162,12 @@ class RateLimitCoordinator:
                 " ELSE next_request_at END, updated_at = :now"
                 " WHERE config_id = :config AND scope = ANY(:scopes)"
             ),
-            {"now": now, "next": slot + timedelta(seconds=self.interval),
-             "config": self.config_id, "scopes": [r["scope"] for r in rows]},
+            {
+                "now": now,
+                "next": slot + timedelta(seconds=self.interval),
+                "config": self.config_id,
+                "scopes": [r["scope"] for r in rows],
+            },
         )
         return (slot - now).total_seconds()
 
@@ -169,8 +177,10 @@ class RateLimitCoordinator:
             return
         retry_seconds = None
         if status == 429:  # other statuses' Retry-After only pace their own retry
-            retry_seconds = min(self.retry_after_cap_s,
-                                info.retry_after_s if info.retry_after_s is not None else 1.0)
+            retry_seconds = min(
+                self.retry_after_cap_s,
+                info.retry_after_s if info.retry_after_s is not None else 1.0,
+            )
         async with self.engine.begin() as conn:
             await conn.execute(
                 text(
@@ -189,7 +199,13 @@ class RateLimitCoordinator:
                     " updated_at = clock_timestamp()"
                     " WHERE config_id = :config AND scope = :scope"
                 ),
-                {"limit": info.limit, "remaining": info.remaining, "reset": info.reset_at,
-                 "retry": retry_seconds, "status": status, "config": self.config_id,
-                 "scope": "global"},
+                {
+                    "limit": info.limit,
+                    "remaining": info.remaining,
+                    "reset": info.reset_at,
+                    "retry": retry_seconds,
+                    "status": status,
+                    "config": self.config_id,
+                    "scope": "global",
+                },
             )

@@ -84,8 +84,9 @@ def parse_page(body: bytes | str) -> Page:
     return _build(shape, fields, items_key)  # type: ignore[arg-type]
 
 
-def _build(shape: Literal["odata", "pageresult", "array"], fields: dict[str, Any],
-           items_key: str | None) -> Page:
+def _build(
+    shape: Literal["odata", "pageresult", "array"], fields: dict[str, Any], items_key: str | None
+) -> Page:
     try:
         checked = _Strict(**fields)
     except ValidationError as exc:
@@ -93,6 +94,10 @@ def _build(shape: Literal["odata", "pageresult", "array"], fields: dict[str, Any
         where = ".".join(str(p) for p in first["loc"])
         raise EnvelopeError(f"{shape} envelope: {where}: {first['msg']}") from None
     return Page.model_construct(
-        shape=shape, items_key=items_key, records=checked.records, count=checked.count,
-        next_link=checked.next_link, context=checked.context,
+        shape=shape,
+        items_key=items_key,
+        records=checked.records,
+        count=checked.count,
+        next_link=checked.next_link,
+        context=checked.context,
     )

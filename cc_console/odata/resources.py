@@ -204,15 +204,24 @@ class Validation:
         return not self.invalid_keys
 
 
-_TYPE_ERRORS = {"int_type", "string_type", "bool_type", "float_type", "dict_type",
-                "list_type", "model_type", "literal_error"}
+_TYPE_ERRORS = {
+    "int_type",
+    "string_type",
+    "bool_type",
+    "float_type",
+    "dict_type",
+    "list_type",
+    "model_type",
+    "literal_error",
+}
 
 
 def _shape(records: list[dict[str, Any]]) -> str:
     kinds: set[str] = set()
     for record in records:
-        kinds.update(f"{key}:{type(value).__name__}" for key, value in record.items()
-                     if value is not None)
+        kinds.update(
+            f"{key}:{type(value).__name__}" for key, value in record.items() if value is not None
+        )
     return hashlib.sha256("|".join(sorted(kinds)).encode()).hexdigest()
 
 
@@ -222,9 +231,12 @@ def validate_records(
     """Validate records against the resource schema; collect drift and a capped error sample."""
     schema = RESOURCE_SCHEMAS.get(resource)
     model = schema.model if schema else None
-    result = Validation(schema_name=model.__name__ if model else "unknown",
-                        schema_version=SCHEMA_VERSION, checked=len(records),
-                        fingerprint=_shape(records))
+    result = Validation(
+        schema_name=model.__name__ if model else "unknown",
+        schema_version=SCHEMA_VERSION,
+        checked=len(records),
+        fingerprint=_shape(records),
+    )
     if model is None:
         return result
     assert schema is not None
@@ -246,11 +258,18 @@ def validate_records(
                     retyped.add(where)
                 if len(result.errors_sample) < sample:
                     result.errors_sample.append(
-                        {"key": record.get(key), "field": where, "error": error["type"],
-                         "message": error["msg"]}
+                        {
+                            "key": record.get(key),
+                            "field": where,
+                            "error": error["type"],
+                            "message": error["msg"],
+                        }
                     )
     added = sorted(seen - declared)
     absent = sorted((set(model.model_fields) - seen) | missing) if records else []
-    result.drift = {k: v for k, v in
-                    {"added": added, "missing": absent, "retyped": sorted(retyped)}.items() if v}
+    result.drift = {
+        k: v
+        for k, v in {"added": added, "missing": absent, "retyped": sorted(retyped)}.items()
+        if v
+    }
     return result

@@ -58,24 +58,36 @@ async def write_request(
 ) -> RequestRef:
     """Insert and commit the request row; the caller sends only after this returns."""
     async with engine.begin() as conn:
-        row = (await conn.execute(
-            text(
-                "INSERT INTO cc_api_request_log (sent_at, config_id, run_id, template_id, method,"
-                " url, endpoint_path, query_params, headers, body_size, attempt_no,"
-                " key_fingerprint) VALUES (clock_timestamp(), :config, :run, :template, :method,"
-                " :url, :endpoint, CAST(:params AS jsonb), CAST(:headers AS jsonb), 0, :attempt,"
-                " :fingerprint) RETURNING id, sent_at"
-            ),
-            {"config": config_id, "run": run_id, "template": template_id, "method": method,
-             "url": url, "endpoint": endpoint_path, "params": orjson.dumps(query_params).decode(),
-             "headers": orjson.dumps(headers).decode(), "attempt": attempt_no,
-             "fingerprint": key_fingerprint},
-        )).one()
+        row = (
+            await conn.execute(
+                text(
+                    "INSERT INTO cc_api_request_log (sent_at, config_id, run_id, template_id, method,"
+                    " url, endpoint_path, query_params, headers, body_size, attempt_no,"
+                    " key_fingerprint) VALUES (clock_timestamp(), :config, :run, :template, :method,"
+                    " :url, :endpoint, CAST(:params AS jsonb), CAST(:headers AS jsonb), 0, :attempt,"
+                    " :fingerprint) RETURNING id, sent_at"
+                ),
+                {
+                    "config": config_id,
+                    "run": run_id,
+                    "template": template_id,
+                    "method": method,
+                    "url": url,
+                    "endpoint": endpoint_path,
+                    "params": orjson.dumps(query_params).decode(),
+                    "headers": orjson.dumps(headers).decode(),
+                    "attempt": attempt_no,
+                    "fingerprint": key_fingerprint,
+                },
+            )
+        ).one()
         if run_id is not None:
             await conn.execute(
-                text("UPDATE cc_sync_run SET requests = requests + 1, retries = retries"
-                     " + CAST(:retry AS integer), heartbeat_at = clock_timestamp()"
-                     " WHERE id = :run"),
+                text(
+                    "UPDATE cc_sync_run SET requests = requests + 1, retries = retries"
+                    " + CAST(:retry AS integer), heartbeat_at = clock_timestamp()"
+                    " WHERE id = :run"
+                ),
                 {"run": run_id, "retry": 1 if attempt_no > 1 else 0},
             )
     return RequestRef(row.id, row.sent_at)
@@ -101,23 +113,35 @@ async def insert_response(
 ) -> uuid.UUID:
     """Insert the response row of ``request`` inside the caller's transaction."""
     body_json, body_text = _body_columns(response)
-    return (await conn.execute(
-        text(
-            "INSERT INTO cc_api_response_log (sent_at, request_id, received_at, status_code,"
-            " headers, content_type, body, body_text, size_bytes, elapsed_ms, parse_ok,"
-            " validation_errors, odata_count, has_next_link) VALUES (:sent_at, :request,"
-            " GREATEST(clock_timestamp(), :sent_at), :status, CAST(:headers AS jsonb),"
-            " :ctype, CAST(:body AS jsonb), :body_text, :size, :elapsed, :parse_ok,"
-            " CAST(:verrors AS jsonb), :count, :next) RETURNING id"
-        ),
-        {"sent_at": request.sent_at, "request": request.id, "status": response.status_code,
-         "headers": orjson.dumps(response.headers).decode(), "ctype": response.content_type,
-         "body": body_json, "body_text": body_text, "size": len(response.body),
-         "elapsed": response.elapsed_ms, "parse_ok": response.parse_ok,
-         "verrors": orjson.dumps(response.validation_errors).decode()
-         if response.validation_errors is not None else None,
-         "count": response.odata_count, "next": response.has_next_link},
-    )).scalar_one()
+    return (
+        await conn.execute(
+            text(
+                "INSERT INTO cc_api_response_log (sent_at, request_id, received_at, status_code,"
+                " headers, content_type, body, body_text, size_bytes, elapsed_ms, parse_ok,"
+                " validation_errors, odata_count, has_next_link) VALUES (:sent_at, :request,"
+                " GREATEST(clock_timestamp(), :sent_at), :status, CAST(:headers AS jsonb),"
+                " :ctype, CAST(:body AS jsonb), :body_text, :size, :elapsed, :parse_ok,"
+                " CAST(:verrors AS jsonb), :count, :next) RETURNING id"
+            ),
+            {
+                "sent_at": request.sent_at,
+                "request": request.id,
+                "status": response.status_code,
+                "headers": orjson.dumps(response.headers).decode(),
+                "ctype": response.content_type,
+                "body": body_json,
+                "body_text": body_text,
+                "size": len(response.body),
+                "elapsed": response.elapsed_ms,
+                "parse_ok": response.parse_ok,
+                "verrors": orjson.dumps(response.validation_errors).decode()
+                if response.validation_errors is not None
+                else None,
+                "count": response.odata_count,
+                "next": response.has_next_link,
+            },
+        )
+    ).scalar_one()
 
 
 async def write_failure(
@@ -136,8 +160,11 @@ async def write_failure(
 ) -> None:
     """Record a failed attempt: its response (if any) and a typed error event, atomically."""
     async with engine.begin() as conn:
-        response_id = (await insert_response(conn, request, response)
-                       if response is not None and request is not None else None)
+        response_id = (
+            await insert_response(conn, request, response)
+            if response is not None and request is not None
+            else None
+        )
         await conn.execute(
             text(
                 "INSERT INTO cc_error_event (kind, retryable, status_code, endpoint_path,"
@@ -145,17 +172,27 @@ async def write_failure(
                 " response_sent_at) VALUES (:kind, :retryable, :status, :endpoint, :message,"
                 " CAST(:detail AS jsonb), :config, :run, :req, :req_at, :resp, :resp_at)"
             ),
-            {"kind": kind, "retryable": retryable, "status": status_code,
-             "endpoint": endpoint_path, "message": message[:2000],
-             "detail": orjson.dumps(detail).decode() if detail else None, "config": config_id,
-             "run": run_id, "req": request.id if request else None,
-             "req_at": request.sent_at if request else None, "resp": response_id,
-             "resp_at": request.sent_at if response_id else None},
+            {
+                "kind": kind,
+                "retryable": retryable,
+                "status": status_code,
+                "endpoint": endpoint_path,
+                "message": message[:2000],
+                "detail": orjson.dumps(detail).decode() if detail else None,
+                "config": config_id,
+                "run": run_id,
+                "req": request.id if request else None,
+                "req_at": request.sent_at if request else None,
+                "resp": response_id,
+                "resp_at": request.sent_at if response_id else None,
+            },
         )
         if run_id is not None:
             await conn.execute(
-                text("UPDATE cc_sync_run SET error_count = error_count + 1,"
-                     " http_429_count = http_429_count + CAST(:is429 AS integer),"
-                     " heartbeat_at = clock_timestamp() WHERE id = :run"),
+                text(
+                    "UPDATE cc_sync_run SET error_count = error_count + 1,"
+                    " http_429_count = http_429_count + CAST(:is429 AS integer),"
+                    " heartbeat_at = clock_timestamp() WHERE id = :run"
+                ),
                 {"run": run_id, "is429": 1 if kind == "http_429" else 0},
             )

@@ -20,9 +20,13 @@ NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
 @pytest.mark.parametrize(
     ("value", "seconds"),
-    [("5", 5.0), (format_datetime(NOW + timedelta(seconds=90), usegmt=True), 90.0),
-     ("garbage", None), (None, None),
-     (format_datetime(NOW - timedelta(seconds=90), usegmt=True), 0.0)],
+    [
+        ("5", 5.0),
+        (format_datetime(NOW + timedelta(seconds=90), usegmt=True), 90.0),
+        ("garbage", None),
+        (None, None),
+        (format_datetime(NOW - timedelta(seconds=90), usegmt=True), 0.0),
+    ],
 )
 def test_retry_after_forms(value, seconds) -> None:  # type: ignore[no-untyped-def]
     assert parse_retry_after(value, NOW) == seconds
@@ -30,24 +34,36 @@ def test_retry_after_forms(value, seconds) -> None:  # type: ignore[no-untyped-d
 
 def test_x_ratelimit_epoch_and_delta_reset() -> None:
     epoch = int((NOW + timedelta(seconds=30)).timestamp())
-    info = parse_rate_headers({"X-RateLimit-Limit": "300", "X-RateLimit-Remaining": "0",
-                               "X-RateLimit-Reset": str(epoch)}, NOW)
+    info = parse_rate_headers(
+        {"X-RateLimit-Limit": "300", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(epoch)},
+        NOW,
+    )
     assert info == RateInfo(300, 0, NOW + timedelta(seconds=30), None)
     delta = parse_rate_headers({"x-ratelimit-remaining": "4", "x-ratelimit-reset": "12"}, NOW)
     assert delta.remaining == 4 and delta.reset_at == NOW + timedelta(seconds=12)
 
 
 def test_ietf_ratelimit_header() -> None:
-    info = parse_rate_headers({"RateLimit": "limit=10, remaining=3, reset=4",
-                               "RateLimit-Policy": "10;w=1"}, NOW)
+    info = parse_rate_headers(
+        {"RateLimit": "limit=10, remaining=3, reset=4", "RateLimit-Policy": "10;w=1"}, NOW
+    )
     assert (info.limit, info.remaining, info.reset_at) == (10, 3, NOW + timedelta(seconds=4))
 
 
 async def scope_row(aengine, config_id):  # type: ignore[no-untyped-def]
     async with aengine.connect() as conn:
-        return (await conn.execute(text(
-            "SELECT * FROM cc_rate_limit_state WHERE config_id = :c AND scope = 'global'"),
-            {"c": config_id})).mappings().one()
+        return (
+            (
+                await conn.execute(
+                    text(
+                        "SELECT * FROM cc_rate_limit_state WHERE config_id = :c AND scope = 'global'"
+                    ),
+                    {"c": config_id},
+                )
+            )
+            .mappings()
+            .one()
+        )
 
 
 async def test_a_429_makes_every_engine_wait(aengine, config_id) -> None:  # type: ignore[no-untyped-def]
@@ -70,8 +86,9 @@ async def test_exhausted_scope_waits_for_reset(aengine, config_id) -> None:  # t
 
 
 async def test_pacing_slots_are_shared(aengine, config_id) -> None:  # type: ignore[no-untyped-def]
-    engines = [RateLimitCoordinator(aengine, config_id, max_requests_per_second=50)
-               for _ in range(2)]
+    engines = [
+        RateLimitCoordinator(aengine, config_id, max_requests_per_second=50) for _ in range(2)
+    ]
     waited = [await engines[n % 2].acquire("/x") for n in range(6)]
     # six slots 20 ms apart were handed out, whichever engine asked: about 0.1 s of waiting
     assert sum(waited) >= 0.07

@@ -28,27 +28,35 @@ class FakeSleep:
 
 def client(aengine, config_id, sleep, **overrides) -> ResilientClient:  # type: ignore[no-untyped-def]
     # the shared rate-limit coordinator waits on the database clock: tested on its own
-    return ResilientClient(policy(config_id, **overrides), FAKE_KEY, aengine, sleep=sleep,
-                           coordinate=False)
+    return ResilientClient(
+        policy(config_id, **overrides), FAKE_KEY, aengine, sleep=sleep, coordinate=False
+    )
 
 
 def log_rows(database) -> tuple[list, list, list]:  # type: ignore[no-untyped-def]
     with database.engine.connect() as conn:
-        requests = conn.execute(text(
-            "SELECT attempt_no, headers FROM cc_api_request_log ORDER BY sent_at")).all()
-        responses = conn.execute(text(
-            "SELECT status_code FROM cc_api_response_log ORDER BY sent_at")).scalars().all()
-        errors = conn.execute(text(
-            "SELECT kind, retryable FROM cc_error_event ORDER BY occurred_at")).all()
+        requests = conn.execute(
+            text("SELECT attempt_no, headers FROM cc_api_request_log ORDER BY sent_at")
+        ).all()
+        responses = (
+            conn.execute(text("SELECT status_code FROM cc_api_response_log ORDER BY sent_at"))
+            .scalars()
+            .all()
+        )
+        errors = conn.execute(
+            text("SELECT kind, retryable FROM cc_error_event ORDER BY occurred_at")
+        ).all()
     return requests, responses, errors
 
 
 @respx.mock
 async def test_retry_after_seconds_is_honoured(aengine, config_id, database) -> None:  # type: ignore[no-untyped-def]
-    route = respx.get(URL).mock(side_effect=[
-        httpx.Response(503, headers={"Retry-After": "7"}),
-        httpx.Response(200, json={"items": [], "count": 0, "nextPageLink": None}),
-    ])
+    route = respx.get(URL).mock(
+        side_effect=[
+            httpx.Response(503, headers={"Retry-After": "7"}),
+            httpx.Response(200, json={"items": [], "count": 0, "nextPageLink": None}),
+        ]
+    )
     sleep = FakeSleep()
     api = client(aengine, config_id, sleep)
     attempt = await api.get(URL, endpoint_path="/studies/odata")
@@ -67,10 +75,12 @@ async def test_retry_after_seconds_is_honoured(aengine, config_id, database) -> 
 @respx.mock
 async def test_retry_after_http_date_and_cap(aengine, config_id) -> None:  # type: ignore[no-untyped-def]
     later = format_datetime(datetime.now(UTC) + timedelta(seconds=600), usegmt=True)
-    respx.get(URL).mock(side_effect=[
-        httpx.Response(429, headers={"Retry-After": later}),
-        httpx.Response(200, json=[]),
-    ])
+    respx.get(URL).mock(
+        side_effect=[
+            httpx.Response(429, headers={"Retry-After": later}),
+            httpx.Response(200, json=[]),
+        ]
+    )
     sleep = FakeSleep()
     api = client(aengine, config_id, sleep, retry_after_cap_s=30)
     await api.get(URL, endpoint_path="/studies/odata")
@@ -118,10 +128,14 @@ async def test_500_can_be_made_non_retryable(aengine, config_id) -> None:  # typ
 
 @respx.mock
 async def test_transport_errors_are_classified_and_retried(aengine, config_id, database) -> None:  # type: ignore[no-untyped-def]
-    respx.get(URL).mock(side_effect=[
-        httpx.ConnectError("refused"), httpx.ReadTimeout("slow"),
-        httpx.RemoteProtocolError("peer closed"), httpx.Response(200, json=[]),
-    ])
+    respx.get(URL).mock(
+        side_effect=[
+            httpx.ConnectError("refused"),
+            httpx.ReadTimeout("slow"),
+            httpx.RemoteProtocolError("peer closed"),
+            httpx.Response(200, json=[]),
+        ]
+    )
     sleep = FakeSleep()
     api = client(aengine, config_id, sleep)
     attempt = await api.get(URL, endpoint_path="/studies/odata")
@@ -137,8 +151,15 @@ async def test_total_time_budget_stops_retrying(aengine, config_id) -> None:  # 
     import asyncio
 
     route = respx.get(URL).mock(return_value=httpx.Response(503))
-    api = client(aengine, config_id, asyncio.sleep, max_retries=50, total_timeout_s=0.3,
-                 backoff_base_s=0.1, backoff_max_s=0.1)
+    api = client(
+        aengine,
+        config_id,
+        asyncio.sleep,
+        max_retries=50,
+        total_timeout_s=0.3,
+        backoff_base_s=0.1,
+        backoff_max_s=0.1,
+    )
     with pytest.raises(ApiError):
         await api.get(URL, endpoint_path="/studies/odata")
     await api.aclose()
@@ -146,11 +167,14 @@ async def test_total_time_budget_stops_retrying(aengine, config_id) -> None:  # 
 
 
 @respx.mock
-async def test_no_request_is_sent_when_the_log_cannot_be_written(aengine, config_id, database) -> None:  # type: ignore[no-untyped-def]
+async def test_no_request_is_sent_when_the_log_cannot_be_written(
+    aengine, config_id, database
+) -> None:  # type: ignore[no-untyped-def]
     route = respx.get(URL).mock(return_value=httpx.Response(200, json=[]))
     with database.engine.begin() as conn:  # make the request log refuse writes
-        conn.execute(text("ALTER TABLE cc_api_request_log ADD CONSTRAINT no_writes CHECK (false)"
-                          " NOT VALID"))
+        conn.execute(
+            text("ALTER TABLE cc_api_request_log ADD CONSTRAINT no_writes CHECK (false) NOT VALID")
+        )
     api = client(aengine, config_id, FakeSleep())
     with pytest.raises(ApiError) as info:
         await api.get(URL, endpoint_path="/studies/odata")

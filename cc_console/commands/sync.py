@@ -1,0 +1,218 @@
+"""``cc-console sync / resume / retry / cancel / runs``: the headless engine."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+from sqlalchemy import text
+
+from ..engine import RunSummary, mark_stale_runs, run_template
+from ..errors import NotFoundError, UsageError
+from ..settings import current_user
+from ..store.database import Database
+from ..store.templates import find_template
+from .common import console, emit_json, open_db, session_scope, settings
+
+__all__ = ["cancel", "resume", "retry", "runs", "sync"]
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")]
+
+
+def _template_ids(database: Database, refs: list[str], all_active: bool) -> list[uuid.UUID]:
+    with session_scope(database) as session:
+        if all_active:
+            rows = (
+                session.execute(
+                    text(
+                        "SELECT t.id FROM cc_odata_query_template t JOIN cc_api_client_config c"
+                        " ON c.id = t.config_id WHERE t.is_active AND c.is_active ORDER BY t.created_at"
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            if not rows:
+                raise UsageError("no active templates; add one with `cc-console template add`")
+            return list(rows)
+        if not refs:
+            raise UsageError("name a template with --template (or use --all-active)")
+        return [find_template(session, ref).id for ref in refs]
+
+
+async def _run_all(database: Database, jobs: list[dict[str, Any]]) -> list[RunSummary]:
+    engine = database.async_engine()
+    try:
+        tasks = [run_template(engine, **job) for job in jobs]
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+    finally:
+        await engine.dispose()
+    summaries = []
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+        summaries.append(result)
+    return summaries
+
+
+def _report(summaries: list[RunSummary], json_output: bool) -> None:
+    if json_output:
+        emit_json(
+            [s.as_dict() for s in summaries] if len(summaries) > 1 else summaries[0].as_dict()
+        )
+    else:
+        for s in summaries:
+            count = "?" if s.odata_count is None else f"{s.odata_count:,}"
+            check = {True: "reconciled", False: "NOT reconciled", None: "no count"}[s.reconciled]
+            console.print(
+                f"run {s.run_id[:8]} {s.resource_path}: {s.status} — {s.records:,}/{count} "
+                f"records ({check}), {s.pages} pages, {s.requests} requests, {s.retries} "
+                f"retries, {s.http_429} 429s, {s.errors} errors, waited {s.wait_s:.1f}s, "
+                f"{s.duration_s:.1f}s",
+                markup=False,
+            )
+            if s.message:
+                console.print(f"  {s.message}", markup=False)
+    if any(s.status != "succeeded" for s in summaries):
+        raise typer.Exit(1)
+
+
+def sync(
+    template: Annotated[
+        list[str] | None, typer.Option("--template", "-t", help="Template id/prefix/name.")
+    ] = None,
+    all_active: Annotated[bool, typer.Option(help="Every active template, concurrently.")] = False,
+    json_output: JsonOpt = False,
+) -> None:
+    """Run a full sync of templates from the start (exit 0 succeeded, 1 partial/failed)."""
+    user = current_user(settings())
+    with open_db() as database:
+        ids = _template_ids(database, template or [], all_active)
+        jobs = [{"template_id": i, "trigger": "manual", "created_by": user} for i in ids]
+        summaries = asyncio.run(_run_all(database, jobs))
+    _report(summaries, json_output)
+
+
+def _parent(database: Database, run_ref: str) -> dict[str, Any]:
+    with session_scope(database) as session:
+        rows = (
+            session.execute(
+                text(
+                    "SELECT id, template_id, status FROM cc_sync_run WHERE CAST(id AS text) LIKE :p"
+                ),
+                {"p": f"{run_ref.lower()}%"},
+            )
+            .mappings()
+            .all()
+        )
+    if not rows:
+        raise NotFoundError(f"no run matches {run_ref!r}; see `cc-console runs`")
+    if len(rows) > 1:
+        raise UsageError(f"{run_ref!r} matches {len(rows)} runs; give more of the id")
+    if rows[0]["template_id"] is None:
+        raise UsageError("that run has no template to continue")
+    return dict(rows[0])
+
+
+def _continue(run_ref: str, trigger: str, json_output: bool) -> None:
+    user = current_user(settings())
+    with open_db() as database:
+        asyncio.run(_stale(database))
+        parent = _parent(database, run_ref)
+        if parent["status"] == "running":
+            raise UsageError("that run is still running; cancel it first (`cc-console cancel`)")
+        job = {
+            "template_id": parent["template_id"],
+            "trigger": trigger,
+            "parent_run_id": parent["id"],
+            "created_by": user,
+        }
+        summaries = asyncio.run(_run_all(database, [job]))
+    _report(summaries, json_output)
+
+
+async def _stale(database: Database) -> None:
+    engine = database.async_engine()
+    try:
+        await mark_stale_runs(engine)
+    finally:
+        await engine.dispose()
+
+
+def resume(
+    run: Annotated[str, typer.Argument(help="Id (or prefix) of a failed/partial run.")],
+    json_output: JsonOpt = False,
+) -> None:
+    """Continue a failed or partial run from its cursor (a new run, parent linked)."""
+    _continue(run, "resume", json_output)
+
+
+def retry(
+    run: Annotated[str, typer.Argument(help="Id (or prefix) of a run to redo.")],
+    json_output: JsonOpt = False,
+) -> None:
+    """Run that run's template again from the start (Silver upserts keep it exact)."""
+    _continue(run, "retry", json_output)
+
+
+def cancel(run: Annotated[str, typer.Argument(help="Id (or prefix) of a running run.")]) -> None:
+    """Ask a running run to stop between attempts (it ends partial and can be resumed)."""
+    with open_db() as database:
+        parent = _parent(database, run)
+        with session_scope(database) as session:
+            session.execute(
+                text(
+                    "UPDATE cc_sync_run SET cancel_requested_at = now()"
+                    " WHERE id = :id AND status = 'running'"
+                ),
+                {"id": parent["id"]},
+            )
+    state = "cancel requested" if parent["status"] == "running" else f"already {parent['status']}"
+    console.print(f"run {str(parent['id'])[:8]}: {state}")
+
+
+def runs(
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="How many, newest first.")] = 20,
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List recent sync runs (stale running runs are marked interrupted first)."""
+    with open_db() as database:
+        asyncio.run(_stale(database))
+        with session_scope(database) as session:
+            rows = [
+                dict(r)
+                for r in session.execute(
+                    text(
+                        "SELECT id, parent_run_id, resource_path, trigger, status, started_at,"
+                        " finished_at, pages, records, odata_count, requests, retries, http_429_count,"
+                        " error_count, wait_s, message FROM cc_sync_run ORDER BY started_at DESC"
+                        " LIMIT :n"
+                    ),
+                    {"n": limit},
+                ).mappings()
+            ]
+    if json_output:
+        emit_json(rows)
+        return
+    if not rows:
+        console.print("no runs yet: `cc-console sync --template NAME`")
+        return
+    table = Table(
+        "run", "resource", "trigger", "status", "records/count", "req", "429", "err", box=None
+    )
+    for r in rows:
+        count = "?" if r["odata_count"] is None else f"{r['odata_count']:,}"
+        table.add_row(
+            str(r["id"])[:8],
+            r["resource_path"],
+            r["trigger"],
+            r["status"],
+            f"{r['records']:,}/{count}",
+            str(r["requests"]),
+            str(r["http_429_count"]),
+            str(r["error_count"]),
+        )
+    console.print(table)

@@ -1,0 +1,144 @@
+"""Landing one page atomically: response, Silver upserts, validation, cursor, run counters.
+
+Silver rows are read straight out of the response row just written (``jsonb_array_elements``
+over its body), so a page's bytes cross the wire to PostgreSQL once.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from .audit import RequestRef, ResponseFields, insert_response
+from .events import notify
+
+__all__ = ["CursorAdvance", "PageLanding", "land_page"]
+
+
+@dataclass
+class CursorAdvance:
+    """Where the cursor stands after this page."""
+
+    cursor_id: uuid.UUID
+    next_skip: int
+    next_link: str | None
+    status: str
+
+
+@dataclass
+class PageLanding:
+    """Everything one page writes."""
+
+    run_id: uuid.UUID
+    request: RequestRef
+    response: ResponseFields
+    silver_path: str
+    record_key: str
+    items_key: str | None
+    records: int
+    invalid_keys: list[str]
+    validation: dict[str, Any] | None
+    cursor: CursorAdvance
+    odata_count: int | None
+    waited_s: float
+
+
+_SILVER = text(
+    """
+    INSERT INTO cc_silver_record AS s (resource_path, record_key, payload, payload_hash,
+        first_run_id, last_run_id, last_response_id, last_response_sent_at, valid,
+        first_seen_at, last_seen_at)
+    SELECT DISTINCT ON (e ->> :key) :path, e ->> :key, e,
+        encode(sha256(convert_to(e::text, 'UTF8')), 'hex'), :run, :run, r.id, r.sent_at,
+        NOT ((e ->> :key) = ANY(CAST(:invalid AS text[]))), now(), now()
+    FROM cc_api_response_log r,
+         jsonb_array_elements(CASE WHEN CAST(:items AS text) IS NULL THEN r.body
+                                   ELSE r.body -> CAST(:items AS text) END) e
+    WHERE r.id = :rid AND r.sent_at = :sent AND jsonb_typeof(e) = 'object' AND e ? :key
+    ON CONFLICT (resource_path, record_key) DO UPDATE SET
+        payload = EXCLUDED.payload, payload_hash = EXCLUDED.payload_hash,
+        last_run_id = EXCLUDED.last_run_id, last_response_id = EXCLUDED.last_response_id,
+        last_response_sent_at = EXCLUDED.last_response_sent_at, valid = EXCLUDED.valid,
+        last_seen_at = now()
+    WHERE s.payload_hash IS DISTINCT FROM EXCLUDED.payload_hash
+       OR s.valid IS DISTINCT FROM EXCLUDED.valid
+    """
+)
+
+
+async def land_page(conn: AsyncConnection, page: PageLanding) -> int:
+    """Write one page in the caller's transaction; return the Silver rows inserted/changed."""
+    response_id = await insert_response(conn, page.request, page.response)
+    changed = 0
+    if page.records:
+        result = await conn.execute(
+            _SILVER,
+            {
+                "key": page.record_key,
+                "path": page.silver_path,
+                "run": page.run_id,
+                "invalid": page.invalid_keys,
+                "items": page.items_key,
+                "rid": response_id,
+                "sent": page.request.sent_at,
+            },
+        )
+        changed = result.rowcount
+    if page.validation is not None:
+        v = page.validation
+        await conn.execute(
+            text(
+                "INSERT INTO cc_schema_validation (response_id, response_sent_at, run_id,"
+                " resource_path, schema_name, schema_version, ok, records_checked,"
+                " records_invalid, errors_sample, drift, shape_fingerprint) VALUES (:rid,"
+                " :sent, :run, :path, :name, :version, :ok, :checked, :invalid,"
+                " CAST(:errors AS jsonb), CAST(:drift AS jsonb), :fingerprint)"
+            ),
+            {
+                "rid": response_id,
+                "sent": page.request.sent_at,
+                "run": page.run_id,
+                "path": page.silver_path,
+                "name": v["schema_name"],
+                "version": v["schema_version"],
+                "ok": v["ok"],
+                "checked": v["checked"],
+                "invalid": v["invalid"],
+                "errors": orjson.dumps(v["errors_sample"]).decode(),
+                "drift": orjson.dumps(v["drift"]).decode() if v["drift"] else None,
+                "fingerprint": v["fingerprint"],
+            },
+        )
+    c = page.cursor
+    await conn.execute(
+        text(
+            "UPDATE cc_pagination_state SET next_skip = :skip, next_link = :link,"
+            " records_landed = records_landed + :n, odata_count = COALESCE(:count, odata_count),"
+            " last_sync_at = now(), status = :status, last_run_id = :run, updated_at = now()"
+            " WHERE id = :cursor"
+        ),
+        {
+            "skip": c.next_skip,
+            "link": c.next_link,
+            "n": page.records,
+            "count": page.odata_count,
+            "status": c.status,
+            "run": page.run_id,
+            "cursor": c.cursor_id,
+        },
+    )
+    await conn.execute(
+        text(
+            "UPDATE cc_sync_run SET pages = pages + 1, records = records + :n,"
+            " odata_count = COALESCE(:count, odata_count), wait_s = wait_s + :waited,"
+            " heartbeat_at = clock_timestamp() WHERE id = :run"
+        ),
+        {"n": page.records, "count": page.odata_count, "waited": page.waited_s, "run": page.run_id},
+    )
+    await notify(conn, "page", run_id=page.run_id, response_id=response_id, records=page.records)
+    return changed
