@@ -149,3 +149,6 @@ def cli(db_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixt
         return CliResult(code, out, err)
 
     return run
+
+
+from tests.simulator_fixture import simulator  # noqa: E402,F401  (a fixture for every test dir)

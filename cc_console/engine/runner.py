@@ -165,6 +165,7 @@ class _Pager:
 
     async def run(self, cursor_id: uuid.UUID, skip: int, next_link: str | None) -> None:
         first = True
+        window = 0
         while True:
             if await self.cancelled():
                 raise _Stop("cancelled", "cancelled by request")
@@ -174,6 +175,8 @@ class _Pager:
                     "refused a next link to another host: "
                     f"{urlsplit(next_link).scheme}://{urlsplit(next_link).netloc}",
                 )
+            if not next_link:
+                window = 0  # records served since our own last $skip/$top request
             url = next_link or self.url(skip, first)
             attempt = await self.client.get(
                 url,
@@ -186,7 +189,8 @@ class _Pager:
             link = page.next_link
             if page.count is not None:
                 self.count = page.count  # asked for on the first page only
-            short = served < self.top
+            window += served
+            short = window < self.top  # a server page cap ends a link chain, not the data
             counted_out = self.count is not None and skip + served >= self.count
             done = served == 0 or (link is None and (short or counted_out))
             await self._land(attempt, page, cursor_id, skip + served, link, done)

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tests.sim.conftest import SMALL
+from tests.simulator_fixture import SMALL
 
 
 def all_records(sim, resource: str) -> list[dict]:  # type: ignore[no-untyped-def]

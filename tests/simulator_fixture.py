@@ -1,4 +1,4 @@
-"""A real simulator on a loopback socket, per test, configured by the test."""
+"""A real simulator on a loopback socket, per test, configured by the test (see conftest)."""
 
 from __future__ import annotations
 
