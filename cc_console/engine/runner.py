@@ -285,6 +285,7 @@ async def run_template(
     created_by: str = "cc-console",
     cancel: asyncio.Event | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
+    coordinate: bool = True,
 ) -> RunSummary:
     """Execute one sync run of a template and return how it ended."""
     template, config = await _load(engine, template_id)
@@ -310,7 +311,7 @@ async def run_template(
             created_by=created_by,
         )
         status, message = await _execute(
-            engine, template, config, run_id, trigger, cancel, transport
+            engine, template, config, run_id, trigger, cancel, transport, coordinate
         )
         row = await finish_run(engine, run_id, status, message)
     finally:
@@ -342,6 +343,7 @@ async def _execute(
     trigger: str,
     cancel: asyncio.Event | None,
     transport: httpx.AsyncBaseTransport | None,
+    coordinate: bool = True,
 ) -> tuple[str, str | None]:
     try:
         key = resolve_secret(config.secret_ref)
@@ -355,7 +357,9 @@ async def _execute(
                 config_id=config.id,
             )
         return "failed", str(exc)
-    client = ResilientClient(ClientPolicy.from_row(config), key, engine, transport=transport)
+    client = ResilientClient(
+        ClientPolicy.from_row(config), key, engine, transport=transport, coordinate=coordinate
+    )
     pager = _Pager(engine, client, template, config, run_id, cancel)
     heartbeat = asyncio.create_task(_heartbeat(engine, run_id))
     try:

@@ -1,0 +1,70 @@
+"""``cc-console sync / runs / resume / retry / cancel`` end to end, in-process."""
+
+from __future__ import annotations
+
+import json
+
+from tests.engine.conftest import KEY_ENV, SIM_KEY
+from tests.simulator_fixture import SMALL
+
+
+def setup_tenant(cli, simulator, monkeypatch, **sim):  # type: ignore[no-untyped-def]
+    monkeypatch.setenv(KEY_ENV, SIM_KEY)
+    running = simulator("clean", api_key=SIM_KEY, rate_limit={"enabled": False}, **sim)
+    assert (
+        cli(
+            "config",
+            "add",
+            "sim",
+            "--base-url",
+            running.running.api_url,
+            "--secret-ref",
+            f"env:{KEY_ENV}",
+            "--page-size",
+            "40",
+            "--max-retries",
+            "0",
+        ).exit_code
+        == 0
+    )
+    assert cli("template", "add", "sim", "/sites/odata", "--name", "sites").exit_code == 0
+    assert cli("template", "add", "sim", "/elements/odata", "--name", "elements").exit_code == 0
+    return running
+
+
+def test_sync_json_and_runs(cli, simulator, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    setup_tenant(cli, simulator, monkeypatch)
+    result = cli("sync", "-t", "sites", "--json")
+    assert result.exit_code == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["status"] == "succeeded" and summary["records"] == SMALL["sites"]
+    assert summary["reconciled"] is True
+    both = cli("sync", "--all-active", "--json")
+    assert both.exit_code == 0 and len(json.loads(both.stdout)) == 2
+    runs = json.loads(cli("runs", "--json").stdout)
+    assert len(runs) == 3 and {r["status"] for r in runs} == {"succeeded"}
+    text_out = cli("sync", "-t", "elements").stdout
+    assert "succeeded" in text_out and f"{SMALL['elements']}/{SMALL['elements']}" in text_out
+
+
+def test_failed_sync_exits_1_then_resume_and_retry(cli, simulator, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    running = setup_tenant(cli, simulator, monkeypatch, faults={"malformed": 1.0})
+    failed = cli("sync", "-t", "elements", "--json")
+    assert failed.exit_code == 1
+    run_id = json.loads(failed.stdout)["run_id"]
+    assert json.loads(failed.stdout)["status"] == "failed"
+    running.running.server.config.app.state.simulator.injector.table = []  # the fault clears
+    resumed = cli("resume", run_id[:8], "--json")
+    assert resumed.exit_code == 0, resumed.stderr
+    body = json.loads(resumed.stdout)
+    assert body["trigger"] == "resume" and body["records"] == SMALL["elements"]
+    again = cli("retry", run_id, "--json")
+    assert again.exit_code == 0 and json.loads(again.stdout)["trigger"] == "retry"
+    assert "already failed" in cli("cancel", run_id).stdout
+
+
+def test_usage_errors(cli) -> None:  # type: ignore[no-untyped-def]
+    assert cli("sync").exit_code == 2
+    assert cli("sync", "-t", "nope").exit_code == 3
+    assert cli("resume", "ffffffff").exit_code == 3
+    assert cli("sync", "--all-active").exit_code == 2

@@ -1,0 +1,135 @@
+"""Faults become the right error kinds; partial runs resume to an exact Silver."""
+
+from __future__ import annotations
+
+import pytest
+
+from cc_console.engine import run_template
+from tests.simulator_fixture import SMALL
+
+FAULT_KINDS = {
+    "error_500": "http_500",
+    "error_502": "http_502",
+    "error_503": "http_503",
+    "error_503_bare": "http_503",
+    "error_504": "http_504",
+    "reset": "reset",
+    "stall": "timeout",
+}
+
+
+@pytest.mark.parametrize("fault", sorted(FAULT_KINDS))
+async def test_transient_faults_are_retried_with_the_right_kind(tenant, aengine, fault) -> None:  # type: ignore[no-untyped-def]
+    t = tenant(
+        sim={
+            "rate_limit": {"enabled": False},
+            "faults": {fault: 0.2},
+            "seed": 5,
+            "stall_seconds": 1.0,
+        },
+        default_page_size=40,
+        read_timeout_s=0.3,
+        max_retries=10,
+    )
+    summary = await run_template(aengine, t.template("/patient-visits/odata"))
+    assert summary.status == "succeeded", summary.message
+    assert summary.records == SMALL["patient-visits"]
+    injected = t.sim.stats()["faults"].get(fault, 0)
+    kinds = [k for (k,) in t.rows("SELECT kind FROM cc_error_event")]
+    assert injected > 0 and kinds == [FAULT_KINDS[fault]] * injected
+    assert summary.retries == injected and summary.errors == injected
+
+
+@pytest.mark.parametrize(
+    ("fault", "kind", "stored"),
+    [
+        pytest.param("malformed", "parse", "body_text", id="malformed"),
+        pytest.param("truncated", "parse", "body_text", id="truncated"),
+        pytest.param("html", "http_502", "body_text", id="html"),
+        pytest.param("error_500", "http_500", None, id="500-not-retried"),
+    ],
+)
+async def test_bad_bodies_end_the_run_and_are_kept(tenant, aengine, fault, kind, stored) -> None:  # type: ignore[no-untyped-def]
+    t = tenant(
+        sim={"rate_limit": {"enabled": False}, "faults": {fault: 1.0}},
+        retry_http_500=False,
+        max_retries=0,
+    )
+    summary = await run_template(aengine, t.template("/elements/odata"))
+    assert summary.status == "failed" and summary.message.startswith(kind)
+    ((event_kind, retryable),) = t.rows("SELECT kind, retryable FROM cc_error_event")
+    assert event_kind == kind
+    ((parse_ok, body, body_text, size),) = t.rows(
+        "SELECT parse_ok, body, body_text, size_bytes FROM cc_api_response_log"
+    )
+    assert parse_ok is False and size > 0
+    if stored == "body_text":
+        assert body is None and body_text  # never dropped: kept as raw text
+
+
+async def test_foreign_next_link_is_refused(tenant, aengine) -> None:  # type: ignore[no-untyped-def]
+    t = tenant(
+        sim={"rate_limit": {"enabled": False}, "faults": {"foreign_next_link": 1.0}},
+        default_page_size=20,
+    )
+    summary = await run_template(aengine, t.template("/sites/odata"))
+    assert summary.status == "partial" and summary.pages == 1
+    assert summary.message.startswith("foreign_next_link")
+    assert t.scalar("SELECT count(*) FROM cc_api_request_log") == 1
+    assert (
+        t.scalar("SELECT count(*) FROM cc_api_request_log WHERE url LIKE '%example.invalid%'") == 0
+    )
+    assert t.scalar("SELECT kind FROM cc_error_event") == "foreign_next_link"
+
+
+async def test_partial_run_resumes_to_an_exact_silver(tenant, aengine) -> None:  # type: ignore[no-untyped-def]
+    t = tenant(
+        sim={"rate_limit": {"enabled": False}, "faults": {"malformed": 0.15}, "seed": 9},
+        default_page_size=25,
+    )
+    template = t.template("/patient-visits/odata")
+    summary = await run_template(aengine, template)
+    chain = [summary]
+    while summary.status != "succeeded" and len(chain) < 40:
+        summary = await run_template(
+            aengine,
+            template,
+            trigger="resume",
+            parent_run_id=__import__("uuid").UUID(summary.run_id),
+        )
+        chain.append(summary)
+    assert summary.status == "succeeded" and len(chain) > 1
+    assert t.scalar("SELECT count(*) FROM cc_silver_record") == SMALL["patient-visits"]
+    assert (
+        t.scalar("SELECT count(DISTINCT record_key) FROM cc_silver_record")
+        == SMALL["patient-visits"]
+    )
+    parents = t.rows(
+        "SELECT parent_run_id FROM cc_sync_run WHERE trigger = 'resume' ORDER BY started_at"
+    )
+    assert [str(p) for (p,) in parents] == [s.run_id for s in chain[:-1]]
+    assert sum(s.records for s in chain) == SMALL["patient-visits"]  # nothing fetched twice
+
+
+async def test_drift_is_recorded(tenant, aengine) -> None:  # type: ignore[no-untyped-def]
+    t = tenant(
+        sim={"rate_limit": {"enabled": False}, "drift_after": 1, "drift_kind": "rename"},
+        default_page_size=10,
+    )
+    summary = await run_template(aengine, t.template("/visits/odata"))
+    assert summary.status == "succeeded"
+    drifts = t.rows("SELECT ok, drift FROM cc_schema_validation ORDER BY checked_at")
+    assert drifts[0] == (True, None)
+    assert drifts[-1][0] is False and drifts[-1][1] == {"added": ["fullName"], "missing": ["name"]}
+    assert t.scalar("SELECT count(*) FROM cc_silver_record WHERE NOT valid") > 0
+
+
+async def test_rate_limited_server_429s_are_waited_out(tenant, aengine) -> None:  # type: ignore[no-untyped-def]
+    t = tenant(
+        sim={"rate_limit": {"per_second": 20, "burst": 2, "per_minute": 1000}},
+        default_page_size=20,
+        max_retries=20,
+    )
+    summary = await run_template(aengine, t.template("/sites/odata"))
+    assert summary.status == "succeeded" and summary.records == SMALL["sites"]
+    assert summary.http_429 == t.sim.stats()["rate_limited"]
