@@ -128,3 +128,31 @@ async def test_missing_secret_fails_the_run_without_a_request(tenant, aengine, m
     assert summary.status == "failed" and "CC_TEST_SIM_KEY" in summary.message
     assert t.scalar("SELECT count(*) FROM cc_api_request_log") == 0
     assert t.sim.stats()["requests_total"] == 0
+
+
+async def test_the_key_never_reaches_the_database_or_output(  # type: ignore[no-untyped-def]
+    tenant, aengine, db_url, pg_server, capsys, caplog
+) -> None:
+    import logging
+
+    from tests.engine.conftest import SIM_KEY
+    from tests.test_secrets_never_persist import pg_dump
+
+    caplog.set_level(logging.DEBUG)
+    t = tenant(
+        sim={
+            "faults": {"error_503_bare": 0.2, "reset": 0.1, "foreign_next_link": 0.05},
+            "rate_limit": {"per_second": 50, "burst": 3},
+        },
+        default_page_size=30,
+        max_retries=20,
+    )
+    for path in ("/sites/odata", "/patients/odata", "/subjects/odata"):
+        await run_template(aengine, t.template(path))
+    assert t.scalar("SELECT count(*) FROM cc_api_request_log") > 10
+    dump = pg_dump(pg_server, db_url)
+    assert SIM_KEY.encode() not in dump
+    assert b"***sha256:" in dump  # the masked header is there, as a fingerprint
+    out, err = capsys.readouterr()
+    assert SIM_KEY not in out + err
+    assert SIM_KEY not in "\n".join(r.getMessage() for r in caplog.records)

@@ -1,0 +1,94 @@
+"""kill -9 the engine at seeded points, resume each time: Silver exact, nothing unlogged."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.engine.conftest import KEY_ENV, SIM_KEY
+
+pytestmark = pytest.mark.slow
+RECORDS = 1500
+KILLS = 20
+
+
+def engine_process(db_url: str, *args: str) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CC_")}
+    env.update({"CC_DATABASE_URL": db_url, KEY_ENV: SIM_KEY})
+    return subprocess.Popen(
+        [sys.executable, "-m", "cc_console", *args, "--json"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_for_run(t, process, count: int) -> int:  # type: ignore[no-untyped-def]
+    """Block until the engine process has created its run row (or exited)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and process.poll() is None:
+        if t.scalar("SELECT count(*) FROM cc_sync_run") >= count:
+            return count
+        time.sleep(0.02)
+    return t.scalar("SELECT count(*) FROM cc_sync_run")
+
+
+def test_kill_nine_and_resume(tenant, db_url) -> None:  # type: ignore[no-untyped-def]
+    t = tenant(
+        sim={
+            "rate_limit": {"enabled": False},
+            "latency_ms": 8,
+            "sizes": {"patient-visits": RECORDS},
+        },
+        default_page_size=15,
+    )
+    template = t.template("/patient-visits/odata")
+    rng = random.Random(2026)
+    process = engine_process(db_url, "sync", "-t", str(template))
+    killed = runs_seen = 0
+    for _ in range(KILLS * 2):
+        runs_seen = wait_for_run(t, process, runs_seen + 1)
+        time.sleep(rng.uniform(0.0, 0.5))  # a seeded kill point somewhere in the paging
+        if process.poll() is None:
+            process.kill()
+            killed += 1
+        process.communicate(timeout=30)
+        last = t.scalar("SELECT id FROM cc_sync_run ORDER BY started_at DESC LIMIT 1")
+        if killed >= KILLS:
+            break
+        process = engine_process(db_url, "resume", str(last))
+    final = engine_process(db_url, "resume", str(last))
+    out, err = final.communicate(timeout=120)
+    assert final.returncode == 0, err
+    assert json.loads(out)["status"] == "succeeded"
+    assert killed == KILLS
+
+    assert t.scalar("SELECT count(*) FROM cc_silver_record") == RECORDS
+    assert t.scalar("SELECT count(DISTINCT record_key) FROM cc_silver_record") == RECORDS
+    # no request left without its row: the server never saw more requests than were logged
+    assert t.sim.stats()["api_requests"] <= t.scalar("SELECT count(*) FROM cc_api_request_log")
+    # at most the one in-flight request of each killed run lacks a response
+    unanswered = t.scalar(
+        "SELECT count(*) FROM cc_api_request_log q WHERE NOT EXISTS (SELECT 1 FROM"
+        " cc_api_response_log s WHERE s.request_id = q.id AND s.sent_at = q.sent_at)"
+        " AND NOT EXISTS (SELECT 1 FROM cc_error_event e WHERE e.request_id = q.id)"
+    )
+    assert unanswered <= killed
+    runs = t.rows("SELECT id, parent_run_id, status FROM cc_sync_run ORDER BY started_at")
+    assert runs[-1].status == "succeeded"
+    interrupted = t.scalar(
+        "SELECT count(DISTINCT run_id) FROM cc_error_event WHERE kind = 'interrupted'"
+    )
+    killed_runs = [r for r in runs[:-1] if r.status != "succeeded"]
+    assert interrupted == len(killed_runs) and all(
+        r.status in ("failed", "partial") for r in killed_runs
+    )
+    for previous, current in zip(runs, runs[1:], strict=False):
+        assert current.parent_run_id == previous.id  # each resume links its parent
