@@ -109,6 +109,7 @@ class RateLimitCoordinator:
     ) -> None:
         self.engine = engine
         self.retry_after_cap_s = retry_after_cap_s
+        self._ensured: set[str] = set()
         self.config_id = config_id
         self.interval = 1 / max_requests_per_second if max_requests_per_second else 0.0
         self.sleep = sleep
@@ -125,7 +126,9 @@ class RateLimitCoordinator:
         while True:
             async with self.engine.begin() as conn:
                 for scope in scopes:
-                    await conn.execute(_ENSURE, {"config": self.config_id, "scope": scope})
+                    if scope not in self._ensured:
+                        await conn.execute(_ENSURE, {"config": self.config_id, "scope": scope})
+                        self._ensured.add(scope)
                 rows = (
                     (await conn.execute(_LOCK, {"config": self.config_id, "scopes": scopes}))
                     .mappings()

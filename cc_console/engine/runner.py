@@ -163,41 +163,68 @@ class _Pager:
             ).scalar_one()
         return flag is not None
 
-    async def run(self, cursor_id: uuid.UUID, skip: int, next_link: str | None) -> None:
-        first = True
-        window = 0
-        while True:
-            if await self.cancelled():
-                raise _Stop("cancelled", "cancelled by request")
-            if next_link and not _same_origin(next_link, self.config.base_url):
+    def _next_url(self, skip: int, link: str | None, first: bool) -> tuple[str, bool]:
+        """The URL of the next page and whether it is our own ($skip) request."""
+        if link:
+            if not _same_origin(link, self.config.base_url):
+                where = urlsplit(link)
                 raise _Stop(
                     "foreign_next_link",
-                    "refused a next link to another host: "
-                    f"{urlsplit(next_link).scheme}://{urlsplit(next_link).netloc}",
+                    f"refused a next link to another host: {where.scheme}://{where.netloc}",
                 )
-            if not next_link:
-                window = 0  # records served since our own last $skip/$top request
-            url = next_link or self.url(skip, first)
-            attempt = await self.client.get(
+            return link, False
+        return self.url(skip, first), True
+
+    def _fetch(self, url: str) -> asyncio.Future[Attempt]:
+        return asyncio.ensure_future(
+            self.client.get(
                 url,
                 endpoint_path=self.template["resource_path"],
                 run_id=self.run_id,
                 template_id=self.template["id"],
             )
-            page = await self._parse(attempt)
-            served = len(page.records)
-            link = page.next_link
-            if page.count is not None:
-                self.count = page.count  # asked for on the first page only
-            window += served
-            short = window < self.top  # a server page cap ends a link chain, not the data
-            counted_out = self.count is not None and skip + served >= self.count
-            done = served == 0 or (link is None and (short or counted_out))
-            await self._land(attempt, page, cursor_id, skip + served, link, done)
-            self.pages += 1
-            if done:
-                return
-            skip, next_link, first = skip + served, link, False
+        )
+
+    async def run(self, cursor_id: uuid.UUID, skip: int, next_link: str | None) -> None:
+        """Page until done. The next page is fetched while the current one lands."""
+        if await self.cancelled():
+            raise _Stop("cancelled", "cancelled by request")
+        url, own = self._next_url(skip, next_link, first=True)
+        pending: asyncio.Future[Attempt] | None = self._fetch(url)
+        window = 0
+        try:
+            while pending is not None:
+                if own:
+                    window = 0  # records served since our own last $skip/$top request
+                attempt = await pending
+                pending = None
+                page = await self._parse(attempt)
+                served, link = len(page.records), page.next_link
+                if page.count is not None:
+                    self.count = page.count  # asked for on the first page only
+                window += served
+                short = window < self.top  # a server page cap ends a link chain, not the data
+                counted_out = self.count is not None and skip + served >= self.count
+                done = served == 0 or (link is None and (short or counted_out))
+                follow_up: _Stop | None = None
+                if not done:
+                    try:
+                        if await self.cancelled():
+                            raise _Stop("cancelled", "cancelled by request")
+                        url, own = self._next_url(skip + served, link, first=False)
+                        pending = self._fetch(url)
+                    except _Stop as stop:
+                        follow_up = stop  # land this page first, then stop
+                await self._land(attempt, page, cursor_id, skip + served, link, done)
+                self.pages += 1
+                if follow_up is not None:
+                    raise follow_up
+                skip += served
+        finally:
+            if pending is not None and not pending.done():
+                pending.cancel()
+                with contextlib.suppress(BaseException):
+                    await pending
 
     async def _parse(self, attempt: Attempt) -> Page:
         response = attempt.response
@@ -244,7 +271,7 @@ class _Pager:
             silver_path=f"/{self.resource}",
             record_key=self.key,
             items_key=page.items_key,
-            records=len(page.records),
+            records=page.records,
             invalid_keys=validation.invalid_keys,
             validation={
                 "schema_name": validation.schema_name,

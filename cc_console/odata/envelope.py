@@ -37,7 +37,6 @@ class Page(BaseModel):
 class _Strict(BaseModel):
     model_config = ConfigDict(strict=True)
 
-    records: list[dict[str, Any]]
     count: StrictInt | None = None
     next_link: StrictStr | None = None
     context: StrictStr | None = None
@@ -87,6 +86,12 @@ def parse_page(body: bytes | str) -> Page:
 def _build(
     shape: Literal["odata", "pageresult", "array"], fields: dict[str, Any], items_key: str | None
 ) -> Page:
+    records = fields.pop("records", None)
+    # checked by hand: a strict pydantic list[dict] would copy every record of the page
+    if not isinstance(records, list):
+        raise EnvelopeError(f"{shape} envelope: records: not a list")
+    if not all(isinstance(record, dict) for record in records):
+        raise EnvelopeError(f"{shape} envelope: records: every record must be an object")
     try:
         checked = _Strict(**fields)
     except ValidationError as exc:
@@ -96,7 +101,7 @@ def _build(
     return Page.model_construct(
         shape=shape,
         items_key=items_key,
-        records=checked.records,
+        records=records,
         count=checked.count,
         next_link=checked.next_link,
         context=checked.context,

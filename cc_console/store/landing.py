@@ -6,6 +6,7 @@ over its body), so a page's bytes cross the wire to PostgreSQL once.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from .audit import RequestRef, ResponseFields, insert_response
 from .events import notify
 
-__all__ = ["CursorAdvance", "PageLanding", "land_page"]
+__all__ = ["CursorAdvance", "PageLanding", "land_page", "silver_rows"]
 
 
 @dataclass
@@ -40,7 +41,7 @@ class PageLanding:
     silver_path: str
     record_key: str
     items_key: str | None
-    records: int
+    records: list[dict[str, Any]]
     invalid_keys: list[str]
     validation: dict[str, Any] | None
     cursor: CursorAdvance
@@ -53,13 +54,13 @@ _SILVER = text(
     INSERT INTO cc_silver_record AS s (resource_path, record_key, payload, payload_hash,
         first_run_id, last_run_id, last_response_id, last_response_sent_at, valid,
         first_seen_at, last_seen_at)
-    SELECT DISTINCT ON (e ->> :key) :path, e ->> :key, e,
-        encode(sha256(convert_to(e::text, 'UTF8')), 'hex'), :run, :run, r.id, r.sent_at,
-        NOT ((e ->> :key) = ANY(CAST(:invalid AS text[]))), now(), now()
+    SELECT :path, x.e ->> :key, x.e, (CAST(:hashes AS text[]))[x.n], :run, :run, r.id,
+        r.sent_at, (CAST(:valid AS boolean[]))[x.n], now(), now()
     FROM cc_api_response_log r,
          jsonb_array_elements(CASE WHEN CAST(:items AS text) IS NULL THEN r.body
-                                   ELSE r.body -> CAST(:items AS text) END) e
-    WHERE r.id = :rid AND r.sent_at = :sent AND jsonb_typeof(e) = 'object' AND e ? :key
+                                   ELSE r.body -> CAST(:items AS text) END)
+             WITH ORDINALITY AS x(e, n)
+    WHERE r.id = :rid AND r.sent_at = :sent AND (CAST(:hashes AS text[]))[x.n] IS NOT NULL
     ON CONFLICT (resource_path, record_key) DO UPDATE SET
         payload = EXCLUDED.payload, payload_hash = EXCLUDED.payload_hash,
         last_run_id = EXCLUDED.last_run_id, last_response_id = EXCLUDED.last_response_id,
@@ -71,18 +72,47 @@ _SILVER = text(
 )
 
 
+def silver_rows(
+    records: list[dict[str, Any]], key: str, invalid_keys: set[str]
+) -> tuple[list[str | None], list[bool]]:
+    """Per record (by position): its payload hash — None to skip it — and its validity.
+
+    A record without a key is skipped; when a key repeats within a page, its last copy wins
+    (one upsert may not touch a row twice).
+    """
+    hashes: list[str | None] = []
+    valid: list[bool] = []
+    last_position: dict[str, int] = {}
+    for position, record in enumerate(records):
+        ident = record.get(key)
+        if ident is None or isinstance(ident, (dict, list)):
+            hashes.append(None)
+            valid.append(False)
+            continue
+        text_key = str(ident).lower() if isinstance(ident, bool) else str(ident)
+        if text_key in last_position:
+            hashes[last_position[text_key]] = None
+        last_position[text_key] = position
+        payload = orjson.dumps(record, option=orjson.OPT_SORT_KEYS)
+        hashes.append(hashlib.sha256(payload).hexdigest())
+        valid.append(text_key not in invalid_keys)
+    return hashes, valid
+
+
 async def land_page(conn: AsyncConnection, page: PageLanding) -> int:
     """Write one page in the caller's transaction; return the Silver rows inserted/changed."""
     response_id = await insert_response(conn, page.request, page.response)
     changed = 0
     if page.records:
+        hashes, valid = silver_rows(page.records, page.record_key, set(page.invalid_keys))
         result = await conn.execute(
             _SILVER,
             {
                 "key": page.record_key,
                 "path": page.silver_path,
                 "run": page.run_id,
-                "invalid": page.invalid_keys,
+                "hashes": hashes,
+                "valid": valid,
                 "items": page.items_key,
                 "rid": response_id,
                 "sent": page.request.sent_at,
@@ -125,7 +155,7 @@ async def land_page(conn: AsyncConnection, page: PageLanding) -> int:
         {
             "skip": c.next_skip,
             "link": c.next_link,
-            "n": page.records,
+            "n": len(page.records),
             "count": page.odata_count,
             "status": c.status,
             "run": page.run_id,
@@ -138,7 +168,14 @@ async def land_page(conn: AsyncConnection, page: PageLanding) -> int:
             " odata_count = COALESCE(:count, odata_count), wait_s = wait_s + :waited,"
             " heartbeat_at = clock_timestamp() WHERE id = :run"
         ),
-        {"n": page.records, "count": page.odata_count, "waited": page.waited_s, "run": page.run_id},
+        {
+            "n": len(page.records),
+            "count": page.odata_count,
+            "waited": page.waited_s,
+            "run": page.run_id,
+        },
     )
-    await notify(conn, "page", run_id=page.run_id, response_id=response_id, records=page.records)
+    await notify(
+        conn, "page", run_id=page.run_id, response_id=response_id, records=len(page.records)
+    )
     return changed

@@ -65,3 +65,23 @@ def test_unversioned_cc_tables_are_not_touched(empty_db_url: str) -> None:
     db.dispose()
     with pytest.raises(DatabaseError, match="cc_ tables but no schema revision"):
         open_database(Settings(database_url=empty_db_url))
+
+
+def test_page_bodies_are_stored_uncompressed_in_every_partition(database: Database) -> None:
+    from datetime import UTC, datetime
+
+    from cc_console.store.partitions import add_months, apply_plan, month_start, plan_maintenance
+
+    with database.engine.begin() as conn:  # a month created after the migration inherits it
+        apply_plan(conn, plan_maintenance(conn, months_ahead=6))
+        far = add_months(month_start(datetime.now(UTC).date()), 6)
+        storage = conn.execute(
+            text(
+                "SELECT c.relname, a.attstorage FROM pg_attribute a JOIN pg_class c"
+                " ON c.oid = a.attrelid WHERE a.attname = 'body'"
+                " AND c.relname LIKE 'cc_api_response_log%'"
+            )
+        ).all()
+    names = {name for name, _ in storage}
+    assert f"cc_api_response_log_p{far.year:04d}_{far.month:02d}" in names
+    assert {kind for _, kind in storage} == {"e"}

@@ -458,16 +458,6 @@ def upgrade() -> None:
         sa.CheckConstraint(
             "length(record_key) > 0", name=op.f("ck_cc_silver_record_record_key_not_empty")
         ),
-        sa.ForeignKeyConstraint(
-            ["first_run_id"],
-            ["cc_sync_run.id"],
-            name=op.f("fk_cc_silver_record_first_run_id_cc_sync_run"),
-        ),
-        sa.ForeignKeyConstraint(
-            ["last_run_id"],
-            ["cc_sync_run.id"],
-            name=op.f("fk_cc_silver_record_last_run_id_cc_sync_run"),
-        ),
         sa.PrimaryKeyConstraint("resource_path", "record_key", name=op.f("pk_cc_silver_record")),
     )
     op.create_table(
