@@ -15,7 +15,8 @@ from ..errors import NotFoundError, UsageError
 from ..settings import current_user
 from ..store.database import Database
 from ..store.templates import find_template
-from .common import console, emit_json, open_db, session_scope, settings
+from .common import console, emit_json, err_console, open_db, session_scope, settings
+from .progress import watch_runs
 
 __all__ = ["cancel", "resume", "retry", "runs", "sync"]
 
@@ -45,10 +46,21 @@ def _template_ids(database: Database, refs: list[str], all_active: bool) -> list
 
 async def _run_all(database: Database, jobs: list[dict[str, Any]]) -> list[RunSummary]:
     engine = database.async_engine()
+    stop = asyncio.Event()
+    watcher = None
+    if err_console.is_terminal:
+        async with engine.connect() as conn:
+            since = (await conn.execute(text("SELECT clock_timestamp()"))).scalar_one()
+        templates = [job["template_id"] for job in jobs]
+        watcher = asyncio.create_task(watch_runs(engine, templates, since, err_console, stop))
     try:
-        tasks = [run_template(engine, **job) for job in jobs]
-        results = await asyncio.gather(*tasks, return_exceptions=True)
+        results = await asyncio.gather(
+            *(run_template(engine, **job) for job in jobs), return_exceptions=True
+        )
     finally:
+        stop.set()
+        if watcher is not None:
+            await watcher
         await engine.dispose()
     summaries = []
     for result in results:
@@ -143,10 +155,32 @@ async def _stale(database: Database) -> None:
 
 
 def resume(
-    run: Annotated[str, typer.Argument(help="Id (or prefix) of a failed/partial run.")],
+    run: Annotated[
+        str | None, typer.Argument(help="Id (or prefix) of a failed/partial run.")
+    ] = None,
+    template: Annotated[
+        str | None,
+        typer.Option("--template", "-t", help="Resume the latest run of this template."),
+    ] = None,
     json_output: JsonOpt = False,
 ) -> None:
     """Continue a failed or partial run from its cursor (a new run, parent linked)."""
+    if (run is None) == (template is None):
+        raise UsageError("give a run id, or --template NAME (one of the two)")
+    if template is not None:
+        with open_db() as database, session_scope(database) as session:
+            template_id = find_template(session, template).id
+            latest = session.execute(
+                text(
+                    "SELECT id FROM cc_sync_run WHERE template_id = :t ORDER BY started_at DESC"
+                    " LIMIT 1"
+                ),
+                {"t": template_id},
+            ).scalar()
+        if latest is None:
+            raise NotFoundError(f"template {template!r} has no run to resume; use `sync`")
+        run = str(latest)
+    assert run is not None
     _continue(run, "resume", json_output)
 
 

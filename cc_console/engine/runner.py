@@ -215,7 +215,9 @@ class _Pager:
                         pending = self._fetch(url)
                     except _Stop as stop:
                         follow_up = stop  # land this page first, then stop
-                await self._land(attempt, page, cursor_id, skip + served, link, done)
+                # a refused link is not kept: a resume continues with $skip paging instead
+                keep = None if follow_up and follow_up.kind == "foreign_next_link" else link
+                await self._land(attempt, page, cursor_id, skip + served, keep, done)
                 self.pages += 1
                 if follow_up is not None:
                     raise follow_up

@@ -68,3 +68,13 @@ def test_usage_errors(cli) -> None:  # type: ignore[no-untyped-def]
     assert cli("sync", "-t", "nope").exit_code == 3
     assert cli("resume", "ffffffff").exit_code == 3
     assert cli("sync", "--all-active").exit_code == 2
+
+
+def test_resume_by_template(cli, simulator, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    running = setup_tenant(cli, simulator, monkeypatch, faults={"html": 1.0})
+    assert cli("sync", "-t", "sites").exit_code == 1
+    running.running.server.config.app.state.simulator.injector.table = []
+    resumed = cli("resume", "--template", "sites", "--json")
+    assert resumed.exit_code == 0 and json.loads(resumed.stdout)["status"] == "succeeded"
+    assert cli("resume").exit_code == 2
+    assert cli("resume", "--template", "elements").exit_code == 3  # never ran

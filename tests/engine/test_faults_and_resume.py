@@ -80,6 +80,8 @@ async def test_foreign_next_link_is_refused(tenant, aengine) -> None:  # type: i
         t.scalar("SELECT count(*) FROM cc_api_request_log WHERE url LIKE '%example.invalid%'") == 0
     )
     assert t.scalar("SELECT kind FROM cc_error_event") == "foreign_next_link"
+    # the refused link is not kept: a resume pages on with $skip from where it stopped
+    assert t.rows("SELECT next_link, next_skip FROM cc_pagination_state") == [(None, 20)]
 
 
 async def test_partial_run_resumes_to_an_exact_silver(tenant, aengine) -> None:  # type: ignore[no-untyped-def]
@@ -133,3 +135,50 @@ async def test_rate_limited_server_429s_are_waited_out(tenant, aengine) -> None:
     summary = await run_template(aengine, t.template("/sites/odata"))
     assert summary.status == "succeeded" and summary.records == SMALL["sites"]
     assert summary.http_429 == t.sim.stats()["rate_limited"]
+
+
+@pytest.mark.parametrize("profile", ["flaky", "hostile"])
+async def test_profiles_end_succeeded_or_partial_and_resume_to_exact(
+    tenant, aengine, profile
+) -> None:  # type: ignore[no-untyped-def]
+    import uuid
+
+    t = tenant(
+        profile,
+        sim={
+            "latency_ms": 0,
+            "latency_jitter_ms": 0,
+            "stall_seconds": 1,
+            "mutate_rate": 0,
+            "seed": 21,
+            "rate_limit": {"per_second": 200, "burst": 50, "retry_after_date": False},
+        },
+        default_page_size=5,
+        read_timeout_s=0.5,
+        max_retries=8,
+    )
+    template = t.template("/patient-visits/odata")
+    summary = await run_template(aengine, template)
+    statuses = [summary.status]
+    while summary.status != "succeeded" and len(statuses) < 60:
+        assert summary.status in ("partial", "failed")
+        summary = await run_template(
+            aengine, template, trigger="resume", parent_run_id=uuid.UUID(summary.run_id)
+        )
+        statuses.append(summary.status)
+    assert summary.status == "succeeded"
+    kinds = {k for (k,) in t.rows("SELECT DISTINCT kind FROM cc_error_event")}
+    assert kinds <= {
+        "http_500",
+        "http_502",
+        "http_503",
+        "http_504",
+        "reset",
+        "timeout",
+        "parse",
+        "http_429",
+        "foreign_next_link",
+    }
+    assert kinds, t.sim.stats()
+    silver = t.scalar("SELECT count(*) FROM cc_silver_record")
+    assert silver == SMALL["patient-visits"]
