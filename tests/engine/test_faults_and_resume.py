@@ -81,7 +81,7 @@ async def test_foreign_next_link_is_refused(tenant, aengine) -> None:  # type: i
     )
     assert t.scalar("SELECT kind FROM cc_error_event") == "foreign_next_link"
     # the refused link is not kept: a resume pages on with $skip from where it stopped
-    assert t.rows("SELECT next_link, next_skip FROM cc_pagination_state") == [(None, 20)]
+    assert t.rows("SELECT next_link, next_skip FROM cc_pagination_state") == [(None, 12)]
 
 
 async def test_partial_run_resumes_to_an_exact_silver(tenant, aengine) -> None:  # type: ignore[no-untyped-def]
