@@ -23,9 +23,9 @@ from ..client.secrets import SecretUnavailable, resolve_secret
 from ..errors import NotFoundError, UsageError
 from ..odata.envelope import EnvelopeError, Page, parse_page
 from ..odata.query import encode_query
-from ..odata.resources import RESOURCE_SCHEMAS, resource_name, validate_records
+from ..odata.resources import RESOURCE_SCHEMAS, Validation, resource_name, validate_records
 from ..store.audit import write_failure
-from ..store.landing import CursorAdvance, PageLanding, land_page
+from ..store.landing import CursorAdvance, PageLanding, land_page, silver_rows
 from .runs import (
     CursorBusy,
     CursorLock,
@@ -70,6 +70,17 @@ class RunSummary:
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready, with the reconciliation."""
         return {**asdict(self), "reconciled": self.reconciled}
+
+
+@dataclass
+class _Prepared:
+    """A fetched page, parsed and validated, with its Silver hashes: ready to land."""
+
+    attempt: Attempt
+    page: Page
+    validation: Validation
+    hashes: list[str | None]
+    valid: list[bool]
 
 
 class _Stop(Exception):
@@ -175,30 +186,38 @@ class _Pager:
             return link, False
         return self.url(skip, first), True
 
-    def _fetch(self, url: str) -> asyncio.Future[Attempt]:
-        return asyncio.ensure_future(
-            self.client.get(
-                url,
-                endpoint_path=self.template["resource_path"],
-                run_id=self.run_id,
-                template_id=self.template["id"],
-            )
+    def _fetch(self, url: str) -> asyncio.Future[_Prepared]:
+        return asyncio.ensure_future(self._fetch_and_prepare(url))
+
+    async def _fetch_and_prepare(self, url: str) -> _Prepared:
+        """Fetch, parse and validate one page: CPU work that overlaps the previous landing."""
+        attempt = await self.client.get(
+            url,
+            endpoint_path=self.template["resource_path"],
+            run_id=self.run_id,
+            template_id=self.template["id"],
         )
+        page = await self._parse(attempt)
+        validation = validate_records(self.resource, page.records, key=self.key)
+        if not validation.ok:
+            attempt.response.validation_errors = validation.errors_sample
+        hashes, valid = silver_rows(page.records, self.key, set(validation.invalid_keys))
+        return _Prepared(attempt, page, validation, hashes, valid)
 
     async def run(self, cursor_id: uuid.UUID, skip: int, next_link: str | None) -> None:
         """Page until done. The next page is fetched while the current one lands."""
         if await self.cancelled():
             raise _Stop("cancelled", "cancelled by request")
         url, own = self._next_url(skip, next_link, first=True)
-        pending: asyncio.Future[Attempt] | None = self._fetch(url)
+        pending: asyncio.Future[_Prepared] | None = self._fetch(url)
         window = 0
         try:
             while pending is not None:
                 if own:
                     window = 0  # records served since our own last $skip/$top request
-                attempt = await pending
+                prepared = await pending
                 pending = None
-                page = await self._parse(attempt)
+                page = prepared.page
                 served, link = len(page.records), page.next_link
                 if page.count is not None:
                     self.count = page.count  # asked for on the first page only
@@ -217,7 +236,7 @@ class _Pager:
                         follow_up = stop  # land this page first, then stop
                 # a refused link is not kept: a resume continues with $skip paging instead
                 keep = None if follow_up and follow_up.kind == "foreign_next_link" else link
-                await self._land(attempt, page, cursor_id, skip + served, keep, done)
+                await self._land(prepared, cursor_id, skip + served, keep, done)
                 self.pages += 1
                 if follow_up is not None:
                     raise follow_up
@@ -256,25 +275,23 @@ class _Pager:
 
     async def _land(
         self,
-        attempt: Attempt,
-        page: Page,
+        prepared: _Prepared,
         cursor_id: uuid.UUID,
         next_skip: int,
         link: str | None,
         done: bool,
     ) -> None:
-        validation = validate_records(self.resource, page.records, key=self.key)
-        if not validation.ok:
-            attempt.response.validation_errors = validation.errors_sample
+        validation, page = prepared.validation, prepared.page
         landing = PageLanding(
             run_id=self.run_id,
-            request=attempt.request,
-            response=attempt.response,
+            request=prepared.attempt.request,
+            response=prepared.attempt.response,
             silver_path=f"/{self.resource}",
             record_key=self.key,
             items_key=page.items_key,
-            records=page.records,
-            invalid_keys=validation.invalid_keys,
+            records=len(page.records),
+            hashes=prepared.hashes,
+            valid=prepared.valid,
             validation={
                 "schema_name": validation.schema_name,
                 "schema_version": validation.schema_version,

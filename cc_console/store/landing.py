@@ -41,8 +41,9 @@ class PageLanding:
     silver_path: str
     record_key: str
     items_key: str | None
-    records: list[dict[str, Any]]
-    invalid_keys: list[str]
+    records: int
+    hashes: list[str | None]  # per record position: payload hash, None to skip it
+    valid: list[bool]
     validation: dict[str, Any] | None
     cursor: CursorAdvance
     odata_count: int | None
@@ -104,15 +105,14 @@ async def land_page(conn: AsyncConnection, page: PageLanding) -> int:
     response_id = await insert_response(conn, page.request, page.response)
     changed = 0
     if page.records:
-        hashes, valid = silver_rows(page.records, page.record_key, set(page.invalid_keys))
         result = await conn.execute(
             _SILVER,
             {
                 "key": page.record_key,
                 "path": page.silver_path,
                 "run": page.run_id,
-                "hashes": hashes,
-                "valid": valid,
+                "hashes": page.hashes,
+                "valid": page.valid,
                 "items": page.items_key,
                 "rid": response_id,
                 "sent": page.request.sent_at,
@@ -155,7 +155,7 @@ async def land_page(conn: AsyncConnection, page: PageLanding) -> int:
         {
             "skip": c.next_skip,
             "link": c.next_link,
-            "n": len(page.records),
+            "n": page.records,
             "count": page.odata_count,
             "status": c.status,
             "run": page.run_id,
@@ -169,13 +169,11 @@ async def land_page(conn: AsyncConnection, page: PageLanding) -> int:
             " heartbeat_at = clock_timestamp() WHERE id = :run"
         ),
         {
-            "n": len(page.records),
+            "n": page.records,
             "count": page.odata_count,
             "waited": page.waited_s,
             "run": page.run_id,
         },
     )
-    await notify(
-        conn, "page", run_id=page.run_id, response_id=response_id, records=len(page.records)
-    )
+    await notify(conn, "page", run_id=page.run_id, response_id=response_id, records=page.records)
     return changed
