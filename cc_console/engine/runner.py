@@ -79,8 +79,8 @@ class _Prepared:
     attempt: Attempt
     page: Page
     validation: Validation
-    hashes: list[str | None]
-    valid: list[bool]
+    hashes: str
+    valid: str
 
 
 class _Stop(Exception):

@@ -42,8 +42,8 @@ class PageLanding:
     record_key: str
     items_key: str | None
     records: int
-    hashes: list[str | None]  # per record position: payload hash, None to skip it
-    valid: list[bool]
+    hashes: str  # per record position, comma-separated: payload hash, empty to skip it
+    valid: str  # per record position: "1" valid, "0" not
     validation: dict[str, Any] | None
     cursor: CursorAdvance
     odata_count: int | None
@@ -55,13 +55,16 @@ _SILVER = text(
     INSERT INTO cc_silver_record AS s (resource_path, record_key, payload, payload_hash,
         first_run_id, last_run_id, last_response_id, last_response_sent_at, valid,
         first_seen_at, last_seen_at)
-    SELECT :path, x.e ->> :key, x.e, (CAST(:hashes AS text[]))[x.n], :run, :run, r.id,
-        r.sent_at, (CAST(:valid AS boolean[]))[x.n], now(), now()
-    FROM cc_api_response_log r,
-         jsonb_array_elements(CASE WHEN CAST(:items AS text) IS NULL THEN r.body
-                                   ELSE r.body -> CAST(:items AS text) END)
-             WITH ORDINALITY AS x(e, n)
-    WHERE r.id = :rid AND r.sent_at = :sent AND (CAST(:hashes AS text[]))[x.n] IS NOT NULL
+    SELECT :path, x.e ->> :key, x.e, h.hash, :run, :run, r.id, r.sent_at, h.ok = '1',
+        now(), now()
+    FROM cc_api_response_log r
+    CROSS JOIN LATERAL jsonb_array_elements(
+        CASE WHEN CAST(:items AS text) IS NULL THEN r.body
+             ELSE r.body -> CAST(:items AS text) END) WITH ORDINALITY AS x(e, n)
+    JOIN ROWS FROM (unnest(string_to_array(CAST(:hashes AS text), ',')),
+                    unnest(string_to_array(CAST(:valid AS text), NULL)))
+         WITH ORDINALITY AS h(hash, ok, n) ON h.n = x.n
+    WHERE r.id = :rid AND r.sent_at = :sent AND h.hash <> ''
     ON CONFLICT (resource_path, record_key) DO UPDATE SET
         payload = EXCLUDED.payload, payload_hash = EXCLUDED.payload_hash,
         last_run_id = EXCLUDED.last_run_id, last_response_id = EXCLUDED.last_response_id,
@@ -73,31 +76,31 @@ _SILVER = text(
 )
 
 
-def silver_rows(
-    records: list[dict[str, Any]], key: str, invalid_keys: set[str]
-) -> tuple[list[str | None], list[bool]]:
-    """Per record (by position): its payload hash — None to skip it — and its validity.
+def silver_rows(records: list[dict[str, Any]], key: str, invalid_keys: set[str]) -> tuple[str, str]:
+    """Per record position: payload hashes (comma-separated, empty to skip) and validity flags.
 
     A record without a key is skipped; when a key repeats within a page, its last copy wins
-    (one upsert may not touch a row twice).
+    (one upsert may not touch a row twice). Both travel as plain strings: psycopg's array
+    dumper cost 8 ms per 1000-element page.
     """
-    hashes: list[str | None] = []
-    valid: list[bool] = []
+    hashes: list[str] = []
+    valid: list[str] = []
     last_position: dict[str, int] = {}
+    sha256 = hashlib.sha256
+    dumps = orjson.dumps
     for position, record in enumerate(records):
         ident = record.get(key)
         if ident is None or isinstance(ident, (dict, list)):
-            hashes.append(None)
-            valid.append(False)
+            hashes.append("")
+            valid.append("0")
             continue
         text_key = str(ident).lower() if isinstance(ident, bool) else str(ident)
         if text_key in last_position:
-            hashes[last_position[text_key]] = None
+            hashes[last_position[text_key]] = ""
         last_position[text_key] = position
-        payload = orjson.dumps(record, option=orjson.OPT_SORT_KEYS)
-        hashes.append(hashlib.sha256(payload).hexdigest())
-        valid.append(text_key not in invalid_keys)
-    return hashes, valid
+        hashes.append(sha256(dumps(record)).hexdigest())
+        valid.append("0" if text_key in invalid_keys else "1")
+    return ",".join(hashes), "".join(valid)
 
 
 async def land_page(conn: AsyncConnection, page: PageLanding) -> int:
