@@ -129,7 +129,7 @@ def main() -> None:
     )
     api = f"http://127.0.0.1:{port}/api/v1"
     try:
-        asyncio.run(bare_loop(api, min(args.records, 20_000)))  # warm the simulator's cache
+        asyncio.run(bare_loop(api, args.records))  # warm the simulator: it must not be the limit
         bare = asyncio.run(bare_loop(api, args.records))
         url = fresh_database()
         template = seed(url, api)

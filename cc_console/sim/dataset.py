@@ -46,7 +46,7 @@ class _Table:
 class Page:
     """One page of records and what the envelope needs to know."""
 
-    records: list[Record]
+    ids: list[int]
     total: int
     more: bool
 
@@ -110,12 +110,10 @@ class Dataset:
             total = table.live
             end = min(total, skip + top)
             ids = [table.nth_id(n) for n in range(skip, end)] if skip < total else []
-            return Page([self.factory.record(resource, i) for i in ids], total, end < total)
+            return Page(ids, total, end < total)
         ids = self._matching(resource, table, predicate, predicate_key, order, order_key)
         chosen = ids[skip : skip + top]
-        return Page(
-            [self.factory.record(resource, i) for i in chosen], len(ids), skip + top < len(ids)
-        )
+        return Page(chosen, len(ids), skip + top < len(ids))
 
     def _matching(
         self,

@@ -5,9 +5,17 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import orjson
+
 from .config import SimConfig
 
-__all__ = ["VENDOR_ARRAY_RESOURCES", "envelope_kind", "shape_page", "shape_record"]
+__all__ = [
+    "VENDOR_ARRAY_RESOURCES",
+    "envelope_kind",
+    "page_bytes",
+    "shape_page",
+    "shape_record",
+]
 
 VENDOR_ARRAY_RESOURCES = {"studies", "patients", "sites"}
 # where the vendor Swagger shows PascalCase preview objects (reference §5.3)
@@ -47,6 +55,47 @@ def shape_record(record: dict[str, Any], config: SimConfig, select: list[str]) -
     if config.date_suffix_z:
         shaped = _with_z(shaped)
     return shaped
+
+
+_SLOT = "\u0000records\u0000"
+_SLOT_JSON = b'"\\u0000records\\u0000"'
+
+
+def page_bytes(
+    kind: str,
+    config: SimConfig,
+    records: list[dict[str, Any]] | list[bytes],
+    *,
+    count: int | None,
+    next_link: str | None,
+    context: str,
+) -> bytes:
+    """The serialised body; records given as bytes are spliced in without re-encoding."""
+    if not records or isinstance(records[0], dict):
+        return orjson.dumps(
+            shape_page(
+                kind,
+                config,
+                records,
+                count=count,  # type: ignore[arg-type]
+                next_link=next_link,
+                context=context,
+            )
+        )
+    joined = b"[" + b",".join(records) + b"]"  # type: ignore[arg-type]
+    if kind == "array":
+        return joined
+    envelope = orjson.dumps(
+        shape_page(
+            kind,
+            config,
+            _SLOT,  # type: ignore[arg-type]
+            count=count,
+            next_link=next_link,
+            context=context,
+        )
+    )
+    return envelope.replace(_SLOT_JSON, joined, 1)
 
 
 def shape_page(
