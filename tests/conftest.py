@@ -127,6 +127,14 @@ def database(db_url: str) -> Iterator[Database]:
     db.dispose()
 
 
+@pytest.fixture
+async def aengine(database: Database):  # type: ignore[no-untyped-def]
+    """An asyncio engine on this test's database."""
+    engine = database.async_engine()
+    yield engine
+    await engine.dispose()
+
+
 @dataclass
 class CliResult:
     exit_code: int

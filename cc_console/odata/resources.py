@@ -30,9 +30,14 @@ class Preview(_Model):
     name: str | None = Field(None, validation_alias=AliasChoices("name", "Name"))
 
 
-class Site(_Model):
+class _Record(_Model):
+    """Every resource is keyed by an int ``id``; most carry a ``uid`` too."""
+
     id: int
     uid: str | None = None
+
+
+class Site(_Record):
     name: str
     active: bool | None = None
     alternateName: str | None = None
@@ -44,9 +49,7 @@ class Site(_Model):
     createdOn: str | None = None
 
 
-class Study(_Model):
-    id: int
-    uid: str | None = None
+class Study(_Record):
     name: str
     status: str | None = None
     title: str | None = None
@@ -60,9 +63,7 @@ class Study(_Model):
     launchYear: int | None = None
 
 
-class Patient(_Model):
-    id: int
-    uid: str | None = None
+class Patient(_Record):
     firstName: str | None = None
     lastName: str | None = None
     status: Literal["Active", "Inactive", "OnHold", "Deceased", "Ineligible"] | None = None
@@ -71,9 +72,7 @@ class Patient(_Model):
     genderCode: str | None = None
 
 
-class Subject(_Model):
-    id: int
-    uid: str | None = None
+class Subject(_Record):
     study: Preview | None = None
     site: Preview | None = None
     patient: Preview | None = None
@@ -83,9 +82,7 @@ class Subject(_Model):
     enrollmentDate: str | None = None
 
 
-class Visit(_Model):
-    id: int
-    uid: str | None = None
+class Visit(_Record):
     study: Preview | None = None
     name: str
     type: str | None = None
@@ -94,9 +91,7 @@ class Visit(_Model):
     isActive: bool | None = None
 
 
-class PatientVisit(_Model):
-    id: int
-    uid: str | None = None
+class PatientVisit(_Record):
     sequence: int | None = None
     visitId: int | None = None
     status: Literal["Unknown", "Pending", "Completed", "Started"] | None = None
@@ -105,9 +100,7 @@ class PatientVisit(_Model):
     subject: Preview | None = None
 
 
-class Element(_Model):
-    id: int
-    uid: str | None = None
+class Element(_Record):
     study: Preview | None = None
     name: str
     type: str | None = None
@@ -116,8 +109,7 @@ class Element(_Model):
     standardTimeMinutes: int | None = None
 
 
-class SitePayment(_Model):
-    id: int
+class SitePayment(_Record):
     site: Preview | None = None
     locked: bool | None = None
     amount: float | None = None
@@ -149,7 +141,7 @@ class ResourceSchema:
     """How to key, order and validate one resource."""
 
     name: str
-    model: type[_Model]
+    model: type[_Record]
     key: str = "id"
 
     @property

@@ -3,23 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cc_console.client.http import ClientPolicy
 from cc_console.store.database import Database
 from tests.store.test_schema import insert_config
 
 BASE = "https://api.example.test/api/v1"
-
-
-@pytest.fixture
-async def aengine(database: Database) -> AsyncIterator[AsyncEngine]:
-    engine = database.async_engine()
-    yield engine
-    await engine.dispose()
 
 
 @pytest.fixture

@@ -3,25 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cc_console.odata import canonical_params, filter_hash, params_hash
 from cc_console.store.database import Database
 
 KEY_ENV = "CC_TEST_SIM_KEY"
 SIM_KEY = "FAKE-sim-key-5a1e-not-a-secret"
-
-
-@pytest.fixture
-async def aengine(database: Database) -> AsyncIterator[AsyncEngine]:
-    engine = database.async_engine()
-    yield engine
-    await engine.dispose()
 
 
 class Tenant:
