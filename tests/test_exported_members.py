@@ -24,6 +24,7 @@ EXPECTED = {
         "resolve_secret",
         "validate_secret_ref",
     ],
+    "cc_console.engine": ["CursorBusy", "RunSummary", "mark_stale_runs", "run_template"],
     "cc_console.sim": [
         "DEFAULT_SIZES",
         "PROFILES",
