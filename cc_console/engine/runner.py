@@ -455,6 +455,13 @@ async def _execute(
     finally:
         heartbeat.cancel()
         await client.aclose()
+        if client.stats.waited_s:  # backoff of attempts that never landed a page
+            with contextlib.suppress(SQLAlchemyError):
+                async with engine.begin() as conn:
+                    await conn.execute(
+                        text("UPDATE cc_sync_run SET wait_s = wait_s + :w WHERE id = :id"),
+                        {"w": client.stats.waited_s, "id": run_id},
+                    )
 
 
 async def _close_cursor(engine: AsyncEngine, run_id: uuid.UUID, status: str) -> None:

@@ -182,3 +182,11 @@ async def test_profiles_end_succeeded_or_partial_and_resume_to_exact(
     assert kinds, t.sim.stats()
     silver = t.scalar("SELECT count(*) FROM cc_silver_record")
     assert silver == SMALL["patient-visits"]
+
+
+async def test_unreachable_api_fails_after_bounded_retries(tenant, aengine) -> None:  # type: ignore[no-untyped-def]
+    t = tenant(base_url="http://127.0.0.1:9/api/v1", max_retries=2)
+    summary = await run_template(aengine, t.template("/sites/odata"))
+    assert summary.status == "failed" and summary.message.startswith("connect")
+    assert summary.requests == 3 and summary.retries == 2 and summary.errors == 3
+    assert summary.wait_s > 0  # the backoff between attempts is on the run
