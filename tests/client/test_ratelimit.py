@@ -70,27 +70,29 @@ async def test_a_429_makes_every_engine_wait(aengine, config_id) -> None:  # typ
     first = RateLimitCoordinator(aengine, config_id)
     other = RateLimitCoordinator(aengine, config_id)  # another engine on the same config
     assert await first.acquire("/studies/odata") == 0
-    await first.record("/studies/odata", 429, RateInfo(retry_after_s=0.4))
+    await first.record("/studies/odata", 429, RateInfo(retry_after_s=1.0))
     row = await scope_row(aengine, config_id)
     assert row["last_429_at"] is not None and row["remaining"] == 0
     waited = await other.acquire("/sites/odata")
-    assert 0.2 <= waited <= 1.0
+    assert 0 < waited <= 1.0  # until the shared Retry-After window closes
 
 
 async def test_exhausted_scope_waits_for_reset(aengine, config_id) -> None:  # type: ignore[no-untyped-def]
     coordinator = RateLimitCoordinator(aengine, config_id)
     await coordinator.acquire("/x")
-    reset = datetime.now(UTC) + timedelta(seconds=0.3)
+    reset = datetime.now(UTC) + timedelta(seconds=1.0)
     await coordinator.record("/x", 200, RateInfo(limit=5, remaining=0, reset_at=reset))
-    assert 0.1 <= await coordinator.acquire("/x") <= 1.0
+    assert 0 < await coordinator.acquire("/x") <= 1.0  # until the reset
 
 
 async def test_pacing_slots_are_shared(aengine, config_id) -> None:  # type: ignore[no-untyped-def]
     engines = [
         RateLimitCoordinator(aengine, config_id, max_requests_per_second=50) for _ in range(2)
     ]
-    waited = [await engines[n % 2].acquire("/x") for n in range(6)]
-    # six slots 20 ms apart were handed out, whichever engine asked: about 0.1 s of waiting
-    assert sum(waited) >= 0.07
-    row = await scope_row(aengine, config_id)
-    assert row["next_request_at"] is not None
+    slots = []
+    for n in range(6):
+        await engines[n % 2].acquire("/x")
+        slots.append((await scope_row(aengine, config_id))["next_request_at"])
+    # whichever engine asked, each slot is at least 1/50 s after the previous one
+    gaps = [(later - earlier).total_seconds() for earlier, later in zip(slots, slots[1:])]
+    assert all(gap >= 0.02 - 1e-6 for gap in gaps), gaps

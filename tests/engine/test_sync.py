@@ -89,7 +89,8 @@ async def test_a_second_engine_on_the_same_cursor_is_refused(tenant, aengine) ->
     t = tenant(sim={"rate_limit": {"enabled": False}, "latency_ms": 150}, default_page_size=50)
     template = t.template("/subjects/odata")
     first = asyncio.create_task(run_template(aengine, template))
-    await asyncio.sleep(0.3)
+    while not t.scalar("SELECT count(*) FROM cc_api_request_log"):  # first holds the lock
+        await asyncio.sleep(0.01)
     with pytest.raises(CursorBusy, match="another engine is already syncing /subjects/odata"):
         await run_template(aengine, template)
     assert (await first).status == "succeeded"
