@@ -94,5 +94,7 @@ async def test_pacing_slots_are_shared(aengine, config_id) -> None:  # type: ign
         await engines[n % 2].acquire("/x")
         slots.append((await scope_row(aengine, config_id))["next_request_at"])
     # whichever engine asked, each slot is at least 1/50 s after the previous one
-    gaps = [(later - earlier).total_seconds() for earlier, later in zip(slots, slots[1:])]
+    gaps = [
+        (later - earlier).total_seconds() for earlier, later in zip(slots, slots[1:], strict=False)
+    ]
     assert all(gap >= 0.02 - 1e-6 for gap in gaps), gaps
