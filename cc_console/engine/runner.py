@@ -151,6 +151,7 @@ class _Pager:
         self.params = params
         self.pages = 0
         self.count: int | None = None
+        self.cancel_seen = False
 
     def url(self, skip: int, first: bool) -> str:
         query = {
@@ -163,8 +164,11 @@ class _Pager:
         return f"{self.config.base_url}{self.template['resource_path']}?{encode_query(query)}"
 
     async def cancelled(self) -> bool:
+        """Cancel asked in-process, or in the database (seen by the last landing)."""
         if self.cancel is not None and self.cancel.is_set():
             return True
+        if self.pages:
+            return self.cancel_seen
         async with self.engine.connect() as conn:
             flag = (
                 await conn.execute(
@@ -308,7 +312,7 @@ class _Pager:
         )
         self.client.stats.waited_s = 0.0
         async with self.engine.begin() as conn:
-            await land_page(conn, landing)
+            _, self.cancel_seen = await land_page(conn, landing)
 
 
 async def _heartbeat(engine: AsyncEngine, run_id: uuid.UUID) -> None:

@@ -16,7 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .audit import RequestRef, ResponseFields, insert_response
-from .events import notify
+from .events import CHANNEL
 
 __all__ = ["CursorAdvance", "PageLanding", "land_page", "silver_rows"]
 
@@ -76,6 +76,34 @@ _SILVER = text(
 )
 
 
+# validation row, cursor advance, run counters and the live event in one round trip
+_BOOKKEEPING = text(
+    """
+    WITH validation AS (
+        INSERT INTO cc_schema_validation (response_id, response_sent_at, run_id, resource_path,
+            schema_name, schema_version, ok, records_checked, records_invalid, errors_sample,
+            drift, shape_fingerprint)
+        SELECT :rid, :sent, :run, :path, :name, :version, :ok, :checked, :invalid,
+            CAST(:errors AS jsonb), CAST(:drift AS jsonb), :fingerprint
+        WHERE CAST(:validate AS boolean)
+    ), cursor_advance AS (
+        UPDATE cc_pagination_state SET next_skip = :skip, next_link = CAST(:link AS text),
+            records_landed = records_landed + :n,
+            odata_count = COALESCE(CAST(:count AS bigint), odata_count), last_sync_at = now(),
+            status = :status, last_run_id = :run, updated_at = now()
+        WHERE id = :cursor
+    ), run AS (
+        UPDATE cc_sync_run SET pages = pages + 1, records = records + :n,
+            odata_count = COALESCE(CAST(:count AS bigint), odata_count),
+            wait_s = wait_s + :waited, heartbeat_at = clock_timestamp()
+        WHERE id = :run RETURNING cancel_requested_at
+    )
+    SELECT pg_notify(:channel, :payload), (SELECT cancel_requested_at FROM run)
+        AS cancel_requested_at
+    """
+)
+
+
 def silver_rows(records: list[dict[str, Any]], key: str, invalid_keys: set[str]) -> tuple[str, str]:
     """Per record position: payload hashes (comma-separated, empty to skip) and validity flags.
 
@@ -103,8 +131,11 @@ def silver_rows(records: list[dict[str, Any]], key: str, invalid_keys: set[str])
     return ",".join(hashes), "".join(valid)
 
 
-async def land_page(conn: AsyncConnection, page: PageLanding) -> int:
-    """Write one page in the caller's transaction; return the Silver rows inserted/changed."""
+async def land_page(conn: AsyncConnection, page: PageLanding) -> tuple[int, bool]:
+    """Write one page in the caller's transaction.
+
+    Returns the Silver rows inserted or changed, and whether a cancel of the run was requested.
+    """
     response_id = await insert_response(conn, page.request, page.response)
     changed = 0
     if page.records:
@@ -122,61 +153,41 @@ async def land_page(conn: AsyncConnection, page: PageLanding) -> int:
             },
         )
         changed = result.rowcount
-    if page.validation is not None:
-        v = page.validation
+    v = page.validation or {}
+    c = page.cursor
+    payload = {
+        "kind": "page",
+        "run_id": str(page.run_id),
+        "response_id": str(response_id),
+        "records": page.records,
+    }
+    row = (
         await conn.execute(
-            text(
-                "INSERT INTO cc_schema_validation (response_id, response_sent_at, run_id,"
-                " resource_path, schema_name, schema_version, ok, records_checked,"
-                " records_invalid, errors_sample, drift, shape_fingerprint) VALUES (:rid,"
-                " :sent, :run, :path, :name, :version, :ok, :checked, :invalid,"
-                " CAST(:errors AS jsonb), CAST(:drift AS jsonb), :fingerprint)"
-            ),
+            _BOOKKEEPING,
             {
+                "validate": page.validation is not None,
                 "rid": response_id,
                 "sent": page.request.sent_at,
                 "run": page.run_id,
                 "path": page.silver_path,
-                "name": v["schema_name"],
-                "version": v["schema_version"],
-                "ok": v["ok"],
-                "checked": v["checked"],
-                "invalid": v["invalid"],
-                "errors": orjson.dumps(v["errors_sample"]).decode(),
-                "drift": orjson.dumps(v["drift"]).decode() if v["drift"] else None,
-                "fingerprint": v["fingerprint"],
+                "name": v.get("schema_name"),
+                "version": v.get("schema_version"),
+                "ok": v.get("ok", True),
+                "checked": v.get("checked", 0),
+                "invalid": v.get("invalid", 0),
+                "errors": orjson.dumps(v.get("errors_sample")).decode(),
+                "drift": orjson.dumps(v["drift"]).decode() if v.get("drift") else None,
+                "fingerprint": v.get("fingerprint"),
+                "skip": c.next_skip,
+                "link": c.next_link,
+                "n": page.records,
+                "count": page.odata_count,
+                "status": c.status,
+                "cursor": c.cursor_id,
+                "waited": page.waited_s,
+                "channel": CHANNEL,
+                "payload": orjson.dumps(payload).decode(),
             },
         )
-    c = page.cursor
-    await conn.execute(
-        text(
-            "UPDATE cc_pagination_state SET next_skip = :skip, next_link = :link,"
-            " records_landed = records_landed + :n, odata_count = COALESCE(:count, odata_count),"
-            " last_sync_at = now(), status = :status, last_run_id = :run, updated_at = now()"
-            " WHERE id = :cursor"
-        ),
-        {
-            "skip": c.next_skip,
-            "link": c.next_link,
-            "n": page.records,
-            "count": page.odata_count,
-            "status": c.status,
-            "run": page.run_id,
-            "cursor": c.cursor_id,
-        },
-    )
-    await conn.execute(
-        text(
-            "UPDATE cc_sync_run SET pages = pages + 1, records = records + :n,"
-            " odata_count = COALESCE(:count, odata_count), wait_s = wait_s + :waited,"
-            " heartbeat_at = clock_timestamp() WHERE id = :run"
-        ),
-        {
-            "n": page.records,
-            "count": page.odata_count,
-            "waited": page.waited_s,
-            "run": page.run_id,
-        },
-    )
-    await notify(conn, "page", run_id=page.run_id, response_id=response_id, records=page.records)
-    return changed
+    ).one()
+    return changed, row.cancel_requested_at is not None

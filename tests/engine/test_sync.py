@@ -157,3 +157,17 @@ async def test_the_key_never_reaches_the_database_or_output(  # type: ignore[no-
     out, err = capsys.readouterr()
     assert SIM_KEY not in out + err
     assert SIM_KEY not in "\n".join(r.getMessage() for r in caplog.records)
+
+
+async def test_cancel_from_another_process_stops_between_pages(tenant, aengine) -> None:  # type: ignore[no-untyped-def]
+    t = tenant(sim={"rate_limit": {"enabled": False}, "latency_ms": 60}, default_page_size=10)
+    task = asyncio.create_task(run_template(aengine, t.template("/patient-visits/odata")))
+    while not t.scalar("SELECT count(*) FROM cc_silver_record"):  # a page has landed
+        await asyncio.sleep(0.01)
+    with t.database.engine.begin() as conn:  # what `cc-console cancel` does
+        conn.execute(text("UPDATE cc_sync_run SET cancel_requested_at = now()"))
+    summary = await task
+    assert summary.status == "partial" and summary.message.startswith("cancelled")
+    assert 0 < summary.records < SMALL["patient-visits"]
+    assert t.scalar("SELECT kind FROM cc_error_event") == "cancelled"
+    assert t.scalar("SELECT status FROM cc_pagination_state") == "partial"
