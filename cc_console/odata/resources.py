@@ -7,114 +7,131 @@ reported as drift rather than rejected.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, NotRequired
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AliasChoices, ConfigDict, Field, TypeAdapter, ValidationError, with_config
+from typing_extensions import TypedDict
 
 __all__ = ["RESOURCE_SCHEMAS", "ResourceSchema", "Validation", "resource_name", "validate_records"]
 
 SCHEMA_VERSION = "2025-12-30"  # the vendor Swagger snapshot the models follow
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="allow", strict=True, populate_by_name=True)
+_STRICT = ConfigDict(extra="allow", strict=True)
 
 
-class Preview(_Model):
+@with_config(_STRICT)
+class Preview(TypedDict, total=False):
     """An embedded ``{id, uid, name}`` reference (``Id/Uid/Name`` in Swagger casing)."""
 
-    id: int | None = Field(None, validation_alias=AliasChoices("id", "Id"))
-    uid: str | None = Field(None, validation_alias=AliasChoices("uid", "Uid"))
-    name: str | None = Field(None, validation_alias=AliasChoices("name", "Name"))
+    id: Annotated[int | None, Field(validation_alias=AliasChoices("id", "Id"))]
+    uid: Annotated[str | None, Field(validation_alias=AliasChoices("uid", "Uid"))]
+    name: Annotated[str | None, Field(validation_alias=AliasChoices("name", "Name"))]
 
 
-class _Record(_Model):
-    """Every resource is keyed by an int ``id``; most carry a ``uid`` too."""
+@with_config(_STRICT)
+class _Keyed(TypedDict):
+    """Every resource is keyed by an int ``id``."""
 
     id: int
-    uid: str | None = None
 
 
+@with_config(_STRICT)
+class _Record(_Keyed):
+    """Most resources carry a ``uid`` too."""
+
+    uid: NotRequired[str | None]
+
+
+@with_config(_STRICT)
 class Site(_Record):
     name: str
-    active: bool | None = None
-    alternateName: str | None = None
-    city: str | None = None
-    country: str | None = None
-    timeZone: str | None = None
-    observesDST: bool | None = None
-    organization: str | None = None
-    createdOn: str | None = None
+    active: NotRequired[bool | None]
+    alternateName: NotRequired[str | None]
+    city: NotRequired[str | None]
+    country: NotRequired[str | None]
+    timeZone: NotRequired[str | None]
+    observesDST: NotRequired[bool | None]
+    organization: NotRequired[str | None]
+    createdOn: NotRequired[str | None]
 
 
+@with_config(_STRICT)
 class Study(_Record):
     name: str
-    status: str | None = None
-    title: str | None = None
-    protocolNumber: str | None = None
-    phase: str | None = None
-    sponsor: Preview | None = None
-    managingSite: Preview | None = None
-    organization: Preview | None = None
-    createdOn: str | None = None
-    lastUpdatedOn: str | None = None
-    launchYear: int | None = None
+    status: NotRequired[str | None]
+    title: NotRequired[str | None]
+    protocolNumber: NotRequired[str | None]
+    phase: NotRequired[str | None]
+    sponsor: NotRequired[Preview | None]
+    managingSite: NotRequired[Preview | None]
+    organization: NotRequired[Preview | None]
+    createdOn: NotRequired[str | None]
+    lastUpdatedOn: NotRequired[str | None]
+    launchYear: NotRequired[int | None]
 
 
+@with_config(_STRICT)
 class Patient(_Record):
-    firstName: str | None = None
-    lastName: str | None = None
-    status: Literal["Active", "Inactive", "OnHold", "Deceased", "Ineligible"] | None = None
-    primarySite: Preview | None = None
-    dateOfBirth: str | None = None
-    genderCode: str | None = None
+    firstName: NotRequired[str | None]
+    lastName: NotRequired[str | None]
+    status: NotRequired[Literal["Active", "Inactive", "OnHold", "Deceased", "Ineligible"] | None]
+    primarySite: NotRequired[Preview | None]
+    dateOfBirth: NotRequired[str | None]
+    genderCode: NotRequired[str | None]
 
 
+@with_config(_STRICT)
 class Subject(_Record):
-    study: Preview | None = None
-    site: Preview | None = None
-    patient: Preview | None = None
-    status: str | None = None
-    arm: Preview | None = None
-    screeningNumber: str | None = None
-    enrollmentDate: str | None = None
+    study: NotRequired[Preview | None]
+    site: NotRequired[Preview | None]
+    patient: NotRequired[Preview | None]
+    status: NotRequired[str | None]
+    arm: NotRequired[Preview | None]
+    screeningNumber: NotRequired[str | None]
+    enrollmentDate: NotRequired[str | None]
 
 
+@with_config(_STRICT)
 class Visit(_Record):
-    study: Preview | None = None
+    study: NotRequired[Preview | None]
     name: str
-    type: str | None = None
-    budget: float | None = None
-    cost: float | None = None
-    isActive: bool | None = None
+    type: NotRequired[str | None]
+    budget: NotRequired[float | None]
+    cost: NotRequired[float | None]
+    isActive: NotRequired[bool | None]
 
 
+@with_config(_STRICT)
 class PatientVisit(_Record):
-    sequence: int | None = None
-    visitId: int | None = None
-    status: Literal["Unknown", "Pending", "Completed", "Started"] | None = None
-    targetDueDate: str | None = None
-    study: Preview | None = None
-    subject: Preview | None = None
+    sequence: NotRequired[int | None]
+    visitId: NotRequired[int | None]
+    status: NotRequired[Literal["Unknown", "Pending", "Completed", "Started"] | None]
+    targetDueDate: NotRequired[str | None]
+    study: NotRequired[Preview | None]
+    subject: NotRequired[Preview | None]
 
 
+@with_config(_STRICT)
 class Element(_Record):
-    study: Preview | None = None
+    study: NotRequired[Preview | None]
     name: str
-    type: str | None = None
-    budget: float | None = None
-    cost: float | None = None
-    standardTimeMinutes: int | None = None
+    type: NotRequired[str | None]
+    budget: NotRequired[float | None]
+    cost: NotRequired[float | None]
+    standardTimeMinutes: NotRequired[int | None]
 
 
-class SitePayment(_Record):
-    site: Preview | None = None
-    locked: bool | None = None
-    amount: float | None = None
-    createdOn: str | None = None
-    referenceNumber: str | None = None
+@with_config(_STRICT)
+class SitePayment(_Keyed):
+    site: NotRequired[Preview | None]
+    locked: NotRequired[bool | None]
+    amount: NotRequired[float | None]
+    createdOn: NotRequired[str | None]
+    referenceNumber: NotRequired[str | None]
 
 
 # fields of the vendor's view models that are documented but not type-checked here
@@ -136,18 +153,33 @@ _ALSO_DOCUMENTED = {
 }
 
 
+@functools.cache
+def _adapter(model: type[_Keyed]) -> TypeAdapter[Any]:
+    return TypeAdapter(model)
+
+
 @dataclass(frozen=True)
 class ResourceSchema:
     """How to key, order and validate one resource."""
 
     name: str
-    model: type[_Record]
+    model: type[_Keyed]
     key: str = "id"
+
+    @property
+    def validated_fields(self) -> set[str]:
+        """The fields the schema type-checks."""
+        return set(self.model.__annotations__)
+
+    @property
+    def adapter(self) -> TypeAdapter[Any]:
+        """The compiled validator (built once per schema)."""
+        return _adapter(self.model)
 
     @property
     def fields(self) -> set[str]:
         """Every documented field: the validated ones and the rest."""
-        return set(self.model.model_fields) | set(_ALSO_DOCUMENTED.get(self.name, "").split())
+        return self.validated_fields | set(_ALSO_DOCUMENTED.get(self.name, "").split())
 
     @property
     def default_orderby(self) -> str:
@@ -235,13 +267,14 @@ def validate_records(
         return result
     assert schema is not None
     declared = schema.fields
+    validate = schema.adapter.validate_python
     seen: set[str] = set()
     retyped: set[str] = set()
     missing: set[str] = set()
     for record in records:
         seen.update(record)
         try:
-            model.model_validate(record)
+            validate(record)
         except ValidationError as exc:
             result.invalid_keys.append(str(record.get(key)))
             for error in exc.errors():
@@ -260,7 +293,7 @@ def validate_records(
                         }
                     )
     added = sorted(seen - declared)
-    absent = sorted((set(model.model_fields) - seen) | missing) if records else []
+    absent = sorted((schema.validated_fields - seen) | missing) if records else []
     result.drift = {
         k: v
         for k, v in {"added": added, "missing": absent, "retyped": sorted(retyped)}.items()
