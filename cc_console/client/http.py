@@ -80,9 +80,18 @@ class Attempt:
 
 @dataclass
 class _Stats:
+    """Counters not yet written to the run row (the engine takes them when it writes)."""
+
     waited_s: float = 0.0
     attempts: int = 0
+    retries: int = 0
     failures: list[str] = field(default_factory=list)
+
+    def take(self) -> tuple[int, int, float]:
+        """(attempts, retries, seconds waited) since the last take, resetting them."""
+        taken = (self.attempts, self.retries, self.waited_s)
+        self.attempts, self.retries, self.waited_s = 0, 0, 0.0
+        return taken
 
 
 class ResilientClient:
@@ -200,6 +209,7 @@ class ResilientClient:
                 "db", f"cannot write the request log: {type(exc).__name__}", retryable=False
             ) from None
         self.stats.attempts += 1
+        self.stats.retries += 1 if attempt_no > 1 else 0
         started = time.perf_counter()
         try:
             response = await self.http.get(url, headers={self.policy.auth_header: self._key})

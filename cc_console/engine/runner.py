@@ -308,9 +308,9 @@ class _Pager:
             },
             cursor=CursorAdvance(cursor_id, next_skip, link, "completed" if done else "running"),
             odata_count=page.count,
-            waited_s=self.client.stats.waited_s,
+            waited_s=0.0,
         )
-        self.client.stats.waited_s = 0.0
+        landing.requests, landing.retries, landing.waited_s = self.client.stats.take()
         async with self.engine.begin() as conn:
             _, self.cancel_seen = await land_page(conn, landing)
 
@@ -459,12 +459,16 @@ async def _execute(
     finally:
         heartbeat.cancel()
         await client.aclose()
-        if client.stats.waited_s:  # backoff of attempts that never landed a page
+        requests, retries, waited = client.stats.take()
+        if requests or waited:  # attempts that never landed a page
             with contextlib.suppress(SQLAlchemyError):
                 async with engine.begin() as conn:
                     await conn.execute(
-                        text("UPDATE cc_sync_run SET wait_s = wait_s + :w WHERE id = :id"),
-                        {"w": client.stats.waited_s, "id": run_id},
+                        text(
+                            "UPDATE cc_sync_run SET requests = requests + :r,"
+                            " retries = retries + :t, wait_s = wait_s + :w WHERE id = :id"
+                        ),
+                        {"r": requests, "t": retries, "w": waited, "id": run_id},
                     )
 
 

@@ -56,7 +56,11 @@ async def write_request(
     attempt_no: int,
     key_fingerprint: str | None,
 ) -> RequestRef:
-    """Insert and commit the request row; the caller sends only after this returns."""
+    """Insert and commit the request row; the caller sends only after this returns.
+
+    One statement, no lock on the run row: the run's request and retry counters are added
+    when a page lands (or when the run ends), so a prefetch never waits for a landing.
+    """
     async with engine.begin() as conn:
         row = (
             await conn.execute(
@@ -81,15 +85,6 @@ async def write_request(
                 },
             )
         ).one()
-        if run_id is not None:
-            await conn.execute(
-                text(
-                    "UPDATE cc_sync_run SET requests = requests + 1, retries = retries"
-                    " + CAST(:retry AS integer), heartbeat_at = clock_timestamp()"
-                    " WHERE id = :run"
-                ),
-                {"run": run_id, "retry": 1 if attempt_no > 1 else 0},
-            )
     return RequestRef(row.id, row.sent_at)
 
 

@@ -48,6 +48,8 @@ class PageLanding:
     cursor: CursorAdvance
     odata_count: int | None
     waited_s: float
+    requests: int = 0  # attempts since the last landing (the request rows are already in)
+    retries: int = 0
 
 
 _SILVER = text(
@@ -94,6 +96,7 @@ _BOOKKEEPING = text(
         WHERE id = :cursor
     ), run AS (
         UPDATE cc_sync_run SET pages = pages + 1, records = records + :n,
+            requests = requests + :requests, retries = retries + :retries,
             odata_count = COALESCE(CAST(:count AS bigint), odata_count),
             wait_s = wait_s + :waited, heartbeat_at = clock_timestamp()
         WHERE id = :run RETURNING cancel_requested_at
@@ -185,6 +188,8 @@ async def land_page(conn: AsyncConnection, page: PageLanding) -> tuple[int, bool
                 "status": c.status,
                 "cursor": c.cursor_id,
                 "waited": page.waited_s,
+                "requests": page.requests,
+                "retries": page.retries,
                 "channel": CHANNEL,
                 "payload": orjson.dumps(payload).decode(),
             },
