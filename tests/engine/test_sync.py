@@ -171,3 +171,20 @@ async def test_cancel_from_another_process_stops_between_pages(tenant, aengine) 
     assert 0 < summary.records < SMALL["patient-visits"]
     assert t.scalar("SELECT kind FROM cc_error_event") == "cancelled"
     assert t.scalar("SELECT status FROM cc_pagination_state") == "partial"
+
+
+async def test_every_page_and_run_change_is_announced(tenant, aengine, database) -> None:  # type: ignore[no-untyped-def]
+    from cc_console.store.listen import listen_events
+
+    t = tenant(sim={"rate_limit": {"enabled": False}}, default_page_size=20)
+    async with listen_events(database.url) as events:
+        summary = await run_template(aengine, t.template("/sites/odata"))
+        received = []
+        async with asyncio.timeout(10):
+            async for event in events:
+                received.append(event)
+                if event["kind"] == "run" and event.get("status") == "succeeded":
+                    break
+    pages = [e for e in received if e["kind"] == "page"]
+    assert len(pages) == summary.pages and all(e["run_id"] == summary.run_id for e in pages)
+    assert [e["status"] for e in received if e["kind"] == "run"] == ["running", "succeeded"]

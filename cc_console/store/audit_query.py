@@ -1,0 +1,150 @@
+"""The audit browser's filter language and its keyset-paginated query.
+
+``status:429 endpoint:subjects run:3f2a since:1h !status:200 method:GET kind:http_503 timeout``
+— terms are ANDed; ``!`` negates a term; a bare word matches the URL; ``since``/``until`` take
+``90s 15m 2h 7d``. The time window is always bounded (default: the last 24 hours) so the query
+stays on the (endpoint_path, sent_at) / (run_id, sent_at) indexes of the partitioned log.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+__all__ = ["AuditFilter", "AuditFilterError", "audit_page", "parse_audit_filter"]
+
+_DURATION = re.compile(r"^(\d+)([smhd])$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+KEYS = ("status", "endpoint", "run", "since", "until", "method", "kind")
+
+
+class AuditFilterError(ValueError):
+    """The filter text cannot be understood; the message says which term and why."""
+
+
+@dataclass
+class AuditFilter:
+    """A parsed filter: what to include and exclude."""
+
+    since: timedelta = timedelta(hours=24)
+    until: timedelta | None = None
+    include: dict[str, list[str]] = field(default_factory=dict)
+    exclude: dict[str, list[str]] = field(default_factory=dict)
+    words: list[str] = field(default_factory=list)
+
+
+def _duration(term: str, value: str) -> timedelta:
+    match = _DURATION.match(value)
+    if not match:
+        raise AuditFilterError(f"{term}: expected a duration like 90s, 15m, 2h or 7d")
+    return timedelta(**{_UNITS[match[2]]: int(match[1])})
+
+
+def parse_audit_filter(query: str) -> AuditFilter:
+    """Parse filter text; :class:`AuditFilterError` names the bad term."""
+    result = AuditFilter()
+    for term in query.split():
+        negated = term.startswith("!")
+        body = term[1:] if negated else term
+        key, sep, value = body.partition(":")
+        if not sep:
+            if negated:
+                raise AuditFilterError(f"{term}: negate a key:value term, e.g. !status:200")
+            result.words.append(body)
+            continue
+        if key not in KEYS:
+            raise AuditFilterError(f"{term}: unknown key {key!r}; use one of {', '.join(KEYS)}")
+        if not value:
+            raise AuditFilterError(f"{term}: missing value")
+        if key in ("since", "until"):
+            if negated:
+                raise AuditFilterError(f"{term}: {key} cannot be negated")
+            setattr(result, key, _duration(term, value))
+            continue
+        if key == "status" and not (value.isdigit() or re.fullmatch(r"[1-5]xx", value)):
+            raise AuditFilterError(f"{term}: status is a code like 429 or a class like 5xx")
+        if key == "run" and not re.fullmatch(r"[0-9a-fA-F-]{4,36}", value):
+            raise AuditFilterError(f"{term}: run takes an id or a prefix of 4+ hex digits")
+        (result.exclude if negated else result.include).setdefault(key, []).append(value)
+    return result
+
+
+def _status_sql(values: list[str], column: str, params: dict[str, Any], tag: str) -> str:
+    parts = []
+    for n, value in enumerate(values):
+        name = f"{tag}{n}"
+        if value.endswith("xx"):
+            params[name] = int(value[0]) * 100
+            parts.append(f"({column} >= :{name} AND {column} < :{name} + 100)")
+        else:
+            params[name] = int(value)
+            parts.append(f"{column} = :{name}")
+    return "(" + " OR ".join(parts) + ")"
+
+
+def _term_sql(key: str, values: list[str], params: dict[str, Any], tag: str) -> str:
+    if key == "status":
+        return _status_sql(values, "s.status_code", params, tag)
+    if key == "endpoint":
+        params[tag] = [f"%{v}%" for v in values]
+        return f"q.endpoint_path ILIKE ANY(CAST(:{tag} AS text[]))"
+    if key == "method":
+        params[tag] = [v.upper() for v in values]
+        return f"q.method = ANY(CAST(:{tag} AS text[]))"
+    if key == "run":
+        params[tag] = [f"{v.lower()}%" for v in values]
+        return f"CAST(q.run_id AS text) LIKE ANY(CAST(:{tag} AS text[]))"
+    params[tag] = values  # kind
+    return (
+        f"EXISTS (SELECT 1 FROM cc_error_event e WHERE e.request_id = q.id"
+        f" AND e.request_sent_at = q.sent_at AND e.kind = ANY(CAST(:{tag} AS text[])))"
+    )
+
+
+def audit_page(
+    conn: Connection,
+    flt: AuditFilter,
+    *,
+    now: datetime,
+    limit: int = 100,
+    before: tuple[datetime, uuid.UUID] | None = None,
+) -> tuple[list[dict[str, Any]], tuple[datetime, uuid.UUID] | None]:
+    """One page of matching requests, newest first, and the key of the next (older) page."""
+    params: dict[str, Any] = {
+        "lo": now - flt.since,
+        "hi": now - (flt.until or timedelta(0)),
+        "limit": limit + 1,
+    }
+    where = ["q.sent_at >= :lo", "q.sent_at <= :hi"]
+    for n, (key, values) in enumerate(flt.include.items()):
+        where.append(_term_sql(key, values, params, f"i{n}_"))
+    for n, (key, values) in enumerate(flt.exclude.items()):
+        where.append(f"NOT COALESCE({_term_sql(key, values, params, f'x{n}_')}, false)")
+    for n, word in enumerate(flt.words):
+        params[f"w{n}"] = f"%{word}%"
+        where.append(f"q.url ILIKE :w{n}")
+    if before is not None:
+        where.append("(q.sent_at, q.id) < (:before_at, :before_id)")
+        params["before_at"], params["before_id"] = before
+    rows = (
+        conn.execute(
+            text(
+                "SELECT q.id, q.sent_at, q.method, q.endpoint_path, q.url, q.attempt_no, q.run_id,"
+                " s.status_code, s.elapsed_ms, s.size_bytes, s.parse_ok"
+                " FROM cc_api_request_log q LEFT JOIN cc_api_response_log s"
+                " ON s.request_id = q.id AND s.sent_at = q.sent_at"
+                f" WHERE {' AND '.join(where)} ORDER BY q.sent_at DESC, q.id DESC LIMIT :limit"
+            ),
+            params,
+        )
+        .mappings()
+        .all()
+    )
+    page = [dict(r) for r in rows[:limit]]
+    more = len(rows) > limit
+    return page, ((page[-1]["sent_at"], page[-1]["id"]) if more and page else None)
