@@ -87,11 +87,38 @@ _ENSURE = text(
     "INSERT INTO cc_rate_limit_state (config_id, scope) VALUES (:config, :scope)"
     " ON CONFLICT (config_id, scope) DO NOTHING"
 )
-_LOCK = text(
-    "SELECT scope, remaining, reset_at, retry_after_until, next_request_at,"
-    " clock_timestamp() AS now"
-    " FROM cc_rate_limit_state WHERE config_id = :config AND scope = ANY(:scopes)"
-    " ORDER BY scope FOR UPDATE"
+# One statement: lock the scopes, decide, and (when nothing blocks) take the pacing slot.
+_ACQUIRE = text(
+    """
+    WITH locked AS (
+        SELECT scope, remaining, reset_at, retry_after_until, next_request_at
+        FROM cc_rate_limit_state WHERE config_id = :config AND scope = ANY(:scopes)
+        ORDER BY scope FOR UPDATE
+    ), verdict AS (
+        SELECT clock_timestamp() AS now,
+            max(GREATEST(
+                CASE WHEN retry_after_until > clock_timestamp() THEN retry_after_until END,
+                CASE WHEN remaining <= 0 AND reset_at > clock_timestamp() THEN reset_at END
+            )) AS blocked_until,
+            max(next_request_at) FILTER (WHERE scope = 'global') AS next_slot
+        FROM locked
+    ), reserve AS (
+        UPDATE cc_rate_limit_state t SET
+            remaining = CASE WHEN t.remaining > 0 AND (t.reset_at IS NULL OR t.reset_at > v.now)
+                        THEN t.remaining - 1 ELSE t.remaining END,
+            next_request_at = CASE WHEN t.scope = 'global'
+                THEN GREATEST(COALESCE(t.next_request_at, v.now), v.now)
+                     + make_interval(secs => CAST(:interval AS float8))
+                ELSE t.next_request_at END,
+            updated_at = v.now
+        FROM verdict v
+        WHERE t.config_id = :config AND t.scope = ANY(:scopes) AND v.blocked_until IS NULL
+        RETURNING 1
+    )
+    SELECT v.now, v.blocked_until, GREATEST(COALESCE(v.next_slot, v.now), v.now) AS slot,
+        (SELECT count(*) FROM reserve) AS reserved
+    FROM verdict v
+    """
 )
 
 
@@ -123,56 +150,24 @@ class RateLimitCoordinator:
         """Wait until the shared state lets one request go; return the seconds waited."""
         waited = 0.0
         scopes = self.scopes(endpoint_path)
+        params = {"config": self.config_id, "scopes": scopes, "interval": self.interval}
         while True:
             async with self.engine.begin() as conn:
                 for scope in scopes:
                     if scope not in self._ensured:
                         await conn.execute(_ENSURE, {"config": self.config_id, "scope": scope})
                         self._ensured.add(scope)
-                rows = (
-                    (await conn.execute(_LOCK, {"config": self.config_id, "scopes": scopes}))
-                    .mappings()
-                    .all()
-                )
-                now = rows[0]["now"]
-                blocked_until = now
-                for row in rows:
-                    if row["retry_after_until"] and row["retry_after_until"] > blocked_until:
-                        blocked_until = row["retry_after_until"]
-                    exhausted = row["remaining"] is not None and row["remaining"] <= 0
-                    if exhausted and row["reset_at"] and row["reset_at"] > blocked_until:
-                        blocked_until = row["reset_at"]
-                if blocked_until > now:
-                    delay = (blocked_until - now).total_seconds()
-                else:
-                    delay = await self._reserve(conn, now, rows)
-            if delay <= 0:
-                return waited
-            await self.sleep(delay)
-            waited += delay
-            if blocked_until <= now:
-                return waited  # a pacing slot was reserved: go at its time
-
-    async def _reserve(self, conn, now: datetime, rows) -> float:  # type: ignore[no-untyped-def]
-        glob = next(r for r in rows if r["scope"] == "global")
-        slot = max(now, glob["next_request_at"] or now)
-        await conn.execute(
-            text(
-                "UPDATE cc_rate_limit_state SET"
-                " remaining = CASE WHEN remaining > 0 AND (reset_at IS NULL OR reset_at > :now)"
-                " THEN remaining - 1 ELSE remaining END,"
-                " next_request_at = CASE WHEN scope = 'global' THEN CAST(:next AS timestamptz)"
-                " ELSE next_request_at END, updated_at = :now"
-                " WHERE config_id = :config AND scope = ANY(:scopes)"
-            ),
-            {
-                "now": now,
-                "next": slot + timedelta(seconds=self.interval),
-                "config": self.config_id,
-                "scopes": [r["scope"] for r in rows],
-            },
-        )
-        return (slot - now).total_seconds()
+                verdict = (await conn.execute(_ACQUIRE, params)).one()
+            if verdict.blocked_until is not None:  # a Retry-After window or an exhausted scope
+                delay = (verdict.blocked_until - verdict.now).total_seconds()
+                await self.sleep(delay)
+                waited += delay
+                continue
+            delay = (verdict.slot - verdict.now).total_seconds()
+            if delay > 0:  # our pacing slot is reserved: go at its time
+                await self.sleep(delay)
+                waited += delay
+            return waited
 
     async def record(self, endpoint_path: str, status: int, info: RateInfo) -> None:
         """Store what a response said; a 429 opens a Retry-After window for every engine."""
