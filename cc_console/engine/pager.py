@@ -1,0 +1,240 @@
+"""The paging loop of one run: fetch ahead, parse, validate, land each page atomically."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ..client.http import Attempt, ResilientClient
+from ..odata.envelope import EnvelopeError, Page, parse_page
+from ..odata.query import encode_query
+from ..odata.resources import RESOURCE_SCHEMAS, Validation, resource_name, validate_records
+from ..store.audit import write_failure
+from ..store.landing import CursorAdvance, PageLanding, land_page, silver_rows
+
+__all__ = ["Pager", "StopRun"]
+
+
+@dataclass
+class PreparedPage:
+    """A fetched page, parsed and validated, with its Silver hashes: ready to land."""
+
+    attempt: Attempt
+    page: Page
+    validation: Validation
+    hashes: str
+    valid: str
+
+
+class StopRun(Exception):
+    """Ends the paging loop with a status and a reason."""
+
+    def __init__(self, kind: str, message: str, retryable: bool = False) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.retryable = retryable
+
+
+def _same_origin(link: str, base_url: str) -> bool:
+    a, b = urlsplit(link), urlsplit(base_url)
+    return (a.scheme, a.hostname, a.port) == (b.scheme, b.hostname, b.port)
+
+
+class Pager:
+    """The paging loop of one run."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        client: ResilientClient,
+        template: dict[str, Any],
+        config: Any,
+        run_id: uuid.UUID,
+        cancel: asyncio.Event | None,
+    ) -> None:
+        self.engine = engine
+        self.client = client
+        self.template = template
+        self.config = config
+        self.run_id = run_id
+        self.cancel = cancel
+        self.resource = resource_name(template["resource_path"])
+        schema = RESOURCE_SCHEMAS.get(self.resource)
+        self.key = schema.key if schema else "id"
+        params = dict(template["params"])
+        self.top = int(params.pop("$top", config.default_page_size))
+        self.orderby = params.pop("$orderby", None) or f"{self.key} asc"
+        params.pop("$skip", None)
+        params.pop("$count", None)
+        self.params = params
+        self.pages = 0
+        self.count: int | None = None
+        self.cancel_seen = False
+
+    def url(self, skip: int, first: bool) -> str:
+        query = {
+            **self.params,
+            "$orderby": self.orderby,
+            "$top": self.top,
+            "$skip": skip,
+            "$count": "true" if first else None,
+        }
+        return f"{self.config.base_url}{self.template['resource_path']}?{encode_query(query)}"
+
+    async def cancelled(self) -> bool:
+        """Cancel asked in-process, or in the database (seen by the last landing)."""
+        if self.cancel is not None and self.cancel.is_set():
+            return True
+        if self.pages:
+            return self.cancel_seen
+        async with self.engine.connect() as conn:
+            flag = (
+                await conn.execute(
+                    text("SELECT cancel_requested_at FROM cc_sync_run WHERE id = :id"),
+                    {"id": self.run_id},
+                )
+            ).scalar_one()
+        return flag is not None
+
+    def _next_url(self, skip: int, link: str | None, first: bool) -> tuple[str, bool]:
+        """The URL of the next page and whether it is our own ($skip) request."""
+        if link:
+            if not _same_origin(link, self.config.base_url):
+                where = urlsplit(link)
+                raise StopRun(
+                    "foreign_next_link",
+                    f"refused a next link to another host: {where.scheme}://{where.netloc}",
+                )
+            return link, False
+        return self.url(skip, first), True
+
+    def _fetch(self, url: str) -> asyncio.Future[PreparedPage]:
+        return asyncio.ensure_future(self._fetch_and_prepare(url))
+
+    async def _fetch_and_prepare(self, url: str) -> PreparedPage:
+        """Fetch, parse and validate one page: CPU work that overlaps the previous landing."""
+        attempt = await self.client.get(
+            url,
+            endpoint_path=self.template["resource_path"],
+            run_id=self.run_id,
+            template_id=self.template["id"],
+        )
+        page = await self._parse(attempt)
+        validation = validate_records(self.resource, page.records, key=self.key)
+        if not validation.ok:
+            attempt.response.validation_errors = validation.errors_sample
+        hashes, valid = silver_rows(page.records, self.key, set(validation.invalid_keys))
+        return PreparedPage(attempt, page, validation, hashes, valid)
+
+    async def run(self, cursor_id: uuid.UUID, skip: int, next_link: str | None) -> None:
+        """Page until done. The next page is fetched while the current one lands."""
+        if await self.cancelled():
+            raise StopRun("cancelled", "cancelled by request")
+        url, own = self._next_url(skip, next_link, first=True)
+        pending: asyncio.Future[PreparedPage] | None = self._fetch(url)
+        window = 0
+        try:
+            while pending is not None:
+                if own:
+                    window = 0  # records served since our own last $skip/$top request
+                prepared = await pending
+                pending = None
+                page = prepared.page
+                served, link = len(page.records), page.next_link
+                if page.count is not None:
+                    self.count = page.count  # asked for on the first page only
+                window += served
+                short = window < self.top  # a server page cap ends a link chain, not the data
+                counted_out = self.count is not None and skip + served >= self.count
+                done = served == 0 or (link is None and (short or counted_out))
+                follow_up: StopRun | None = None
+                if not done:
+                    try:
+                        if await self.cancelled():
+                            raise StopRun("cancelled", "cancelled by request")
+                        url, own = self._next_url(skip + served, link, first=False)
+                        pending = self._fetch(url)
+                    except StopRun as stop:
+                        follow_up = stop  # land this page first, then stop
+                # a refused link is not kept: a resume continues with $skip paging instead
+                keep = None if follow_up and follow_up.kind == "foreign_next_link" else link
+                await self._land(prepared, cursor_id, skip + served, keep, done)
+                self.pages += 1
+                if follow_up is not None:
+                    raise follow_up
+                skip += served
+        finally:
+            if pending is not None and not pending.done():
+                pending.cancel()
+                with contextlib.suppress(BaseException):
+                    await pending
+
+    async def _parse(self, attempt: Attempt) -> Page:
+        response = attempt.response
+        try:
+            page = parse_page(response.body)
+        except EnvelopeError as exc:
+            response.parse_ok = False
+            await write_failure(
+                self.engine,
+                request=attempt.request,
+                response=response,
+                kind="parse",
+                retryable=False,
+                message=str(exc)[:500],
+                status_code=response.status_code,
+                endpoint_path=self.template["resource_path"],
+                config_id=self.config.id,
+                run_id=self.run_id,
+                detail={"content_type": response.content_type},
+            )
+            raise StopRun("parse", f"unparseable page: {exc}", retryable=False) from None
+        response.parse_ok = True
+        response.is_json = True
+        response.odata_count = page.count
+        response.has_next_link = page.next_link is not None
+        return page
+
+    async def _land(
+        self,
+        prepared: PreparedPage,
+        cursor_id: uuid.UUID,
+        next_skip: int,
+        link: str | None,
+        done: bool,
+    ) -> None:
+        validation, page = prepared.validation, prepared.page
+        landing = PageLanding(
+            run_id=self.run_id,
+            request=prepared.attempt.request,
+            response=prepared.attempt.response,
+            silver_path=f"/{self.resource}",
+            record_key=self.key,
+            items_key=page.items_key,
+            records=len(page.records),
+            hashes=prepared.hashes,
+            valid=prepared.valid,
+            validation={
+                "schema_name": validation.schema_name,
+                "schema_version": validation.schema_version,
+                "ok": validation.ok,
+                "checked": validation.checked,
+                "invalid": len(validation.invalid_keys),
+                "errors_sample": validation.errors_sample,
+                "drift": validation.drift,
+                "fingerprint": validation.fingerprint,
+            },
+            cursor=CursorAdvance(cursor_id, next_skip, link, "completed" if done else "running"),
+            odata_count=page.count,
+            waited_s=0.0,
+        )
+        landing.requests, landing.retries, landing.waited_s = self.client.stats.take()
+        async with self.engine.begin() as conn:
+            _, self.cancel_seen = await land_page(conn, landing)
