@@ -12,7 +12,7 @@ import random
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -75,7 +75,6 @@ class Attempt:
     request: RequestRef
     attempt_no: int
     response: ResponseFields
-    waited_s: float = 0.0
 
 
 @dataclass
@@ -85,7 +84,6 @@ class _Stats:
     waited_s: float = 0.0
     attempts: int = 0
     retries: int = 0
-    failures: list[str] = field(default_factory=list)
 
     def take(self) -> tuple[int, int, float]:
         """(attempts, retries, seconds waited) since the last take, resetting them."""
@@ -231,7 +229,7 @@ class ResilientClient:
         if self.coordinator:
             await self.coordinator.record(endpoint_path, response.status_code, info)
         if 200 <= response.status_code < 300:
-            return Attempt(request, attempt_no, fields, waited)
+            return Attempt(request, attempt_no, fields)
         kind, retryable = classify_status(
             response.status_code, retry_http_500=self.policy.retry_http_500
         )
@@ -258,7 +256,6 @@ class ResilientClient:
         endpoint_path: str,
         run_id: uuid.UUID | None,
     ) -> None:
-        self.stats.failures.append(kind)
         try:
             await write_failure(
                 self.engine,

@@ -211,6 +211,7 @@ class Pager:
         done: bool,
     ) -> None:
         validation, page = prepared.validation, prepared.page
+        requests, retries, waited = self.client.stats.take()
         landing = PageLanding(
             run_id=self.run_id,
             request=prepared.attempt.request,
@@ -233,8 +234,9 @@ class Pager:
             },
             cursor=CursorAdvance(cursor_id, next_skip, link, "completed" if done else "running"),
             odata_count=page.count,
-            waited_s=0.0,
+            waited_s=waited,
+            requests=requests,
+            retries=retries,
         )
-        landing.requests, landing.retries, landing.waited_s = self.client.stats.take()
         async with self.engine.begin() as conn:
             _, self.cancel_seen = await land_page(conn, landing)

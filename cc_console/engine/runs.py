@@ -216,7 +216,6 @@ class Cursor:
     id: uuid.UUID
     next_skip: int
     next_link: str | None
-    page_size: int
 
 
 async def open_cursor(
@@ -247,7 +246,7 @@ async def open_cursor(
                         " next_link = CASE WHEN :fresh THEN NULL ELSE cc_pagination_state.next_link END,"
                         " records_landed = CASE WHEN :fresh THEN 0"
                         " ELSE cc_pagination_state.records_landed END"
-                        " RETURNING id, next_skip, next_link, page_size"
+                        " RETURNING id, next_skip, next_link"
                     ),
                     {
                         "config": config_id,
@@ -264,4 +263,4 @@ async def open_cursor(
             .mappings()
             .one()
         )
-    return Cursor(row["id"], row["next_skip"], row["next_link"], row["page_size"])
+    return Cursor(row["id"], row["next_skip"], row["next_link"])

@@ -181,11 +181,6 @@ class ResourceSchema:
         """Every documented field: the validated ones and the rest."""
         return self.validated_fields | set(_ALSO_DOCUMENTED.get(self.name, "").split())
 
-    @property
-    def default_orderby(self) -> str:
-        """The stable order used when a template gives none."""
-        return f"{self.key} asc"
-
 
 RESOURCE_SCHEMAS = {
     schema.name: schema
