@@ -12,6 +12,7 @@ import typer
 from . import __version__
 from .commands import config, db, template
 from .commands.common import err_console
+from .commands.console import ReadOnly, Theme, demo, open_console
 from .commands.sim import sim
 from .commands.sync import cancel, resume, retry, runs, sync
 from .errors import CcError
@@ -31,6 +32,7 @@ app.add_typer(db.app, name="db")
 app.add_typer(config.app, name="config")
 app.add_typer(template.app, name="template")
 app.command(name="sim")(sim)
+app.command(name="demo")(demo)
 for _command in (sync, resume, retry, cancel, runs):
     app.command()(_command)
 
@@ -47,13 +49,16 @@ def root(
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
     ] = False,
+    read_only: ReadOnly = False,
+    theme: Theme = None,
 ) -> None:
     """Sync engine and operator console for the Clinical Conductor API.
 
+    Without a command, opens the operator console on the configured database.
     Without CC_DATABASE_URL an embedded PostgreSQL is started on demand under CC_DATA_DIR.
     """
     if ctx.invoked_subcommand is None:
-        print(ctx.get_help())
+        open_console(read_only, theme)
 
 
 def main(argv: list[str] | None = None) -> int:

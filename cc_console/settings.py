@@ -29,6 +29,10 @@ class Settings(BaseSettings):
     auto_migrate: bool = True
     log_level: str = Field(default="WARNING")
     user: str | None = Field(default=None, description="Name recorded in created_by/updated_by.")
+    theme: str = Field(default="textual-dark", description="Console theme, e.g. ansi-dark.")
+    keymap_file: Path | None = Field(
+        default=None, description="TOML of binding id = key; default <data_dir>/keymap.toml."
+    )
 
     @field_validator("log_level")
     @classmethod
@@ -37,6 +41,11 @@ class Settings(BaseSettings):
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
         return level
+
+    @property
+    def keymap_path(self) -> Path:
+        """Where the console reads its key remapping from."""
+        return self.keymap_file or self.data_dir / "keymap.toml"
 
     @property
     def pgdata(self) -> Path:

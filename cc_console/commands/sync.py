@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import Annotated, Any
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.table import Table
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..engine import RunSummary, mark_stale_runs, run_template
+from ..engine.control import continue_job, request_cancel, resolve_run
 from ..errors import NotFoundError, UsageError
 from ..settings import current_user
 from ..store.database import Database
@@ -20,6 +23,7 @@ from .progress import watch_runs
 
 __all__ = ["cancel", "resume", "retry", "runs", "sync"]
 
+T = TypeVar("T")
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")]
 
 
@@ -108,50 +112,28 @@ def sync(
     _report(summaries, json_output)
 
 
-def _parent(database: Database, run_ref: str) -> dict[str, Any]:
-    with session_scope(database) as session:
-        rows = (
-            session.execute(
-                text(
-                    "SELECT id, template_id, status FROM cc_sync_run WHERE CAST(id AS text) LIKE :p"
-                ),
-                {"p": f"{run_ref.lower()}%"},
-            )
-            .mappings()
-            .all()
-        )
-    if not rows:
-        raise NotFoundError(f"no run matches {run_ref!r}; see `cc-console runs`")
-    if len(rows) > 1:
-        raise UsageError(f"{run_ref!r} matches {len(rows)} runs; give more of the id")
-    if rows[0]["template_id"] is None:
-        raise UsageError("that run has no template to continue")
-    return dict(rows[0])
+async def _with_engine(database: Database, work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
+    engine = database.async_engine()
+    try:
+        return await work(engine)
+    finally:
+        await engine.dispose()
+
+
+async def _stale(database: Database) -> None:
+    await _with_engine(database, mark_stale_runs)
 
 
 def _continue(run_ref: str, trigger: str, json_output: bool) -> None:
     user = current_user(settings())
     with open_db() as database:
-        asyncio.run(_stale(database))
-        parent = _parent(database, run_ref)
-        if parent["status"] == "running":
-            raise UsageError("that run is still running; cancel it first (`cc-console cancel`)")
-        job = {
-            "template_id": parent["template_id"],
-            "trigger": trigger,
-            "parent_run_id": parent["id"],
-            "created_by": user,
-        }
-        summaries = asyncio.run(_run_all(database, [job]))
+
+        async def job(engine: AsyncEngine) -> dict[str, Any]:
+            await mark_stale_runs(engine)
+            return continue_job(await resolve_run(engine, run_ref), trigger, user)
+
+        summaries = asyncio.run(_run_all(database, [asyncio.run(_with_engine(database, job))]))
     _report(summaries, json_output)
-
-
-async def _stale(database: Database) -> None:
-    engine = database.async_engine()
-    try:
-        await mark_stale_runs(engine)
-    finally:
-        await engine.dispose()
 
 
 def resume(
@@ -195,17 +177,14 @@ def retry(
 def cancel(run: Annotated[str, typer.Argument(help="Id (or prefix) of a running run.")]) -> None:
     """Ask a running run to stop between attempts (it ends partial and can be resumed)."""
     with open_db() as database:
-        parent = _parent(database, run)
-        with session_scope(database) as session:
-            session.execute(
-                text(
-                    "UPDATE cc_sync_run SET cancel_requested_at = now()"
-                    " WHERE id = :id AND status = 'running'"
-                ),
-                {"id": parent["id"]},
-            )
-    state = "cancel requested" if parent["status"] == "running" else f"already {parent['status']}"
-    console.print(f"run {str(parent['id'])[:8]}: {state}")
+
+        async def flag(engine: AsyncEngine) -> tuple[dict[str, Any], bool]:
+            found = await resolve_run(engine, run)
+            return found, await request_cancel(engine, found["id"])
+
+        found, flagged = asyncio.run(_with_engine(database, flag))
+    state = "cancel requested" if flagged else f"already {found['status']}"
+    console.print(f"run {str(found['id'])[:8]}: {state}")
 
 
 def runs(

@@ -1,0 +1,134 @@
+"""``cc-console`` (no subcommand) opens the console; ``cc-console demo`` sets up a playground."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Annotated, Any
+
+import typer
+
+from ..errors import NotFoundError, UsageError
+from ..odata import canonical_params, filter_hash, params_hash
+from ..settings import current_user
+from ..sim import run_in_thread, sim_config
+from ..store.configs import add_config, get_config, update_config
+from ..store.database import Database
+from ..store.templates import add_template
+from .common import err_console, open_db, session_scope, settings
+
+__all__ = ["DEMO_TEMPLATES", "demo", "open_console", "seed_demo"]
+
+ReadOnly = Annotated[
+    bool, typer.Option("--read-only", help="Watch and browse only: actions are disabled.")
+]
+Theme = Annotated[
+    str | None, typer.Option(help="Theme, e.g. textual-dark or ansi-dark (keeps SSH colours).")
+]
+
+DEMO_CONFIG = "demo"
+DEMO_KEY_ENV = "CC_DEMO_API_KEY"
+DEMO_KEY = "demo-key-not-a-secret"  # the simulator's fake key; it is masked like a real one
+# name, resource, OData options
+DEMO_TEMPLATES: list[tuple[str, str, dict[str, Any]]] = [
+    ("demo-studies", "/studies", {}),
+    ("demo-subjects", "/subjects", {}),
+    ("demo-active-patients", "/patients", {"$filter": "status eq 'Active'"}),
+    ("demo-patient-visits", "/patient-visits", {}),
+]
+
+
+def _need_terminal() -> None:
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise UsageError(
+            "the console needs an interactive terminal; see `cc-console --help` for commands"
+        )
+
+
+def open_console(read_only: bool, theme: str | None) -> None:
+    """Run the console on the configured database until the operator quits."""
+    from ..tui import make_app
+
+    _need_terminal()
+    current = settings()
+    with open_db() as database:
+        make_app(current, database, read_only=read_only, theme=theme).run()
+
+
+def seed_demo(database: Database, base_url: str, user: str, page_size: int = 100) -> list[Any]:
+    """Create (or re-aim) the demo config and its templates; return the template ids."""
+    with session_scope(database) as session:
+        try:
+            config = get_config(session, DEMO_CONFIG)
+            update_config(session, config, {"base_url": base_url, "is_active": True}, user)
+        except NotFoundError:
+            config = add_config(
+                session,
+                {
+                    "name": DEMO_CONFIG,
+                    "base_url": base_url,
+                    "secret_ref": f"env:{DEMO_KEY_ENV}",
+                    "default_page_size": page_size,
+                    "max_retries": 6,
+                    "backoff_base_s": 0.2,
+                    "backoff_max_s": 5,
+                    "read_timeout_s": 5,
+                },
+                user,
+            )
+        ids = []
+        for name, resource, options in DEMO_TEMPLATES:
+            params = canonical_params(options)
+            row, _ = add_template(
+                session,
+                config,
+                resource_path=resource,
+                params=params,
+                params_hash=params_hash(params),
+                filter_hash=filter_hash(params),
+                name=name,
+                schedule_interval_s=None,
+                sla_target_s=120,
+                user=user,
+            )
+            ids.append(row.id)
+    return ids
+
+
+def demo(
+    read_only: ReadOnly = False,
+    theme: Theme = None,
+    records: Annotated[
+        int, typer.Option(min=100, max=1_000_000, help="Records per big resource.")
+    ] = 20_000,
+    per_second: Annotated[
+        float, typer.Option(min=1, help="The simulated API's rate limit (requests/s).")
+    ] = 15,
+    sync: Annotated[bool, typer.Option("--sync/--no-sync", help="Start the syncs at once.")] = True,
+) -> None:
+    """Embedded database + simulated API (flaky, rate-limited) + seeded templates + the console."""
+    from ..tui import make_app
+
+    _need_terminal()
+    current = settings()
+    user = current_user(current)
+    sizes = {"subjects": records, "patients": records, "patient-visits": records * 2}
+    config = sim_config(
+        "flaky",
+        api_key=DEMO_KEY,
+        sizes=sizes,
+        rate_limit={"enabled": True, "per_second": per_second, "burst": int(per_second)},
+    )
+    os.environ[DEMO_KEY_ENV] = DEMO_KEY  # the config's secret_ref points here
+    with open_db() as database, run_in_thread(config) as running:
+        err_console.print(f"simulated API on {running.api_url} (flaky, {per_second:g} req/s)")
+        template_ids = seed_demo(database, running.api_url, user)
+        starts = template_ids if sync and not read_only else []
+        make_app(
+            current,
+            database,
+            read_only=read_only,
+            theme=theme,
+            start_templates=starts,
+            trigger="demo",
+        ).run()

@@ -1,0 +1,387 @@
+"""The operator console: live panes over the database, steering runs through the engine.
+
+The app owns three kinds of work, all in named workers that never touch widgets:
+``listen`` (LISTEN on the engine's channel; sets a dirty flag), ``refresh`` (re-reads the
+dashboard, at most ``FLUSH_HZ`` times a second) and ``runs`` (syncs started here).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, ClassVar
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+from textual import on, work
+from textual.app import App
+from textual.binding import Binding
+from textual.worker import Worker, WorkerState
+
+from ..engine import mark_stale_runs, run_template
+from ..engine.control import active_templates, continue_job, request_cancel
+from ..errors import CcError
+from ..store.dashboard import load_dashboard
+from ..store.database import Database
+from ..store.listen import listen_events
+from .keymap import binding
+from .messages import DashboardLoaded, DataChanged, LinkState
+from .palette import ConsoleCommands
+from .screens.dashboard import DashboardScreen
+from .screens.modals import ConfirmScreen, ErrorScreen, HelpScreen, TooSmallScreen
+from .screens.picker import TemplatePicker
+
+__all__ = ["ConsoleApp", "MIN_SIZE"]
+
+MIN_SIZE = (60, 16)
+FLUSH_HZ = 5
+IDLE_REFRESH_S = 5.0
+BUSY_REFRESH_S = 1.0  # request rows are not notified one by one; poll while runs are active
+STALE_SWEEP_S = 30.0
+MUTATING = {"start_sync", "resume", "retry", "cancel_run"}
+
+
+def local_now() -> datetime:
+    return datetime.now().astimezone()
+
+
+class ConsoleApp(App[None]):
+    """cc-console's Textual app; build it with :func:`cc_console.tui.make_app`."""
+
+    CSS_PATH = "console.tcss"
+    TITLE = "cc-console"
+    COMMANDS: ClassVar = App.COMMANDS | {ConsoleCommands}
+    BINDINGS: ClassVar[list[Binding | tuple[str, str] | tuple[str, str, str]]] = [
+        binding("quit"),
+        binding("help"),
+        binding("palette", show=False),
+        binding("start_sync"),
+        binding("resume"),
+        binding("retry"),
+        binding("cancel"),
+        binding("audit"),
+    ]
+
+    def __init__(
+        self,
+        database: Database,
+        *,
+        user: str = "cc-console",
+        read_only: bool = False,
+        clock: Callable[[], datetime] = local_now,
+        live: bool = True,
+        keymap: dict[str, str] | None = None,
+        theme: str = "textual-dark",
+        start_templates: list[uuid.UUID] | None = None,
+        trigger: str = "console",
+        db_label: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.database = database
+        self.db_label = db_label or (
+            f"embedded:{database.url.database}" if database.embedded else database.display_url
+        )
+        self.user = user
+        self.read_only = read_only
+        self.clock = clock
+        self.live = live
+        self.trigger = trigger
+        self._theme_name = theme
+        self._keymap = keymap or {}
+        self._start_templates = list(start_templates or [])
+        self.aengine: AsyncEngine | None = None
+        self.dashboard_screen = DashboardScreen()
+        self.stale = False
+        self.loads = 0
+        self._dirty = True
+        self._loading = False
+        self._last_load = 0.0
+        self._last_sweep = 0.0
+        self._active_runs = 0
+        self.console_runs: dict[Worker[Any], asyncio.Event] = {}
+
+    # -- lifecycle -------------------------------------------------------------------------
+    async def on_mount(self) -> None:
+        self.theme = self._theme_name
+        if self._keymap:
+            self.set_keymap(self._keymap)
+        self.aengine = self.database.async_engine()
+        self.sub_title = self.db_label + (" · READ-ONLY" if self.read_only else "")
+        await self.push_screen(self.dashboard_screen)
+        if self.live:
+            self.listen()
+            self.set_interval(1 / FLUSH_HZ, self._tick)
+        self.refresh_dashboard()
+        for template_id in self._start_templates:
+            self.start_run({"template_id": template_id, "trigger": self.trigger})
+        self._check_size()
+
+    async def on_unmount(self) -> None:
+        if self.aengine is not None:
+            await self.aengine.dispose()
+
+    def on_resize(self) -> None:
+        self._check_size()
+
+    def _check_size(self) -> None:
+        too_small = self.size.width < MIN_SIZE[0] or self.size.height < MIN_SIZE[1]
+        showing = isinstance(self.screen, TooSmallScreen)
+        if too_small and not showing:
+            self.push_screen(TooSmallScreen(*MIN_SIZE))
+        elif showing and not too_small:
+            self.pop_screen()
+
+    # -- live data -------------------------------------------------------------------------
+    def _tick(self) -> None:
+        if self._loading:
+            return
+        since = time.monotonic() - self._last_load
+        due = BUSY_REFRESH_S if self._active_runs else IDLE_REFRESH_S
+        if self._dirty or since >= due:
+            self.refresh_dashboard()
+
+    @work(group="listen", exclusive=True, exit_on_error=False)
+    async def listen(self) -> None:
+        """Follow the engine's NOTIFY channel; reconnect with backoff when the link drops."""
+        backoff = 0.5
+        while True:
+            try:
+                async with listen_events(self.database.url) as events:
+                    backoff = 0.5
+                    self.post_message(LinkState(False))
+                    async for _event in events:
+                        self._dirty = True
+            except Exception as exc:  # any failure of the link: show STALE, try again
+                self.post_message(LinkState(True, type(exc).__name__))
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 5.0)
+
+    def refresh_dashboard(self) -> None:
+        """Re-read the panes now (coalesced with a read already running)."""
+        if not self._loading:
+            self._loading = True
+            self._dirty = False
+            self._load()
+
+    @work(group="refresh", exclusive=True, exit_on_error=False)
+    async def _load(self) -> None:
+        try:
+            assert self.aengine is not None
+            now = self.clock()
+            sweep = (
+                self.live
+                and not self.read_only
+                and time.monotonic() - self._last_sweep > STALE_SWEEP_S
+            )
+            if sweep:
+                self._last_sweep = time.monotonic()
+                await mark_stale_runs(self.aengine)
+            async with self.aengine.connect() as conn:
+                dashboard = await load_dashboard(conn, now=now)
+            self.post_message(DashboardLoaded(dashboard))
+        except Exception as exc:
+            self._dirty = True
+            self.post_message(LinkState(True, type(exc).__name__))
+        finally:
+            self._last_load = time.monotonic()
+            self._loading = False
+
+    def on_dashboard_loaded(self, message: DashboardLoaded) -> None:
+        self.loads += 1
+        self._active_runs = message.dashboard.active_runs
+        if self.stale:
+            self.on_link_state(LinkState(False))
+        self.dashboard_screen.apply(message.dashboard)
+        if self.screen is not self.dashboard_screen:
+            self.screen.post_message(DataChanged())
+
+    def on_link_state(self, message: LinkState) -> None:
+        self.stale = message.stale
+        self.dashboard_screen.set_badge("stale", message.stale)
+
+    # -- runs started here -----------------------------------------------------------------
+    def start_run(self, job: dict[str, Any], label: str = "") -> None:
+        """Run a template in the background (it outlives screen switches)."""
+        stop = asyncio.Event()
+        worker = self.run_worker(
+            self._run(job, stop), group="runs", exit_on_error=False, description=label or "sync"
+        )
+        self.console_runs[worker] = stop
+
+    async def _run(self, job: dict[str, Any], stop: asyncio.Event) -> Any:
+        assert self.aengine is not None
+        return await run_template(self.aengine, **{"created_by": self.user, **job}, cancel=stop)
+
+    @on(Worker.StateChanged)
+    def _worker_changed(self, event: Worker.StateChanged) -> None:
+        worker = event.worker
+        if worker.group != "runs" or not worker.is_finished:
+            return
+        self.console_runs.pop(worker, None)
+        self._dirty = True
+        if event.state == WorkerState.ERROR:
+            self.push_screen(ErrorScreen("The sync could not run", _one_line(worker.error)))
+        elif event.state == WorkerState.SUCCESS and worker.result is not None:
+            summary = worker.result
+            self.notify(
+                f"run {summary.run_id[:8]} {summary.resource_path}: {summary.status}, "
+                f"{summary.records:,} records",
+                markup=False,
+                severity="information" if summary.status == "succeeded" else "warning",
+            )
+
+    # -- actions ---------------------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in MUTATING and self.read_only:
+            return None  # shown disabled in the footer, not hidden
+        return True
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(self.screen))
+
+    def action_audit(self, query: str = "") -> None:
+        from .screens.audit import AuditScreen
+
+        self.push_screen(AuditScreen(query))
+
+    async def action_start_sync(self) -> None:
+        assert self.aengine is not None
+        try:
+            templates = await active_templates(self.aengine)
+        except Exception as exc:
+            self.push_screen(ErrorScreen("Cannot list templates", _one_line(exc)))
+            return
+        if not templates:
+            self.notify("no active templates; add one with `cc-console template add`")
+            return
+
+        def chosen(template: dict[str, Any] | None) -> None:
+            if template is not None:
+                self.start_sync_of(template)
+
+        self.push_screen(TemplatePicker(templates), chosen)
+
+    def start_sync_of(self, template: dict[str, Any]) -> None:
+        """Start a run of ``template`` (a row of :func:`active_templates`)."""
+        self.start_run(
+            {"template_id": template["id"], "trigger": self.trigger}, label=template["name"]
+        )
+        self.notify(f"sync of {template['name']} started", markup=False)
+
+    def _selected_run(self) -> dict[str, Any] | None:
+        getter = getattr(self.screen, "selected_run", None)
+        run = getter() if getter else None
+        if run is None:
+            self.notify("select a run first (pane 1, or a run's detail)", severity="warning")
+        return run  # type: ignore[no-any-return]
+
+    def action_resume(self) -> None:
+        self._continue("resume")
+
+    def action_retry(self) -> None:
+        self._continue("retry")
+
+    def _continue(self, trigger: str) -> None:
+        run = self._selected_run()
+        if run is None:
+            return
+        if trigger == "resume" and run["status"] not in ("failed", "partial"):
+            self.notify(f"only failed or partial runs resume (this one is {run['status']})")
+            return
+        try:
+            job = continue_job(run, trigger, self.user)
+        except CcError as exc:
+            self.notify(str(exc), severity="warning", markup=False)
+            return
+        label = f"{trigger} of {str(run['id'])[:8]}"
+        if trigger == "resume":
+            self.start_run(job, label)
+            self.notify(f"{label} started", markup=False)
+            return
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self.start_run(job, label)
+                self.notify(f"{label} started", markup=False)
+
+        self.push_screen(
+            ConfirmScreen(
+                f"Retry {run['resource_path']} from the start?",
+                "A new run pages from $skip=0; Silver upserts keep records exact.",
+            ),
+            confirmed,
+        )
+
+    def action_cancel_run(self) -> None:
+        run = self._selected_run()
+        if run is None:
+            return
+        if run["status"] != "running":
+            self.notify(f"that run is {run['status']}, not running", severity="warning")
+            return
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self._cancel([run["id"]])
+
+        self.push_screen(
+            ConfirmScreen(
+                f"Cancel run {str(run['id'])[:8]} ({run['resource_path']})?",
+                "It stops between attempts and ends partial; `r` resumes it later.",
+            ),
+            confirmed,
+        )
+
+    @work(group="control", exit_on_error=False)
+    async def _cancel(self, run_ids: list[uuid.UUID]) -> None:
+        assert self.aengine is not None
+        for run_id in run_ids:
+            await request_cancel(self.aengine, run_id)
+        self._dirty = True
+
+    async def action_request_quit(self) -> None:
+        if not self.console_runs:
+            self.exit()
+            return
+
+        def decided(choice: str | None) -> None:
+            if choice == "cancel":
+                self._cancel_ours_and_exit()
+            elif choice == "wait":
+                self.notify("waiting for the runs started here to finish…")
+                self._exit_when_idle()
+
+        count = len(self.console_runs)
+        self.push_screen(
+            ConfirmScreen(
+                f"{count} run{'s' if count > 1 else ''} started here still running",
+                "Cancel them (they end partial and can be resumed) or wait for them?",
+                choices=(("cancel", "Cancel runs", "error"), ("wait", "Wait", "primary")),
+            ),
+            decided,
+        )
+
+    @work(group="control", exit_on_error=False)
+    async def _cancel_ours_and_exit(self) -> None:
+        for stop in self.console_runs.values():
+            stop.set()
+        await self._wait_for_ours()
+        self.exit()
+
+    @work(group="control", exit_on_error=False)
+    async def _exit_when_idle(self) -> None:
+        await self._wait_for_ours()
+        self.exit()
+
+    async def _wait_for_ours(self) -> None:
+        while self.console_runs:
+            await asyncio.sleep(0.1)
+
+
+def _one_line(exc: BaseException | None) -> str:
+    if exc is None:
+        return "unknown error"
+    text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return text if isinstance(exc, CcError) else f"{type(exc).__name__}: {text}"

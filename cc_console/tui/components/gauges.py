@@ -1,0 +1,54 @@
+"""The rate-limit pane: one two-line gauge per scope, not a table (nothing to select)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from rich.text import Text
+from textual.widgets import Static
+
+from ..format import bar, duration, sparkline
+
+__all__ = ["ScopeGauges", "gauge_text"]
+
+
+def gauge_text(scopes: list[dict[str, Any]], now: datetime) -> Text:
+    """Per scope: name and wait; remaining bar and reset countdown; 429s per minute."""
+    if not scopes:
+        return Text("no rate-limit state yet (written by the first request)", style="dim")
+    several_configs = len({s["config"] for s in scopes}) > 1
+    text = Text()
+    for n, s in enumerate(scopes):
+        if n:
+            text.append("\n")
+        name = s["scope"].removeprefix("endpoint:")
+        label = f"{s['config']} {name}" if several_configs else name
+        text.append(label, style="bold")
+        waits = [t for t in (s["retry_after_until"], s["next_request_at"]) if t and t > now]
+        if waits:
+            wait = max((t - now).total_seconds() for t in waits)
+            text.append(f"  wait {duration(wait)}", style="bold yellow")
+        text.append("\n")
+        if s["limit"]:
+            empty = (s["remaining"] or 0) == 0
+            text.append_text(
+                bar(s["remaining"], s["limit"], width=8, style="red" if empty else "green")
+            )
+            text.append(f" {s['remaining'] if s['remaining'] is not None else '?'}/{s['limit']}")
+        else:
+            text.append("no limit headers seen", style="dim")
+        reset = s["reset_at"]
+        if reset is not None:
+            text.append(f"  reset {duration(max(0.0, (reset - now).total_seconds()))}")
+        text.append("\n429s/min ", style="dim")
+        text.append_text(sparkline(s["per_minute"]))
+        text.append(f" {sum(s['per_minute'])} in {len(s['per_minute'])}m", style="dim")
+    return text
+
+
+class ScopeGauges(Static, can_focus=True):
+    """Focusable so number keys and tab reach it like the other panes."""
+
+    def show(self, scopes: list[dict[str, Any]], now: datetime) -> None:
+        self.update(gauge_text(scopes, now))

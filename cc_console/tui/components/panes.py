@@ -1,0 +1,242 @@
+"""The five dashboard panes: a titled frame around a live table, and each pane's rows."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widget import Widget
+
+from ..format import bar, duration, http_status, plain, short_id, size, status, when
+from .gauges import ScopeGauges
+from .live_table import LiveTable, Row
+
+__all__ = [
+    "PANES",
+    "Pane",
+    "PaneSpec",
+    "cursor_rows",
+    "error_rows",
+    "request_rows",
+    "run_rows",
+]
+
+
+class PaneSpec:
+    """What a pane is called, what it is for, and its columns."""
+
+    def __init__(
+        self,
+        number: int,
+        key: str,
+        title: str,
+        purpose: str,
+        columns: Sequence[tuple[str, str]],
+        keys: Sequence[str] = (),
+    ) -> None:
+        self.number, self.key, self.title, self.purpose = number, key, title, purpose
+        self.columns, self.keys = list(columns), list(keys)
+
+
+PANES = [
+    PaneSpec(
+        1,
+        "runs",
+        "Runs",
+        "Sync runs, newest first: status, progress against the server's count, 429s and "
+        "errors. Enter opens a run's timeline.",
+        [
+            ("id", "run"),
+            ("template", "template"),
+            ("trigger", "trigger"),
+            ("status", "status"),
+            ("started", "started"),
+            ("took", "took"),
+            ("pages", "pages"),
+            ("records", "records / count"),
+            ("progress", "progress"),
+            ("429", "429"),
+            ("err", "err"),
+        ],
+        ["s", "r", "R", "c", "enter", "/"],
+    ),
+    PaneSpec(
+        2,
+        "requests",
+        "Live requests",
+        "Every request attempt as the engine writes it, newest first. F follows the newest; "
+        "space pauses the pane (the gauges keep moving).",
+        [
+            ("time", "time"),
+            ("method", "verb"),
+            ("endpoint", "endpoint"),
+            ("status", "code"),
+            ("ms", "ms"),
+            ("size", "size"),
+            ("attempt", "try"),
+            ("run", "run"),
+        ],
+        ["F", "space", "enter", "/"],
+    ),
+    PaneSpec(
+        3,
+        "limits",
+        "Rate limits",
+        "One gauge per scope: remaining of the limit, reset countdown, 429s per minute over "
+        "the last 10 minutes and the current wait.",
+        [],
+    ),
+    PaneSpec(
+        4,
+        "cursors",
+        "Cursors",
+        "Where each resource + filter resumes: next $skip against the server's count, last "
+        "sync, owning run.",
+        [
+            ("resource", "resource"),
+            ("progress", "next_skip / count"),
+            ("filter", "filter"),
+            ("last", "last sync"),
+            ("status", "status"),
+            ("run", "run"),
+        ],
+        ["enter", "/"],
+    ),
+    PaneSpec(
+        5,
+        "errors",
+        "Errors",
+        "Typed error events, newest first (kind, retryable, status, endpoint, run). Enter "
+        "opens the failed request.",
+        [
+            ("time", "time"),
+            ("kind", "kind"),
+            ("retry", "retry"),
+            ("status", "code"),
+            ("endpoint", "endpoint"),
+            ("run", "run"),
+            ("message", "message"),
+        ],
+        ["enter", "/"],
+    ),
+]
+
+
+class Pane(Vertical, can_focus=False):
+    """A bordered frame with a number, a title and a 'shown of total' subtitle."""
+
+    def __init__(self, spec: PaneSpec) -> None:
+        super().__init__(id=f"pane-{spec.key}", classes="pane")
+        self.spec = spec
+        self.border_title = f"{spec.number} {spec.title}"
+        self.table = LiveTable(spec.columns, id=f"table-{spec.key}")
+        self.gauges = ScopeGauges(id="gauges") if not spec.columns else None
+
+    def compose(self) -> ComposeResult:
+        yield self.gauges or self.table
+
+    @property
+    def focus_target(self) -> Widget:
+        return self.gauges or self.table
+
+    def count(self, total: int, exact: bool = True, note: str = "") -> None:
+        """Say how many rows are shown of how many exist."""
+        shown = self.table.shown
+        more = "" if exact else "+"
+        text = f"{shown:,} of {total:,}{more}" if total > shown or not exact else f"{total:,}"
+        if self.table.filter_text:
+            text = f"/{self.table.filter_text}/ {text}"
+        self.border_subtitle = f"{note} {text}".strip()
+
+
+def run_rows(runs: list[dict[str, Any]], now: datetime) -> list[Row]:
+    rows: list[Row] = []
+    for r in runs:
+        end = r["finished_at"] or now
+        running = r["status"] == "running"
+        count = "?" if r["odata_count"] is None else f"{r['odata_count']:,}"
+        rows.append(
+            (
+                str(r["id"]),
+                [
+                    short_id(r["id"]),
+                    plain(r["template"]),
+                    plain(r["trigger"]),
+                    status(r["status"]),
+                    when(r["started_at"], now),
+                    duration((end - r["started_at"]).total_seconds()),
+                    str(r["pages"]),
+                    f"{r['records']:,} / {count}",
+                    bar(r["records"], r["odata_count"], style="cyan" if running else "green")
+                    if running or r["odata_count"]
+                    else Text(""),
+                    Text(
+                        str(r["http_429_count"]), style="magenta" if r["http_429_count"] else "dim"
+                    ),
+                    Text(str(r["error_count"]), style="red" if r["error_count"] else "dim"),
+                ],
+            )
+        )
+    return rows
+
+
+def request_rows(requests: list[dict[str, Any]], now: datetime) -> list[Row]:
+    return [
+        (
+            f"{q['id']}|{q['sent_at'].isoformat()}",
+            [
+                when(q["sent_at"], now),
+                plain(q["method"]),
+                plain(q["endpoint_path"]),
+                http_status(q["status_code"]),
+                "…" if q["elapsed_ms"] is None else f"{q['elapsed_ms']:.0f}",
+                size(q["size_bytes"]),
+                str(q["attempt_no"]),
+                short_id(q["run_id"]),
+            ],
+        )
+        for q in requests
+    ]
+
+
+def cursor_rows(cursors: list[dict[str, Any]], now: datetime) -> list[Row]:
+    return [
+        (
+            str(c["id"]),
+            [
+                plain(c["resource_path"]),
+                bar(
+                    c["next_skip"],
+                    c["odata_count"],
+                    style="green" if c["status"] == "completed" else "cyan",
+                ),
+                plain(c["filter_text"] or "(all)"),
+                when(c["last_sync_at"], now, date=True),
+                status(c["status"]),
+                short_id(c["last_run_id"]),
+            ],
+        )
+        for c in cursors
+    ]
+
+
+def error_rows(errors: list[dict[str, Any]], now: datetime) -> list[Row]:
+    return [
+        (
+            str(e["id"]),
+            [
+                when(e["occurred_at"], now),
+                plain(e["kind"], "red" if not e["retryable"] else ""),
+                Text("yes" if e["retryable"] else "no", style="dim" if e["retryable"] else "bold"),
+                http_status(e["status_code"]) if e["status_code"] else Text("—", style="dim"),
+                plain(e["endpoint_path"]),
+                short_id(e["run_id"]),
+                plain(e["message"]),
+            ],
+        )
+        for e in errors
+    ]

@@ -1,0 +1,124 @@
+"""Cells for the console's tables: untrusted text stays plain, numbers read at a glance."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from rich.text import Text
+
+__all__ = [
+    "STATUS_STYLES",
+    "Ranked",
+    "bar",
+    "duration",
+    "http_status",
+    "plain",
+    "short_id",
+    "size",
+    "sparkline",
+    "status",
+    "when",
+]
+
+STATUS_STYLES = {
+    "running": "bold cyan",
+    "succeeded": "green",
+    "failed": "bold red",
+    "partial": "yellow",
+    "completed": "green",
+    "idle": "dim",
+}
+_BLOCKS = " ▁▂▃▄▅▆▇█"
+
+
+class Ranked(Text):
+    """A cell that also carries its row's place in the list (tables sort on it)."""
+
+    rank: int = 0
+
+
+def plain(value: Any, style: str = "") -> Text:
+    """Untrusted text as a cell: never parsed as markup, one line."""
+    if value is None:
+        return Text("—", style="dim")
+    return Text(" ".join(str(value).split()), style=style, no_wrap=True, overflow="ellipsis")
+
+
+def short_id(value: Any) -> Text:
+    return plain(str(value)[:8] if value else None)
+
+
+def status(value: str | None) -> Text:
+    return plain(value, STATUS_STYLES.get(value or "", ""))
+
+
+def http_status(code: int | None) -> Text:
+    if code is None:
+        return Text("…", style="dim")
+    style = (
+        "green"
+        if code < 300
+        else "bold magenta"
+        if code == 429
+        else "red"
+        if code >= 500
+        else "yellow"
+    )
+    return Text(str(code), style=style)
+
+
+def when(at: datetime | None, now: datetime, *, date: bool = False) -> Text:
+    """``14:03:07`` (or ``11-26 14:03`` for older ones) in the viewer's clock's zone."""
+    if at is None:
+        return Text("—", style="dim")
+    local = at.astimezone(now.tzinfo)
+    if date or (now - at).total_seconds() > 86_400:
+        return Text(local.strftime("%m-%d %H:%M"))
+    return Text(local.strftime("%H:%M:%S"))
+
+
+def duration(seconds: float | None) -> str:
+    """``850ms``, ``42s``, ``3m05s``, ``2h10m``."""
+    if seconds is None:
+        return "—"
+    if seconds < 1:
+        return f"{seconds * 1000:.0f}ms"
+    if seconds < 60:
+        return f"{seconds:.0f}s" if seconds >= 10 else f"{seconds:.1f}s"
+    minutes, secs = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+def size(n: int | None) -> str:
+    if n is None:
+        return "—"
+    for unit in ("B", "KB", "MB"):
+        if n < 1024 or unit == "MB":
+            return f"{n:.0f}{unit}" if unit == "B" else f"{n:.1f}{unit}"
+        n /= 1024  # type: ignore[assignment]
+    return f"{n}B"
+
+
+def bar(done: int | None, total: int | None, width: int = 10, style: str = "cyan") -> Text:
+    """``████░░░░░░ 40%``; an unknown total shows only the count."""
+    if not total:
+        return Text(f"{done or 0:,}", style="dim")
+    ratio = max(0.0, min(1.0, (done or 0) / total))
+    filled = round(ratio * width)
+    text = Text("█" * filled, style=style)
+    text.append("░" * (width - filled), style="dim")
+    text.append(f" {ratio * 100:3.0f}%")
+    return text
+
+
+def sparkline(values: list[int]) -> Text:
+    """One block character per value, scaled to the largest."""
+    top = max(values, default=0)
+    if top == 0:
+        return Text("·" * len(values), style="dim")
+    chars = "".join(_BLOCKS[0 if v == 0 else max(1, round(v / top * 8))] for v in values)
+    return Text(chars, style="magenta")

@@ -1,0 +1,75 @@
+"""Command palette (ctrl+p or :): actions, and entities — runs by id, templates, endpoints."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from functools import partial
+from typing import Any
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+from ..engine.control import active_templates
+
+__all__ = ["ConsoleCommands"]
+
+
+class ConsoleCommands(Provider):
+    """Everything the console can do or open, searchable."""
+
+    async def startup(self) -> None:
+        app: Any = self.app
+        self.templates: list[dict[str, Any]] = []
+        try:
+            self.templates = await active_templates(app.aengine)
+        except Exception:  # the palette still offers actions when the database is away
+            self.templates = []
+
+    def _entries(self) -> list[tuple[str, Callable[[], Any], str]]:
+        app: Any = self.app
+        entries: list[tuple[str, Callable[[], Any], str]] = [
+            ("audit", partial(app.action_audit), "open the audit browser"),
+            ("sync: start…", app.action_start_sync, "pick an active template to sync"),
+            ("help", app.action_help, "help for the focused pane"),
+        ]
+        for template in self.templates:
+            if not app.read_only:
+                entries.append(
+                    (
+                        f"sync {template['name']}",
+                        partial(app.start_sync_of, template),
+                        f"start a sync of {template['resource_path']}",
+                    )
+                )
+        data = app.dashboard_screen.data
+        if data is not None:
+            from .screens.run_detail import RunDetailScreen
+
+            for run in data.runs.rows[:200]:
+                entries.append(
+                    (
+                        f"run {str(run['id'])[:8]} {run['template']} {run['status']}",
+                        partial(app.push_screen, RunDetailScreen(run["id"], crumbs=["Dashboard"])),
+                        "open the run's timeline",
+                    )
+                )
+            endpoints = sorted({q["endpoint_path"] for q in data.requests.rows})
+            for endpoint in endpoints:
+                entries.append(
+                    (
+                        f"audit endpoint {endpoint}",
+                        partial(app.action_audit, f"endpoint:{endpoint}"),
+                        "the audit browser filtered to this endpoint",
+                    )
+                )
+        return entries
+
+    async def discover(self) -> Hits:
+        for name, callback, help_text in self._entries()[:3]:
+            yield DiscoveryHit(name, callback, help=help_text)
+
+    async def search(self, query: str) -> AsyncIterator[Hit]:  # type: ignore[override]
+        matcher = self.matcher(query)
+        for name, callback, help_text in self._entries():
+            score = matcher.match(name)
+            if score > 0:
+                yield Hit(score, matcher.highlight(name), callback, help=help_text)

@@ -1,0 +1,194 @@
+"""The audit browser: every request attempt, filtered with a small language, keyset-paged."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime
+from pathlib import Path
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import DataTable, Footer, Input, Static
+
+from ...store.audit_query import AuditFilter, AuditFilterError, audit_page, parse_audit_filter
+from ...store.details import as_curl, load_request
+from ..format import http_status, plain, short_id, size, when
+from .base import DetailScreen
+
+__all__ = ["AuditScreen", "EXPORT_CAP"]
+
+PAGE = 100
+EXPORT_CAP = 100_000
+
+
+class AuditScreen(DetailScreen):
+    """Requests newest first; ``status:429 endpoint:subjects run:<id> since:1h !status:200``."""
+
+    HELP = (
+        "Every request attempt in a time window, newest first. Filter terms: status:429 "
+        "status:5xx endpoint:subjects run:<id> method:GET kind:http_503 since:1h until:10m, "
+        "!term negates, bare words match the URL."
+    )
+    KEYS: ClassVar = [
+        ("enter", "apply the filter / open the request"),
+        ("n", "next page"),
+        ("e", "export the filtered rows to JSONL"),
+        ("y", "copy as curl"),
+        ("/", "edit the filter"),
+    ]
+    BINDINGS: ClassVar = [
+        Binding("n", "more", "More", id="audit_more"),
+        Binding("e", "export", "Export", id="audit_export"),
+        Binding("y", "copy_curl", "Copy curl", id="audit_copy"),
+        Binding("slash", "edit_filter", "Filter", id="audit_filter"),
+    ]
+
+    def __init__(self, query: str = "", crumbs: list[str] | None = None) -> None:
+        super().__init__(crumbs or ["Dashboard"], id="audit")
+        self.query_text = query
+        self.filter: AuditFilter | None = None
+        self.rows: list[dict[str, Any]] = []
+        self.next_key: tuple[datetime, uuid.UUID] | None = None
+        self.now: datetime | None = None
+
+    @property
+    def crumb(self) -> str:
+        return "Audit"
+
+    def compose(self) -> ComposeResult:
+        yield self.breadcrumb()
+        yield Input(
+            value=self.query_text,
+            placeholder="status:429 endpoint:subjects since:1h",
+            id="audit-filter",
+        )
+        yield Static(id="audit-status")
+        yield DataTable(id="audit-table", cursor_type="row")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#audit-table", DataTable).add_columns(
+            "sent", "method", "endpoint", "status", "ms", "size", "#", "run", "url"
+        )
+        self.show_crumbs()
+        self.apply_filter(self.query_text)
+
+    @on(Input.Submitted, "#audit-filter")
+    def _submitted(self, event: Input.Submitted) -> None:
+        self.apply_filter(event.value)
+        self.query_one("#audit-table", DataTable).focus()
+
+    def action_edit_filter(self) -> None:
+        self.query_one("#audit-filter", Input).focus()
+
+    def apply_filter(self, query: str) -> None:
+        """Parse ``query`` and show its first page (a bad term is shown, nothing is run)."""
+        try:
+            self.filter = parse_audit_filter(query)
+        except AuditFilterError as exc:
+            self._status(Text(f"filter: {exc}", style="bold red"))
+            return
+        self.query_text = query
+        app: Any = self.app
+        self.now = app.clock()
+        self.rows, self.next_key = [], None
+        self.query_one("#audit-table", DataTable).clear()
+        self._page(None)
+
+    def action_more(self) -> None:
+        if self.next_key is None:
+            self.notify("no more rows in this window")
+        else:
+            self._page(self.next_key)
+
+    @work(group="audit", exclusive=True, exit_on_error=False)
+    async def _page(self, before: tuple[datetime, uuid.UUID] | None) -> None:
+        assert self.filter is not None and self.now is not None
+        flt, now = self.filter, self.now
+        async with self.engine().connect() as conn:
+            rows, next_key = await conn.run_sync(
+                lambda c: audit_page(c, flt, now=now, limit=PAGE, before=before)
+            )
+        self._append(rows, next_key)
+
+    def _append(self, rows: list[dict[str, Any]], next_key: Any) -> None:
+        table = self.query_one("#audit-table", DataTable)
+        assert self.now is not None
+        for q in rows:
+            table.add_row(
+                when(q["sent_at"], self.now),
+                plain(q["method"]),
+                plain(q["endpoint_path"]),
+                http_status(q["status_code"]),
+                "…" if q["elapsed_ms"] is None else f"{q['elapsed_ms']:.0f}",
+                size(q["size_bytes"]),
+                str(q["attempt_no"]),
+                short_id(q["run_id"]),
+                plain(q["url"]),
+                key=str(len(self.rows)),
+            )
+            self.rows.append(q)
+        self.next_key = next_key
+        more = "  (n: more)" if next_key else "  (all shown)"
+        self._status(Text(f"{len(self.rows):,} rows{more}   filter: {self.query_text or '(none)'}"))
+
+    def _status(self, text: Text) -> None:
+        self.query_one("#audit-status", Static).update(text)
+
+    @on(DataTable.RowSelected, "#audit-table")
+    def _open(self, event: DataTable.RowSelected) -> None:
+        from .request_detail import RequestDetailScreen
+
+        keys = [(q["id"], q["sent_at"]) for q in self.rows]
+        self.app.push_screen(
+            RequestDetailScreen(
+                keys, int(event.row_key.value or 0), crumbs=[*self.crumbs, self.crumb]
+            )
+        )
+
+    def _selected(self) -> dict[str, Any] | None:
+        table = self.query_one("#audit-table", DataTable)
+        return (
+            self.rows[table.cursor_row] if self.rows and table.cursor_row < len(self.rows) else None
+        )
+
+    @work(group="audit-copy", exit_on_error=False)
+    async def action_copy_curl(self) -> None:
+        row = self._selected()
+        if row is None:
+            return
+        async with self.engine().connect() as conn:
+            request = await load_request(conn, (row["id"], row["sent_at"]))
+        if request is not None:
+            self.app.copy_to_clipboard(as_curl(request))
+            self.notify("copied as curl (the key stays masked)")
+
+    @work(group="audit-export", exclusive=True, exit_on_error=False)
+    async def action_export(self) -> None:
+        if self.filter is None or self.now is None:
+            return
+        path = Path.cwd() / f"cc-audit-{self.now.strftime('%Y%m%d-%H%M%S')}.jsonl"
+        written = await self.export(path)
+        self.notify(f"exported {written:,} rows to {path}", markup=False)
+
+    async def export(self, path: Path) -> int:
+        """Write every row the filter selects (up to ``EXPORT_CAP``) as JSON lines."""
+        assert self.filter is not None and self.now is not None
+        flt, now = self.filter, self.now
+        written, before = 0, None
+        with path.open("w", encoding="utf-8") as out:
+            async with self.engine().connect() as conn:
+                while written < EXPORT_CAP:
+                    rows, before = await conn.run_sync(
+                        lambda c, b=before: audit_page(c, flt, now=now, limit=1000, before=b)
+                    )
+                    for row in rows:
+                        out.write(json.dumps(row, default=str, ensure_ascii=False) + "\n")
+                    written += len(rows)
+                    if before is None:
+                        break
+        return written

@@ -1,0 +1,275 @@
+"""The first screen: runs, live requests, rate limits, cursors and errors at once.
+
+Wide terminals show the five panes in a grid; narrow ones (80x24) show one pane at a time
+under a tab bar. Numbers and tab move between panes either way.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Container
+from textual.events import Resize
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Input, Static, Tab, Tabs
+
+from ...store.dashboard import Dashboard
+from ..components.panes import (
+    PANES,
+    Pane,
+    cursor_rows,
+    error_rows,
+    request_rows,
+    run_rows,
+)
+from ..keymap import binding
+
+__all__ = ["DashboardScreen", "WIDE"]
+
+WIDE = (110, 32)
+
+
+class DashboardScreen(Screen[None]):
+    """Five live panes; the focused one outlined."""
+
+    BINDINGS: ClassVar[list[Binding | tuple[str, str] | tuple[str, str, str]]] = [
+        *(
+            Binding(str(n), f"show_pane({n})", f"pane {n}", show=False, id=f"pane_{n}")
+            for n in range(1, 6)
+        ),
+        binding("next_pane", show=False),
+        binding("prev_pane", show=False),
+        binding("filter"),
+        binding("follow"),
+        binding("pause"),
+        Binding("escape", "clear_filter", "Clear filter", show=False),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__(id="dashboard")
+        self.panes = {spec.key: Pane(spec) for spec in PANES}
+        self.data: Dashboard | None = None
+        self.paused = False
+        self.new_while_paused = 0
+        self.badges: dict[str, bool] = {"stale": False}
+        self.active = "runs"
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="topbar")
+        yield Tabs(
+            *(Tab(f"{s.number} {s.title}", id=f"tab-{s.key}") for s in PANES), id="pane-tabs"
+        )
+        with Container(id="panes"):
+            yield from self.panes.values()
+        yield Input(placeholder="filter the focused pane (enter keeps it, esc clears)", id="filter")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.panes["requests"].table.following = True
+        self.query_one("#filter", Input).display = False
+        self.panes["runs"].table.focus()
+        self._layout(self.app.size.width, self.app.size.height)
+        self._topbar()
+
+    # -- layout ----------------------------------------------------------------------------
+    def on_resize(self, event: Resize) -> None:
+        self._layout(event.size.width, event.size.height)
+
+    def _layout(self, width: int, height: int) -> None:
+        compact = width < WIDE[0] or height < WIDE[1]
+        self.set_class(compact, "-compact")
+        for key, pane in self.panes.items():
+            pane.set_class(key == self.active, "-active")
+
+    @on(Tabs.TabActivated, "#pane-tabs")
+    def _tab(self, event: Tabs.TabActivated) -> None:
+        key = (event.tab.id or "tab-runs").removeprefix("tab-")
+        if key != self.active:
+            self._activate(key)
+
+    def _activate(self, key: str) -> None:
+        self.active = key
+        for name, pane in self.panes.items():
+            pane.set_class(name == key, "-active")
+        tabs = self.query_one("#pane-tabs", Tabs)
+        if tabs.active != f"tab-{key}":
+            tabs.active = f"tab-{key}"
+        self.panes[key].focus_target.focus()
+
+    def action_show_pane(self, number: int) -> None:
+        self._activate(PANES[number - 1].key)
+
+    def action_next_pane(self, step: int) -> None:
+        keys = [s.key for s in PANES]
+        self._activate(keys[(keys.index(self.focused_pane) + step) % len(keys)])
+
+    @property
+    def focused_pane(self) -> str:
+        focused = self.focused
+        for key, pane in self.panes.items():
+            if focused is pane.focus_target:
+                return key
+        return self.active
+
+    @on(DataTable.RowHighlighted)
+    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        table = self.panes["requests"].table
+        if event.data_table is table:
+            table.following = table.cursor_row == 0  # lets go on scroll, re-engages at the top
+            self._topbar()
+
+    def on_descendant_focus(self) -> None:
+        key = self.focused_pane
+        if key != self.active:
+            self.active = key
+            for name, pane in self.panes.items():
+                pane.set_class(name == key, "-active")
+
+    # -- live data -------------------------------------------------------------------------
+    def apply(self, data: Dashboard) -> None:
+        """Show a fresh read (requests stay frozen while paused)."""
+        self.data = data
+        now = data.now
+        with self.app.batch_update():
+            self._sync("runs", run_rows(data.runs.rows, now), data.runs.total)
+            if self.paused:
+                shown = set(self.panes["requests"].table._order)
+                self.new_while_paused = sum(
+                    1 for key, _ in request_rows(data.requests.rows, now) if key not in shown
+                )
+            else:
+                self._sync(
+                    "requests",
+                    request_rows(data.requests.rows, now),
+                    data.requests.total,
+                    data.requests.exact,
+                    note="24h",
+                )
+            limits = self.panes["limits"]
+            assert limits.gauges is not None
+            limits.gauges.show(data.scopes, now)
+            limits.border_subtitle = f"{len(data.scopes)} scopes"
+            self._sync("cursors", cursor_rows(data.cursors.rows, now), data.cursors.total)
+            self._sync(
+                "errors", error_rows(data.errors.rows, now), data.errors.total, data.errors.exact
+            )
+            self._topbar()
+
+    def _sync(self, key: str, rows: Any, total: int, exact: bool = True, note: str = "") -> None:
+        pane = self.panes[key]
+        pane.table.sync(rows)
+        pane.count(total, exact, note)
+
+    def set_badge(self, name: str, on: bool) -> None:
+        self.badges[name] = on
+        self._topbar()
+
+    def _topbar(self) -> None:
+        if not self.is_mounted:
+            return
+        app: Any = self.app
+        text = Text(" cc-console ", style="bold reverse")
+        text.append(f"  {app.db_label}", style="dim")
+        if self.data is not None:
+            text.append(f"  {self.data.active_runs} running", style="cyan")
+            text.append(f"  {self.data.now.strftime('%H:%M:%S')}", style="dim")
+        if app.read_only:
+            text.append("  READ-ONLY ", style="bold black on yellow")
+        if self.badges.get("stale"):
+            text.append("  STALE: reconnecting ", style="bold white on red")
+        if self.paused:
+            text.append("  PAUSED ", style="bold black on magenta")
+            text.append(f" {self.new_while_paused:,} new", style="magenta")
+        elif self.panes["requests"].table.following:
+            text.append("  following", style="green")
+        self.query_one("#topbar", Static).update(text)
+
+    # -- pane actions ----------------------------------------------------------------------
+    def action_follow(self) -> None:
+        table = self.panes["requests"].table
+        table.following = not table.following
+        if table.following and table.row_count:
+            table.move_cursor(row=0)
+        self.notify("following the newest request" if table.following else "follow off")
+        self._topbar()
+
+    def action_pause(self) -> None:
+        self.paused = not self.paused
+        self.new_while_paused = 0
+        if not self.paused and self.data is not None:
+            self.apply(self.data)
+        self._topbar()
+
+    def action_filter(self) -> None:
+        if self.focused_pane == "limits":
+            self.notify("the rate-limit pane has nothing to filter")
+            return
+        box = self.query_one("#filter", Input)
+        box.value = self.panes[self.focused_pane].table.filter_text
+        box.display = True
+        box.focus()
+
+    @on(Input.Submitted, "#filter")
+    def _filter_done(self, event: Input.Submitted) -> None:
+        self._set_filter(event.value.strip())
+
+    def action_clear_filter(self) -> None:
+        self._set_filter("")
+
+    def _set_filter(self, value: str) -> None:
+        box = self.query_one("#filter", Input)
+        box.display = False
+        pane = self.panes[self.active]
+        pane.table.filter_text = value
+        pane.focus_target.focus()
+        if self.data is not None:
+            self.apply(self.data)
+
+    # -- drill-down ------------------------------------------------------------------------
+    def selected_run(self) -> dict[str, Any] | None:
+        """The run under the cursor of pane 1 (for r / R / c)."""
+        if self.data is None:
+            return None
+        key = self.panes["runs"].table.selected_key
+        return next((r for r in self.data.runs.rows if str(r["id"]) == key), None)
+
+    @on(DataTable.RowSelected)
+    def _drill(self, event: DataTable.RowSelected) -> None:
+        from .request_detail import RequestDetailScreen
+        from .run_detail import RunDetailScreen
+
+        key = event.row_key.value or ""
+        table_id = event.data_table.id
+        if table_id == "table-runs":
+            self.app.push_screen(RunDetailScreen(uuid.UUID(key), crumbs=["Dashboard"]))
+        elif table_id == "table-requests":
+            keys = [_request_key(k) for k in self.panes["requests"].table._order]
+            self.app.push_screen(
+                RequestDetailScreen(keys, keys.index(_request_key(key)), crumbs=["Dashboard"])
+            )
+        elif table_id == "table-errors" and self.data is not None:
+            error = next(e for e in self.data.errors.rows if str(e["id"]) == key)
+            if error["request_id"] is not None:
+                ref = (error["request_id"], error["request_sent_at"])
+                self.app.push_screen(RequestDetailScreen([ref], 0, crumbs=["Dashboard"]))
+            elif error["run_id"] is not None:
+                self.app.push_screen(RunDetailScreen(error["run_id"], crumbs=["Dashboard"]))
+        elif table_id == "table-cursors" and self.data is not None:
+            cursor = next(c for c in self.data.cursors.rows if str(c["id"]) == key)
+            if cursor["last_run_id"] is not None:
+                self.app.push_screen(RunDetailScreen(cursor["last_run_id"], crumbs=["Dashboard"]))
+
+    def on_screen_resume(self) -> None:
+        app: Any = self.app
+        app.refresh_dashboard()
+
+
+def _request_key(key: str) -> tuple[uuid.UUID, datetime]:
+    request_id, _, sent_at = key.partition("|")
+    return uuid.UUID(request_id), datetime.fromisoformat(sent_at)

@@ -1,0 +1,187 @@
+"""One run: its summary against the SLA, the cursor, the request timeline and its errors."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, ClassVar
+
+from rich.table import Table
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.widgets import DataTable, Footer, Static
+
+from ...store.details import load_run
+from ..format import bar, duration, http_status, plain, short_id, size, status, when
+from ..messages import DataChanged
+from .base import DetailScreen
+
+__all__ = ["RunDetailScreen"]
+
+
+class RunDetailScreen(DetailScreen):
+    """Timeline of a run's requests (attempts, retries, waits) and what went wrong."""
+
+    HELP = "One run: summary and SLA, cursor progress, every request attempt, its errors."
+    KEYS: ClassVar = [("enter", "open the request"), ("r / R / c", "resume / retry / cancel")]
+
+    def __init__(self, run_id: uuid.UUID, crumbs: list[str]) -> None:
+        super().__init__(crumbs)
+        self.run_id = run_id
+        self.run: dict[str, Any] | None = None
+        self._keys: list[tuple[uuid.UUID, Any]] = []
+
+    @property
+    def crumb(self) -> str:
+        return f"Run {str(self.run_id)[:8]}"
+
+    def compose(self) -> ComposeResult:
+        yield self.breadcrumb()
+        yield Static(id="run-summary")
+        yield Static(Text("Requests", style="bold"), classes="section")
+        yield DataTable(id="timeline", cursor_type="row")
+        yield Static(Text("Errors", style="bold"), classes="section")
+        yield DataTable(id="run-errors", cursor_type="row")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        timeline = self.query_one("#timeline", DataTable)
+        timeline.add_columns("sent", "#", "attempt", "status", "ms", "size", "gap", "errors")
+        errors = self.query_one("#run-errors", DataTable)
+        errors.add_columns("time", "kind", "retry", "status", "message")
+        self.show_crumbs()
+        self.load()
+        timeline.focus()
+
+    def selected_run(self) -> dict[str, Any] | None:
+        return self.run
+
+    def on_data_changed(self, message: DataChanged) -> None:
+        if self.run is None or self.run["status"] == "running":
+            self.load()
+
+    @work(group="detail", exclusive=True, exit_on_error=False)
+    async def load(self) -> None:
+        async with self.engine().connect() as conn:
+            run = await load_run(conn, self.run_id)
+        self._show(run)
+
+    def _show(self, run: dict[str, Any] | None) -> None:
+        summary = self.query_one("#run-summary", Static)
+        if run is None:
+            summary.update(Text("this run no longer exists", style="bold red"))
+            return
+        self.run = run
+        app: Any = self.app
+        now = app.clock()
+        summary.update(_summary(run, now))
+        self._timeline(run, now)
+        errors = self.query_one("#run-errors", DataTable)
+        errors.clear()
+        for e in run["errors"]:
+            errors.add_row(
+                when(e["occurred_at"], now),
+                plain(e["kind"]),
+                "yes" if e["retryable"] else "no",
+                http_status(e["status_code"]) if e["status_code"] else "—",
+                plain(e["message"]),
+            )
+        self.show_crumbs(f"{run['template']} · {run['status']}")
+
+    def _timeline(self, run: dict[str, Any], now: Any) -> None:
+        table = self.query_one("#timeline", DataTable)
+        row = table.cursor_row
+        table.clear()
+        self._keys = []
+        previous = None
+        for n, q in enumerate(run["timeline"], 1):
+            gap = "" if previous is None else duration((q["sent_at"] - previous).total_seconds())
+            previous = q["received_at"] or q["sent_at"]
+            self._keys.append((q["id"], q["sent_at"]))
+            table.add_row(
+                when(q["sent_at"], now),
+                str(n),
+                str(q["attempt_no"]),
+                http_status(q["status_code"]),
+                "…" if q["elapsed_ms"] is None else f"{q['elapsed_ms']:.0f}",
+                size(q["size_bytes"]),
+                gap,
+                plain(q["error_kinds"] or ""),
+                key=str(n - 1),
+            )
+        if table.row_count:
+            table.move_cursor(row=min(row, table.row_count - 1), scroll=False)
+
+    @on(DataTable.RowSelected, "#timeline")
+    def _open(self, event: DataTable.RowSelected) -> None:
+        from .request_detail import RequestDetailScreen
+
+        index = int(event.row_key.value or 0)
+        self.app.push_screen(
+            RequestDetailScreen(self._keys, index, crumbs=[*self.crumbs, self.crumb])
+        )
+
+
+def _summary(run: dict[str, Any], now: Any) -> Table:
+    grid = Table.grid(padding=(0, 2))
+    for _ in range(4):
+        grid.add_column()
+    end = run["finished_at"] or now
+    took = (end - run["started_at"]).total_seconds()
+    sla = run["sla_target_s"]
+    sla_text = Text("no SLA target", style="dim")
+    if sla:
+        within = took <= sla
+        sla_text = Text(
+            f"SLA {duration(sla)}: {'met' if within else 'BREACHED'}",
+            style="green" if within else "bold red",
+        )
+    count = run["odata_count"]
+    reconciled = Text("no count from the server", style="dim")
+    if count is not None:
+        ok = run["records"] == count
+        reconciled = Text(
+            f"{run['records']:,} of {count:,} " + ("reconciled" if ok else "NOT reconciled"),
+            style="green" if ok else "yellow",
+        )
+    cursor = run["cursor"]
+    grid.add_row(
+        Text("status", style="dim"),
+        status(run["status"]),
+        Text("template", style="dim"),
+        plain(f"{run['template']} ({run['config']})"),
+    )
+    grid.add_row(
+        Text("trigger", style="dim"),
+        plain(run["trigger"]),
+        Text("parent", style="dim"),
+        short_id(run["parent_run_id"]),
+    )
+    grid.add_row(
+        Text("started", style="dim"),
+        when(run["started_at"], now, date=True),
+        Text("duration", style="dim"),
+        Text(f"{duration(took)}  ").append_text(sla_text),
+    )
+    grid.add_row(
+        Text("records", style="dim"),
+        reconciled,
+        Text("pages / requests", style="dim"),
+        Text(f"{run['pages']} / {run['requests']} ({run['retries']} retries)"),
+    )
+    grid.add_row(
+        Text("429s", style="dim"),
+        Text(str(run["http_429_count"])),
+        Text("waited", style="dim"),
+        Text(duration(run["wait_s"])),
+    )
+    if cursor is not None:
+        grid.add_row(
+            Text("cursor", style="dim"),
+            bar(cursor["next_skip"], cursor["odata_count"]),
+            Text("next $skip", style="dim"),
+            Text(f"{cursor['next_skip']:,} ({cursor['status']})"),
+        )
+    if run["message"]:
+        grid.add_row(Text("message", style="dim"), plain(run["message"]), "", "")
+    return grid
