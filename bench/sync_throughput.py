@@ -49,16 +49,16 @@ async def bare_loop(api: str, records: int) -> float:
         return served / (time.perf_counter() - started)
 
 
-def fresh_database() -> str:
+def fresh_database(name: str = "cc_bench") -> str:
     base = open_database(load_settings(), migrate=False)
     admin = create_engine(
         base.url.set(database="postgres"), isolation_level="AUTOCOMMIT", poolclass=NullPool
     )
     with admin.connect() as conn:
-        conn.execute(text('DROP DATABASE IF EXISTS "cc_bench" WITH (FORCE)'))
-        conn.execute(text('CREATE DATABASE "cc_bench"'))
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
-    url = base.url.set(database="cc_bench").render_as_string(hide_password=False)
+    url = base.url.set(database=name).render_as_string(hide_password=False)
     base.dispose()
     return url
 

@@ -23,7 +23,7 @@ LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
 
 app = typer.Typer(
     name="cc-console",
-    help="Sync engine and operator console for the Clinical Conductor API.",
+    help="Operator console and sync engine for the Clinical Conductor API (no command: the console).",
     add_completion=False,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -52,9 +52,8 @@ def root(
     read_only: ReadOnly = False,
     theme: Theme = None,
 ) -> None:
-    """Sync engine and operator console for the Clinical Conductor API.
+    """Operator console and sync engine for the Clinical Conductor API (no command: the console).
 
-    Without a command, opens the operator console on the configured database.
     Without CC_DATABASE_URL an embedded PostgreSQL is started on demand under CC_DATA_DIR.
     """
     if ctx.invoked_subcommand is None:

@@ -160,3 +160,4 @@ def cli(db_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixt
 
 
 from tests.simulator_fixture import simulator  # noqa: E402,F401  (a fixture for every test dir)
+from tests.tenant import tenant  # noqa: E402,F401

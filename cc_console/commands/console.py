@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import sys
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -27,14 +27,13 @@ Theme = Annotated[
 ]
 
 DEMO_CONFIG = "demo"
-DEMO_KEY_ENV = "CC_DEMO_API_KEY"
 DEMO_KEY = "demo-key-not-a-secret"  # the simulator's fake key; it is masked like a real one
 # name, resource, OData options
 DEMO_TEMPLATES: list[tuple[str, str, dict[str, Any]]] = [
-    ("demo-studies", "/studies", {}),
-    ("demo-subjects", "/subjects", {}),
-    ("demo-active-patients", "/patients", {"$filter": "status eq 'Active'"}),
-    ("demo-patient-visits", "/patient-visits", {}),
+    ("demo-studies", "/studies/odata", {}),
+    ("demo-subjects", "/subjects/odata", {}),
+    ("demo-active-patients", "/patients/odata", {"$filter": "status eq 'Active'"}),
+    ("demo-patient-visits", "/patient-visits/odata", {}),
 ]
 
 
@@ -55,19 +54,32 @@ def open_console(read_only: bool, theme: str | None) -> None:
         make_app(current, database, read_only=read_only, theme=theme).run()
 
 
-def seed_demo(database: Database, base_url: str, user: str, page_size: int = 100) -> list[Any]:
+def _demo_key_file(data_dir: Path) -> Path:
+    """The simulator's fake key in a 0600 file, so the demo config can reference it."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / "demo-api-key"
+    path.touch(mode=0o600, exist_ok=True)
+    path.chmod(0o600)
+    path.write_text(DEMO_KEY, encoding="utf-8")
+    return path
+
+
+def seed_demo(
+    database: Database, base_url: str, user: str, key_file: Path, page_size: int = 100
+) -> list[Any]:
     """Create (or re-aim) the demo config and its templates; return the template ids."""
     with session_scope(database) as session:
         try:
             config = get_config(session, DEMO_CONFIG)
-            update_config(session, config, {"base_url": base_url, "is_active": True}, user)
+            changes = {"base_url": base_url, "secret_ref": f"file:{key_file}", "is_active": True}
+            update_config(session, config, changes, user)
         except NotFoundError:
             config = add_config(
                 session,
                 {
                     "name": DEMO_CONFIG,
                     "base_url": base_url,
-                    "secret_ref": f"env:{DEMO_KEY_ENV}",
+                    "secret_ref": f"file:{key_file}",
                     "default_page_size": page_size,
                     "max_retries": 6,
                     "backoff_base_s": 0.2,
@@ -119,10 +131,10 @@ def demo(
         sizes=sizes,
         rate_limit={"enabled": True, "per_second": per_second, "burst": int(per_second)},
     )
-    os.environ[DEMO_KEY_ENV] = DEMO_KEY  # the config's secret_ref points here
+    key_file = _demo_key_file(current.data_dir)
     with open_db() as database, run_in_thread(config) as running:
         err_console.print(f"simulated API on {running.api_url} (flaky, {per_second:g} req/s)")
-        template_ids = seed_demo(database, running.api_url, user)
+        template_ids = seed_demo(database, running.api_url, user, key_file)
         starts = template_ids if sync and not read_only else []
         make_app(
             current,

@@ -2,7 +2,7 @@
 
 The app owns three kinds of work, all in named workers that never touch widgets:
 ``listen`` (LISTEN on the engine's channel; sets a dirty flag), ``refresh`` (re-reads the
-dashboard, at most ``FLUSH_HZ`` times a second) and ``runs`` (syncs started here).
+dashboard, at most ``MAX_FLUSH_HZ`` times a second) and ``runs`` (syncs started here).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from textual import on, work
 from textual.app import App
 from textual.binding import Binding
+from textual.events import Resize
 from textual.worker import Worker, WorkerState
 
 from ..engine import mark_stale_runs, run_template
@@ -36,7 +37,8 @@ from .screens.picker import TemplatePicker
 __all__ = ["ConsoleApp", "MIN_SIZE"]
 
 MIN_SIZE = (60, 16)
-FLUSH_HZ = 5
+TICK_HZ = 10
+MAX_FLUSH_HZ = 8
 IDLE_REFRESH_S = 5.0
 BUSY_REFRESH_S = 1.0  # request rows are not notified one by one; poll while runs are active
 STALE_SWEEP_S = 30.0
@@ -93,11 +95,14 @@ class ConsoleApp(App[None]):
         self._start_templates = list(start_templates or [])
         self.aengine: AsyncEngine | None = None
         self.dashboard_screen = DashboardScreen()
+        self._too_small = TooSmallScreen(*MIN_SIZE)
         self.stale = False
+        self.link_history: list[bool] = []  # up/down transitions of the database link
         self.loads = 0
         self._dirty = True
         self._loading = False
-        self._last_load = 0.0
+        self._last_start = 0.0
+        self.read_ms: list[float] = []  # recent dashboard read times (shown by the benchmark)
         self._last_sweep = 0.0
         self._active_runs = 0
         self.console_runs: dict[Worker[Any], asyncio.Event] = {}
@@ -112,7 +117,7 @@ class ConsoleApp(App[None]):
         await self.push_screen(self.dashboard_screen)
         if self.live:
             self.listen()
-            self.set_interval(1 / FLUSH_HZ, self._tick)
+            self.set_interval(1 / TICK_HZ, self._tick)
         self.refresh_dashboard()
         for template_id in self._start_templates:
             self.start_run({"template_id": template_id, "trigger": self.trigger})
@@ -122,24 +127,28 @@ class ConsoleApp(App[None]):
         if self.aengine is not None:
             await self.aengine.dispose()
 
-    def on_resize(self) -> None:
-        self._check_size()
+    def on_resize(self, event: Resize) -> None:
+        self._check_size(event.size.width, event.size.height)
 
-    def _check_size(self) -> None:
-        too_small = self.size.width < MIN_SIZE[0] or self.size.height < MIN_SIZE[1]
-        showing = isinstance(self.screen, TooSmallScreen)
+    def _check_size(self, width: int | None = None, height: int | None = None) -> None:
+        if self.dashboard_screen not in self.screen_stack:
+            return  # mounting: checked again once the dashboard is up
+        width = self.size.width if width is None else width
+        height = self.size.height if height is None else height
+        too_small = width < MIN_SIZE[0] or height < MIN_SIZE[1]
+        showing = self._too_small in self.screen_stack
         if too_small and not showing:
-            self.push_screen(TooSmallScreen(*MIN_SIZE))
-        elif showing and not too_small:
+            self.push_screen(self._too_small)
+        elif showing and not too_small and self.screen is self._too_small:
             self.pop_screen()
 
     # -- live data -------------------------------------------------------------------------
     def _tick(self) -> None:
         if self._loading:
             return
-        since = time.monotonic() - self._last_load
+        since = time.monotonic() - self._last_start
         due = BUSY_REFRESH_S if self._active_runs else IDLE_REFRESH_S
-        if self._dirty or since >= due:
+        if (self._dirty and since >= 1 / MAX_FLUSH_HZ) or since >= due:
             self.refresh_dashboard()
 
     @work(group="listen", exclusive=True, exit_on_error=False)
@@ -163,6 +172,7 @@ class ConsoleApp(App[None]):
         if not self._loading:
             self._loading = True
             self._dirty = False
+            self._last_start = time.monotonic()
             self._load()
 
     @work(group="refresh", exclusive=True, exit_on_error=False)
@@ -180,12 +190,13 @@ class ConsoleApp(App[None]):
                 await mark_stale_runs(self.aengine)
             async with self.aengine.connect() as conn:
                 dashboard = await load_dashboard(conn, now=now)
+            self.read_ms.append((time.monotonic() - self._last_start) * 1000)
+            del self.read_ms[:-200]
             self.post_message(DashboardLoaded(dashboard))
         except Exception as exc:
             self._dirty = True
             self.post_message(LinkState(True, type(exc).__name__))
         finally:
-            self._last_load = time.monotonic()
             self._loading = False
 
     def on_dashboard_loaded(self, message: DashboardLoaded) -> None:
@@ -198,6 +209,8 @@ class ConsoleApp(App[None]):
             self.screen.post_message(DataChanged())
 
     def on_link_state(self, message: LinkState) -> None:
+        if not self.link_history or self.link_history[-1] != message.stale:
+            self.link_history.append(message.stale)
         self.stale = message.stale
         self.dashboard_screen.set_badge("stale", message.stale)
 

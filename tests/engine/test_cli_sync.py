@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from tests.engine.conftest import KEY_ENV, SIM_KEY
 from tests.simulator_fixture import SMALL
+from tests.tenant import KEY_ENV, SIM_KEY
 
 
 def setup_tenant(cli, simulator, monkeypatch, **sim):  # type: ignore[no-untyped-def]

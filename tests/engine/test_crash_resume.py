@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from tests.engine.conftest import KEY_ENV, SIM_KEY
+from tests.tenant import KEY_ENV, SIM_KEY
 
 pytestmark = pytest.mark.slow
 RECORDS = 1500

@@ -136,7 +136,7 @@ async def test_the_key_never_reaches_the_database_or_output(  # type: ignore[no-
 ) -> None:
     import logging
 
-    from tests.engine.conftest import SIM_KEY
+    from tests.tenant import SIM_KEY
     from tests.test_secrets_never_persist import pg_dump
 
     caplog.set_level(logging.DEBUG)

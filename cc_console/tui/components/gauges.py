@@ -51,4 +51,9 @@ class ScopeGauges(Static, can_focus=True):
     """Focusable so number keys and tab reach it like the other panes."""
 
     def show(self, scopes: list[dict[str, Any]], now: datetime) -> None:
-        self.update(gauge_text(scopes, now))
+        text = gauge_text(scopes, now)
+        if text != self._shown:  # its size is set by the pane: no layout pass needed
+            self._shown = text
+            self.update(text, layout=False)
+
+    _shown = Text()

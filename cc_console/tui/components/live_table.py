@@ -7,7 +7,7 @@ is never cleared, so the cursor stays on its row and the viewport does not jump.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from rich.text import Text
@@ -17,7 +17,7 @@ from ..format import Ranked
 
 __all__ = ["LiveTable"]
 
-Row = tuple[str, Sequence[Any]]
+Row = tuple[str, Any, Callable[[], Sequence[Any]]]  # key, signature of its data, cell builder
 
 
 class LiveTable(DataTable[Any]):
@@ -29,6 +29,7 @@ class LiveTable(DataTable[Any]):
         super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)
         self._column_spec = list(columns)
         self._cells: dict[str, list[Any]] = {}
+        self._signatures: dict[str, Any] = {}
         self._order: list[str] = []
         self.filter_text = ""
         self.following = False
@@ -50,10 +51,20 @@ class LiveTable(DataTable[Any]):
         return any(needle in (c.plain if isinstance(c, Text) else str(c)).lower() for c in cells)
 
     def sync(self, rows: Sequence[Row]) -> int:
-        """Show ``rows`` (in order); return how many rows are new."""
+        """Show ``rows`` (in order); return how many rows are new.
+
+        A row whose signature did not change since the last sync is not rebuilt.
+        """
+        built: list[tuple[str, Any, Sequence[Any] | None, Callable[[], Sequence[Any]]]] = [
+            (key, sig, None, build) for key, sig, build in rows
+        ]
         if self.filter_text:
-            rows = [row for row in rows if self._matches(row[1])]
-        wanted = [key for key, _ in rows]
+            built = [
+                (k, s, c, b)
+                for k, s, c, b in ((k, s, self._current(k, s) or b(), b) for k, s, _, b in built)
+                if self._matches(c)
+            ]
+        wanted = [key for key, *_ in built]
         wanted_set = set(wanted)
         selected = self.selected_key
         before = self._order.index(selected) if selected in self._order else None
@@ -62,8 +73,14 @@ class LiveTable(DataTable[Any]):
         for key in [k for k in self._order if k not in wanted_set]:
             self.remove_row(key)
             del self._cells[key]
-        for rank, (key, cells) in enumerate(rows):
+            del self._signatures[key]
+        for rank, (key, signature, cells, build) in enumerate(built):
             old = self._cells.get(key)
+            if old is not None and self._signatures[key] == signature:
+                old[0].rank = rank
+                continue
+            cells = cells or build()
+            self._signatures[key] = signature
             if old is None:
                 first = Ranked(no_wrap=True, overflow="ellipsis")
                 first.append_text(cells[0] if isinstance(cells[0], Text) else Text(str(cells[0])))
@@ -83,6 +100,11 @@ class LiveTable(DataTable[Any]):
         self.shown = len(wanted)
         self._restore_cursor(selected, before)
         return new
+
+    def _current(self, key: str, signature: Any) -> Sequence[Any] | None:
+        if key in self._cells and self._signatures.get(key) == signature:
+            return self._cells[key]
+        return None
 
     def _restore_cursor(self, selected: str | None, before: int | None) -> None:
         if not self._order:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -153,90 +153,93 @@ class Pane(Vertical, can_focus=False):
         self.border_subtitle = f"{note} {text}".strip()
 
 
+def _lazy(
+    key: str,
+    record: dict[str, Any],
+    now: datetime,
+    volatile: bool,
+    build: Callable[[dict[str, Any], datetime], list[Any]],
+) -> Row:
+    """A row whose cells are built only when its data (or, if ``volatile``, the clock) moved."""
+    signature = (tuple(record.values()), now if volatile else now.date())
+    return (key, signature, lambda: build(record, now))
+
+
 def run_rows(runs: list[dict[str, Any]], now: datetime) -> list[Row]:
-    rows: list[Row] = []
-    for r in runs:
-        end = r["finished_at"] or now
-        running = r["status"] == "running"
-        count = "?" if r["odata_count"] is None else f"{r['odata_count']:,}"
-        rows.append(
-            (
-                str(r["id"]),
-                [
-                    short_id(r["id"]),
-                    plain(r["template"]),
-                    plain(r["trigger"]),
-                    status(r["status"]),
-                    when(r["started_at"], now),
-                    duration((end - r["started_at"]).total_seconds()),
-                    str(r["pages"]),
-                    f"{r['records']:,} / {count}",
-                    bar(r["records"], r["odata_count"], style="cyan" if running else "green")
-                    if running or r["odata_count"]
-                    else Text(""),
-                    Text(
-                        str(r["http_429_count"]), style="magenta" if r["http_429_count"] else "dim"
-                    ),
-                    Text(str(r["error_count"]), style="red" if r["error_count"] else "dim"),
-                ],
-            )
-        )
-    return rows
+    return [_lazy(str(r["id"]), r, now, r["status"] == "running", _run_cells) for r in runs]
+
+
+def _run_cells(r: dict[str, Any], now: datetime) -> list[Any]:
+    end = r["finished_at"] or now
+    running = r["status"] == "running"
+    count = "?" if r["odata_count"] is None else f"{r['odata_count']:,}"
+    return [
+        short_id(r["id"]),
+        plain(r["template"]),
+        plain(r["trigger"]),
+        status(r["status"]),
+        when(r["started_at"], now),
+        duration((end - r["started_at"]).total_seconds()),
+        str(r["pages"]),
+        f"{r['records']:,} / {count}",
+        bar(r["records"], r["odata_count"], style="cyan" if running else "green")
+        if running or r["odata_count"]
+        else Text(""),
+        Text(str(r["http_429_count"]), style="magenta" if r["http_429_count"] else "dim"),
+        Text(str(r["error_count"]), style="red" if r["error_count"] else "dim"),
+    ]
 
 
 def request_rows(requests: list[dict[str, Any]], now: datetime) -> list[Row]:
     return [
-        (
-            f"{q['id']}|{q['sent_at'].isoformat()}",
-            [
-                when(q["sent_at"], now),
-                plain(q["method"]),
-                plain(q["endpoint_path"]),
-                http_status(q["status_code"]),
-                "…" if q["elapsed_ms"] is None else f"{q['elapsed_ms']:.0f}",
-                size(q["size_bytes"]),
-                str(q["attempt_no"]),
-                short_id(q["run_id"]),
-            ],
-        )
+        _lazy(f"{q['id']}|{q['sent_at'].isoformat()}", q, now, False, _request_cells)
         for q in requests
     ]
 
 
-def cursor_rows(cursors: list[dict[str, Any]], now: datetime) -> list[Row]:
+def _request_cells(q: dict[str, Any], now: datetime) -> list[Any]:
     return [
-        (
-            str(c["id"]),
-            [
-                plain(c["resource_path"]),
-                bar(
-                    c["next_skip"],
-                    c["odata_count"],
-                    style="green" if c["status"] == "completed" else "cyan",
-                ),
-                plain(c["filter_text"] or "(all)"),
-                when(c["last_sync_at"], now, date=True),
-                status(c["status"]),
-                short_id(c["last_run_id"]),
-            ],
-        )
-        for c in cursors
+        when(q["sent_at"], now),
+        plain(q["method"]),
+        plain(q["endpoint_path"]),
+        http_status(q["status_code"]),
+        "…" if q["elapsed_ms"] is None else f"{q['elapsed_ms']:.0f}",
+        size(q["size_bytes"]),
+        str(q["attempt_no"]),
+        short_id(q["run_id"]),
+    ]
+
+
+def cursor_rows(cursors: list[dict[str, Any]], now: datetime) -> list[Row]:
+    return [_lazy(str(c["id"]), c, now, False, _cursor_cells) for c in cursors]
+
+
+def _cursor_cells(c: dict[str, Any], now: datetime) -> list[Any]:
+    return [
+        plain(c["resource_path"]),
+        bar(
+            c["next_skip"],
+            c["odata_count"],
+            style="green" if c["status"] == "completed" else "cyan",
+        ),
+        plain(c["filter_text"] or "(all)"),
+        when(c["last_sync_at"], now, date=True),
+        status(c["status"]),
+        short_id(c["last_run_id"]),
     ]
 
 
 def error_rows(errors: list[dict[str, Any]], now: datetime) -> list[Row]:
+    return [_lazy(str(e["id"]), e, now, False, _error_cells) for e in errors]
+
+
+def _error_cells(e: dict[str, Any], now: datetime) -> list[Any]:
     return [
-        (
-            str(e["id"]),
-            [
-                when(e["occurred_at"], now),
-                plain(e["kind"], "red" if not e["retryable"] else ""),
-                Text("yes" if e["retryable"] else "no", style="dim" if e["retryable"] else "bold"),
-                http_status(e["status_code"]) if e["status_code"] else Text("—", style="dim"),
-                plain(e["endpoint_path"]),
-                short_id(e["run_id"]),
-                plain(e["message"]),
-            ],
-        )
-        for e in errors
+        when(e["occurred_at"], now),
+        plain(e["kind"], "red" if not e["retryable"] else ""),
+        Text("yes" if e["retryable"] else "no", style="dim" if e["retryable"] else "bold"),
+        http_status(e["status_code"]) if e["status_code"] else Text("—", style="dim"),
+        plain(e["endpoint_path"]),
+        short_id(e["run_id"]),
+        plain(e["message"]),
     ]

@@ -12,10 +12,11 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import DataTable, Input, Static
 
 from ...store.audit_query import AuditFilter, AuditFilterError, audit_page, parse_audit_filter
 from ...store.details import as_curl, load_request
+from ..components.key_bar import KeyBar
 from ..format import http_status, plain, short_id, size, when
 from .base import DetailScreen
 
@@ -68,7 +69,7 @@ class AuditScreen(DetailScreen):
         )
         yield Static(id="audit-status")
         yield DataTable(id="audit-table", cursor_type="row")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.query_one("#audit-table", DataTable).add_columns(
@@ -76,6 +77,7 @@ class AuditScreen(DetailScreen):
         )
         self.show_crumbs()
         self.apply_filter(self.query_text)
+        self.query_one("#audit-table", DataTable).focus()
 
     @on(Input.Submitted, "#audit-filter")
     def _submitted(self, event: Input.Submitted) -> None:

@@ -17,9 +17,10 @@ from textual.binding import Binding
 from textual.containers import Container
 from textual.events import Resize
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, Static, Tab, Tabs
+from textual.widgets import DataTable, Input, Static, Tab, Tabs
 
 from ...store.dashboard import Dashboard
+from ..components.key_bar import KeyBar
 from ..components.panes import (
     PANES,
     Pane,
@@ -59,6 +60,8 @@ class DashboardScreen(Screen[None]):
         self.new_while_paused = 0
         self.badges: dict[str, bool] = {"stale": False}
         self.active = "runs"
+        self.compact = False
+        self._topbar_text = Text()
 
     def compose(self) -> ComposeResult:
         yield Static(id="topbar")
@@ -68,7 +71,7 @@ class DashboardScreen(Screen[None]):
         with Container(id="panes"):
             yield from self.panes.values()
         yield Input(placeholder="filter the focused pane (enter keeps it, esc clears)", id="filter")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.panes["requests"].table.following = True
@@ -82,10 +85,14 @@ class DashboardScreen(Screen[None]):
         self._layout(event.size.width, event.size.height)
 
     def _layout(self, width: int, height: int) -> None:
-        compact = width < WIDE[0] or height < WIDE[1]
-        self.set_class(compact, "-compact")
+        self.compact = width < WIDE[0] or height < WIDE[1]
+        self.set_class(self.compact, "-compact")
+        self._mark_active()
+
+    def _mark_active(self) -> None:
+        # only the compact layout shows one pane; restyling five live tables costs a frame
         for key, pane in self.panes.items():
-            pane.set_class(key == self.active, "-active")
+            pane.set_class(self.compact and key == self.active, "-active")
 
     @on(Tabs.TabActivated, "#pane-tabs")
     def _tab(self, event: Tabs.TabActivated) -> None:
@@ -95,8 +102,7 @@ class DashboardScreen(Screen[None]):
 
     def _activate(self, key: str) -> None:
         self.active = key
-        for name, pane in self.panes.items():
-            pane.set_class(name == key, "-active")
+        self._mark_active()
         tabs = self.query_one("#pane-tabs", Tabs)
         if tabs.active != f"tab-{key}":
             tabs.active = f"tab-{key}"
@@ -128,8 +134,7 @@ class DashboardScreen(Screen[None]):
         key = self.focused_pane
         if key != self.active:
             self.active = key
-            for name, pane in self.panes.items():
-                pane.set_class(name == key, "-active")
+            self._mark_active()
 
     # -- live data -------------------------------------------------------------------------
     def apply(self, data: Dashboard) -> None:
@@ -141,7 +146,7 @@ class DashboardScreen(Screen[None]):
             if self.paused:
                 shown = set(self.panes["requests"].table._order)
                 self.new_while_paused = sum(
-                    1 for key, _ in request_rows(data.requests.rows, now) if key not in shown
+                    1 for key, *_ in request_rows(data.requests.rows, now) if key not in shown
                 )
             else:
                 self._sync(
@@ -188,7 +193,9 @@ class DashboardScreen(Screen[None]):
             text.append(f" {self.new_while_paused:,} new", style="magenta")
         elif self.panes["requests"].table.following:
             text.append("  following", style="green")
-        self.query_one("#topbar", Static).update(text)
+        if text != self._topbar_text:  # a fixed one-line bar: no layout pass needed
+            self._topbar_text = text
+            self.query_one("#topbar", Static).update(text, layout=False)
 
     # -- pane actions ----------------------------------------------------------------------
     def action_follow(self) -> None:

@@ -141,7 +141,7 @@ class TooSmallScreen(Screen[None]):
     """Shown instead of a broken layout while the terminal is below the minimum size."""
 
     def __init__(self, width: int, height: int) -> None:
-        super().__init__(id="too-small")
+        super().__init__(classes="too-small")
         self.need = (width, height)
 
     def compose(self) -> ComposeResult:

@@ -13,10 +13,11 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.widgets import Footer, Static, TabbedContent, TabPane
+from textual.widgets import Static, TabbedContent, TabPane
 
 from ...store.details import as_curl, load_request
 from ..components.json_tree import JsonTree
+from ..components.key_bar import KeyBar
 from ..format import duration, http_status, plain, size
 from .base import DetailScreen
 
@@ -60,7 +61,7 @@ class RequestDetailScreen(DetailScreen):
                     VerticalScroll(id=f"scroll-{name.lower()}"),
                 ):
                     yield Static(id=f"body-{name.lower()}")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.load()

@@ -9,9 +9,10 @@ from rich.table import Table
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from ...store.details import load_run
+from ..components.key_bar import KeyBar
 from ..format import bar, duration, http_status, plain, short_id, size, status, when
 from ..messages import DataChanged
 from .base import DetailScreen
@@ -42,7 +43,7 @@ class RunDetailScreen(DetailScreen):
         yield DataTable(id="timeline", cursor_type="row")
         yield Static(Text("Errors", style="bold"), classes="section")
         yield DataTable(id="run-errors", cursor_type="row")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         timeline = self.query_one("#timeline", DataTable)

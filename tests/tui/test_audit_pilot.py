@@ -1,0 +1,87 @@
+"""The audit browser: the filter language selects the right rows; export and curl keep secrets."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from cc_console.tui.screens.audit import AuditScreen
+
+from .conftest import loaded
+
+
+async def open_audit(pilot: Any) -> AuditScreen:
+    await loaded(pilot)
+    await pilot.press("a")
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+    screen = pilot.app.screen
+    assert isinstance(screen, AuditScreen)
+    return screen
+
+
+async def search(pilot: Any, screen: AuditScreen, query: str) -> list[dict[str, Any]]:
+    box = screen.query_one("#audit-filter")
+    box.value = query
+    await pilot.press("slash", "enter")
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+    assert screen.query_one("#audit-table").row_count == len(screen.rows)
+    return screen.rows
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        pytest.param("", 11, id="everything-in-24h"),
+        pytest.param("status:429", 2, id="status"),
+        pytest.param("status:5xx", 1, id="status-class"),
+        pytest.param("!status:200 endpoint:subjects", 2, id="negation-and-endpoint"),
+        pytest.param("run:00000017", 4, id="run-prefix"),
+        pytest.param("kind:http_401", 1, id="error-kind"),
+        pytest.param("since:5m", 2, id="window"),
+        pytest.param("skip=200", 2, id="free-text-in-url"),
+    ],
+)
+async def test_filter_language_selects_the_right_rows(console_app, query: str, expected: int) -> None:
+    app = console_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_audit(pilot)
+        rows = await search(pilot, screen, query)
+        assert len(rows) == expected
+        if query == "status:429":
+            assert {r["status_code"] for r in rows} == {429}
+        if query.startswith("!status:200"):
+            assert all(r["endpoint_path"] == "/subjects" and r["status_code"] != 200 for r in rows)
+
+
+async def test_a_bad_filter_says_why_and_keeps_the_rows(console_app) -> None:
+    app = console_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_audit(pilot)
+        before = len(await search(pilot, screen, "status:429"))
+        await search(pilot, screen, "colour:red")
+        status = str(screen.query_one("#audit-status").render())
+        assert "unknown key 'colour'" in status
+        assert len(screen.rows) == before
+
+
+async def test_export_writes_the_filtered_rows_and_curl_keeps_the_key_masked(
+    console_app, tmp_path
+) -> None:
+    app = console_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_audit(pilot)
+        rows = await search(pilot, screen, "endpoint:subjects")
+        written = await screen.export(tmp_path / "audit.jsonl")
+        lines = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
+        assert written == len(lines) == len(rows) == 4
+        assert {line["endpoint_path"] for line in lines} == {"/subjects"}
+        copied: list[str] = []
+        app.copy_to_clipboard = copied.append  # type: ignore[method-assign]
+        await pilot.press("y")
+        await app.workers.wait_for_complete()
+        assert copied and copied[0].startswith("curl -X GET 'http://127.0.0.1:8765/api/v1/subjects?")
+        assert "X-ApiKey: ***masked" in copied[0]

@@ -1,0 +1,152 @@
+"""Driving the console with the keyboard on a seeded database (no engine running)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import text
+
+from cc_console.tui.screens.modals import ConfirmScreen
+from cc_console.tui.screens.picker import TemplatePicker
+from cc_console.tui.screens.request_detail import RequestDetailScreen
+from cc_console.tui.screens.run_detail import RunDetailScreen
+
+from . import seed
+from .conftest import loaded
+
+
+def add_requests(database: Any, first: int, count: int) -> None:
+    """``count`` newer request attempts of the running run."""
+    with database.engine.begin() as conn:
+        for n in range(first, first + count):
+            seed._request(conn, n, seed.RUN_RUNNING, "studies",
+                          seed.FROZEN - timedelta(seconds=4) + timedelta(milliseconds=n), 0, 200,
+                          body=seed.page("studies", 0, 300))
+
+
+async def reload(pilot: Any) -> None:
+    await loaded(pilot, pilot.app.loads)  # drain the read in flight
+    before = pilot.app.loads
+    pilot.app.refresh_dashboard()
+    await loaded(pilot, before + 1)
+
+
+def topbar(app: Any) -> str:
+    return str(app.dashboard_screen.query_one("#topbar").render())
+
+
+async def test_follow_lets_go_on_scroll_and_pause_counts_new(console_app, seeded) -> None:
+    app = console_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot)
+        table = app.dashboard_screen.panes["requests"].table
+        assert table.row_count == 11 and table.following
+        await pilot.press("2", "down")
+        assert not table.following and table.cursor_row == 1
+        held = table.selected_key
+        add_requests(seeded, 100, 2)
+        await reload(pilot)
+        assert table.row_count == 13
+        assert table.selected_key == held and table.cursor_row == 3  # the row stayed under the cursor
+        await pilot.press("F")
+        assert table.following and table.cursor_row == 0
+        await pilot.press("space")
+        assert "PAUSED" in topbar(app)
+        add_requests(seeded, 200, 3)
+        await reload(pilot)
+        assert table.row_count == 13, "a paused pane must not move"
+        assert "3 new" in topbar(app)
+        assert app.dashboard_screen.panes["runs"].table.row_count == 4  # the rest keeps moving
+        await pilot.press("space")
+        await pilot.pause()
+        assert table.row_count == 16 and table.cursor_row == 0
+        assert "PAUSED" not in topbar(app)
+
+
+async def test_read_only_disables_every_action(console_app, seeded) -> None:
+    app = console_app(read_only=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot)
+        for action in ("start_sync", "resume", "retry", "cancel_run"):
+            assert app.check_action(action, ()) is None  # disabled, still listed in the footer
+        await pilot.press("s")
+        await pilot.pause()
+        assert not any(isinstance(s, TemplatePicker) for s in app.screen_stack)
+        await pilot.press("down", "down", "r", "R", "up", "up", "c")
+        await pilot.pause()
+        assert not any(isinstance(s, ConfirmScreen) for s in app.screen_stack)
+        assert "READ-ONLY" in topbar(app)
+    with seeded.engine.connect() as conn:
+        assert conn.scalar(text("SELECT count(*) FROM cc_sync_run")) == 4
+        assert conn.scalar(text("SELECT count(*) FROM cc_sync_run WHERE cancel_requested_at IS NOT NULL")) == 0
+
+
+async def test_cancel_asks_then_flags_the_running_run(console_app, seeded) -> None:
+    app = console_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot)
+        assert app.dashboard_screen.selected_run()["id"] == seed.RUN_RUNNING
+        await pilot.press("c")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("escape")  # changing one's mind cancels nothing
+        await pilot.pause()
+        await pilot.press("c", "y")
+        await app.workers.wait_for_complete()
+    with seeded.engine.connect() as conn:
+        flagged = conn.execute(
+            text("SELECT id FROM cc_sync_run WHERE cancel_requested_at IS NOT NULL")
+        ).scalars().all()
+    assert flagged == [seed.RUN_RUNNING]
+
+
+async def test_resume_refuses_a_run_that_is_not_failed_or_partial(console_app, seeded) -> None:
+    app = console_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot)
+        await pilot.press("down", "down", "down", "r")  # the succeeded run
+        await pilot.pause()
+        assert not app.console_runs
+    with seeded.engine.connect() as conn:
+        assert conn.scalar(text("SELECT count(*) FROM cc_sync_run")) == 4
+
+
+async def test_drill_down_steps_and_comes_back_with_the_filter(console_app) -> None:
+    app = console_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot)
+        runs = app.dashboard_screen.panes["runs"].table
+        await pilot.press("slash", *"subjects", "enter")
+        await pilot.pause()
+        assert runs.row_count == 1 and "/subjects/" in app.dashboard_screen.panes["runs"].border_subtitle
+        await pilot.press("enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        detail = app.screen
+        assert isinstance(detail, RunDetailScreen) and detail.run_id == seed.RUN_PARTIAL
+        assert detail.query_one("#timeline").row_count == 4
+        assert detail.query_one("#run-errors").row_count == 2
+        await pilot.press("down", "enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        request = app.screen
+        assert isinstance(request, RequestDetailScreen)
+        assert request.request["status_code"] == 429 and request.index == 1
+        await pilot.press("right_square_bracket")
+        await app.workers.wait_for_complete()
+        assert request.index == 2 and request.request["attempt_no"] == 2
+        assert "Run 00000017 › Request 3 of 4" in str(request.query_one("#crumbs").render())
+        await pilot.press("escape", "escape")
+        await pilot.pause()
+        assert app.screen is app.dashboard_screen
+        assert runs.filter_text == "subjects" and runs.row_count == 1
+
+
+async def test_untrusted_text_is_never_markup(console_app) -> None:
+    app = console_app()
+    async with app.run_test(size=(160, 40)) as pilot:
+        await loaded(pilot)
+        errors = app.dashboard_screen.panes["errors"].table
+        messages = [errors.get_row_at(i)[-1].plain for i in range(errors.row_count)]
+        assert "503 Service Unavailable [red]not markup[/red]" in messages
