@@ -29,7 +29,7 @@ from typing import Any
 from textual import events
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from sim_throughput import free_port, start  # noqa: E402
+from sim_throughput import start_clean_sim  # noqa: E402
 from sync_throughput import KEY, fresh_database, seed  # noqa: E402
 
 from cc_console.settings import Settings  # noqa: E402
@@ -155,25 +155,7 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=400_000)
     parser.add_argument("--presses", type=int, default=200)
     args = parser.parse_args()
-    port = free_port()
-    sim = start(
-        [
-            sys.executable,
-            "-m",
-            "cc_console",
-            "sim",
-            "--port",
-            str(port),
-            "--profile",
-            "clean",
-            "--no-rate-limit",
-            "--api-key",
-            KEY,
-            "--records",
-            f"patient-visits={args.records}",
-        ],
-        port,
-    )
+    sim, port = start_clean_sim(args.records, KEY)
     try:
         url = fresh_database("cc_bench_console")
         template = seed(url, f"http://127.0.0.1:{port}/api/v1")

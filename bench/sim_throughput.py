@@ -56,6 +56,27 @@ def start(command: list[str], port: int) -> subprocess.Popen[bytes]:
     raise SystemExit("server did not start")
 
 
+def start_clean_sim(records: int, key: str) -> tuple[subprocess.Popen[bytes], int]:
+    """``cc-console sim`` (clean, no rate limit, ``records`` patient-visits) on a free port."""
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "cc_console",
+        "sim",
+        "--port",
+        str(port),
+        "--profile",
+        "clean",
+        "--no-rate-limit",
+        "--api-key",
+        key,
+        "--records",
+        f"patient-visits={records}",
+    ]
+    return start(command, port), port
+
+
 def page_through(port: int, records: int, pages: int | None = None) -> tuple[int, int, float]:
     client = httpx.Client(
         base_url=f"http://127.0.0.1:{port}/api/v1", headers={"X-ApiKey": "bench-key"}, timeout=30
@@ -79,25 +100,7 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=200_000)
     args = parser.parse_args()
     env = {**os.environ}
-    sim_port = free_port()
-    sim = start(
-        [
-            sys.executable,
-            "-m",
-            "cc_console",
-            "sim",
-            "--port",
-            str(sim_port),
-            "--profile",
-            "clean",
-            "--no-rate-limit",
-            "--api-key",
-            "bench-key",
-            "--records",
-            f"patient-visits={args.records}",
-        ],
-        sim_port,
-    )
+    sim, sim_port = start_clean_sim(args.records, "bench-key")
     try:
         cold = page_through(sim_port, args.records)
         warm = page_through(sim_port, args.records)

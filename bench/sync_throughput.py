@@ -25,7 +25,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from sim_throughput import free_port, start  # noqa: E402
+from sim_throughput import start_clean_sim  # noqa: E402
 
 from cc_console.engine import run_template  # noqa: E402
 from cc_console.odata import canonical_params, filter_hash, params_hash  # noqa: E402
@@ -108,25 +108,7 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=200_000)
     args = parser.parse_args()
     os.environ["CC_BENCH_KEY"] = KEY
-    port = free_port()
-    sim = start(
-        [
-            sys.executable,
-            "-m",
-            "cc_console",
-            "sim",
-            "--port",
-            str(port),
-            "--profile",
-            "clean",
-            "--no-rate-limit",
-            "--api-key",
-            KEY,
-            "--records",
-            f"patient-visits={args.records}",
-        ],
-        port,
-    )
+    sim, port = start_clean_sim(args.records, KEY)
     api = f"http://127.0.0.1:{port}/api/v1"
     try:
         asyncio.run(bare_loop(api, args.records))  # warm the simulator: it must not be the limit

@@ -230,12 +230,16 @@ class ConsoleApp(App[None]):
     @on(Worker.StateChanged)
     def _worker_changed(self, event: Worker.StateChanged) -> None:
         worker = event.worker
-        if worker.group != "runs" or not worker.is_finished:
+        if worker.group != "runs":
+            if event.state == WorkerState.ERROR:  # an action of the app failed
+                self.show_error("That did not work", worker.error)
+            return
+        if not worker.is_finished:
             return
         self.console_runs.pop(worker, None)
         self._dirty = True
         if event.state == WorkerState.ERROR:
-            self.push_screen(ErrorScreen("The sync could not run", _one_line(worker.error)))
+            self.show_error("The sync could not run", worker.error)
         elif event.state == WorkerState.SUCCESS and worker.result is not None:
             summary = worker.result
             self.notify(
@@ -244,6 +248,10 @@ class ConsoleApp(App[None]):
                 markup=False,
                 severity="information" if summary.status == "succeeded" else "warning",
             )
+
+    def show_error(self, title: str, error: BaseException | None) -> None:
+        """A modal with the error's first line (never markup, never a traceback)."""
+        self.push_screen(ErrorScreen(title, _one_line(error)))
 
     # -- actions ---------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -264,7 +272,7 @@ class ConsoleApp(App[None]):
         try:
             templates = await active_templates(self.aengine)
         except Exception as exc:
-            self.push_screen(ErrorScreen("Cannot list templates", _one_line(exc)))
+            self.show_error("Cannot list templates", exc)
             return
         if not templates:
             self.notify("no active templates; add one with `cc-console template add`")

@@ -45,7 +45,9 @@ async def search(pilot: Any, screen: AuditScreen, query: str) -> list[dict[str, 
         pytest.param("skip=200", 2, id="free-text-in-url"),
     ],
 )
-async def test_filter_language_selects_the_right_rows(console_app, query: str, expected: int) -> None:
+async def test_filter_language_selects_the_right_rows(
+    console_app, query: str, expected: int
+) -> None:
     app = console_app()
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await open_audit(pilot)
@@ -83,5 +85,7 @@ async def test_export_writes_the_filtered_rows_and_curl_keeps_the_key_masked(
         app.copy_to_clipboard = copied.append  # type: ignore[method-assign]
         await pilot.press("y")
         await app.workers.wait_for_complete()
-        assert copied and copied[0].startswith("curl -X GET 'http://127.0.0.1:8765/api/v1/subjects?")
+        assert copied and copied[0].startswith(
+            "curl -X GET 'http://127.0.0.1:8765/api/v1/subjects?"
+        )
         assert "X-ApiKey: ***masked" in copied[0]

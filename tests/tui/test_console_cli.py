@@ -90,18 +90,29 @@ async def test_a_remapped_key_opens_the_picker(seeded, db_url, tmp_path) -> None
 async def test_demo_setup_starts_every_template_against_the_flaky_simulator(
     database, db_url, tmp_path
 ) -> None:
-    config = sim_config("flaky", api_key="demo-key-not-a-secret", sizes=SMALL,
-                        rate_limit={"enabled": True, "per_second": 15, "burst": 15})
+    config = sim_config(
+        "flaky",
+        api_key="demo-key-not-a-secret",
+        sizes=SMALL,
+        rate_limit={"enabled": True, "per_second": 15, "burst": 15},
+    )
     with run_in_thread(config) as running:
         key_file = _demo_key_file(tmp_path)
         ids = seed_demo(database, running.api_url, "tester", key_file, page_size=50)
-        app = make_app(_settings(db_url, tmp_path), database, start_templates=ids,
-                       trigger="demo")
+        app = make_app(_settings(db_url, tmp_path), database, start_templates=ids, trigger="demo")
         async with app.run_test(size=(120, 40)) as pilot:
             await loaded(pilot)
-            await until(pilot, lambda: len(runs(app)) == len(ids)
-                        and all(r["status"] != "running" for r in runs(app)), "the demo runs")
-            await until(pilot, lambda: app.dashboard_screen.panes["requests"].table.row_count,
-                        "requests in the live pane")
+            await until(
+                pilot,
+                lambda: (
+                    len(runs(app)) == len(ids) and all(r["status"] != "running" for r in runs(app))
+                ),
+                "the demo runs",
+            )
+            await until(
+                pilot,
+                lambda: app.dashboard_screen.panes["requests"].table.row_count,
+                "requests in the live pane",
+            )
         assert {r["trigger"] for r in runs(app)} == {"demo"}
         assert all(r["records"] > 0 for r in runs(app))

@@ -20,9 +20,16 @@ def add_requests(database: Any, first: int, count: int) -> None:
     """``count`` newer request attempts of the running run."""
     with database.engine.begin() as conn:
         for n in range(first, first + count):
-            seed._request(conn, n, seed.RUN_RUNNING, "studies",
-                          seed.FROZEN - timedelta(seconds=4) + timedelta(milliseconds=n), 0, 200,
-                          body=seed.page("studies", 0, 300))
+            seed._request(
+                conn,
+                n,
+                seed.RUN_RUNNING,
+                "studies",
+                seed.FROZEN - timedelta(seconds=4) + timedelta(milliseconds=n),
+                0,
+                200,
+                body=seed.page("studies", 0, 300),
+            )
 
 
 async def reload(pilot: Any) -> None:
@@ -48,7 +55,9 @@ async def test_follow_lets_go_on_scroll_and_pause_counts_new(console_app, seeded
         add_requests(seeded, 100, 2)
         await reload(pilot)
         assert table.row_count == 13
-        assert table.selected_key == held and table.cursor_row == 3  # the row stayed under the cursor
+        assert (
+            table.selected_key == held and table.cursor_row == 3
+        )  # the row stayed under the cursor
         await pilot.press("F")
         assert table.following and table.cursor_row == 0
         await pilot.press("space")
@@ -79,7 +88,12 @@ async def test_read_only_disables_every_action(console_app, seeded) -> None:
         assert "READ-ONLY" in topbar(app)
     with seeded.engine.connect() as conn:
         assert conn.scalar(text("SELECT count(*) FROM cc_sync_run")) == 4
-        assert conn.scalar(text("SELECT count(*) FROM cc_sync_run WHERE cancel_requested_at IS NOT NULL")) == 0
+        assert (
+            conn.scalar(
+                text("SELECT count(*) FROM cc_sync_run WHERE cancel_requested_at IS NOT NULL")
+            )
+            == 0
+        )
 
 
 async def test_cancel_asks_then_flags_the_running_run(console_app, seeded) -> None:
@@ -95,9 +109,11 @@ async def test_cancel_asks_then_flags_the_running_run(console_app, seeded) -> No
         await pilot.press("c", "y")
         await app.workers.wait_for_complete()
     with seeded.engine.connect() as conn:
-        flagged = conn.execute(
-            text("SELECT id FROM cc_sync_run WHERE cancel_requested_at IS NOT NULL")
-        ).scalars().all()
+        flagged = (
+            conn.execute(text("SELECT id FROM cc_sync_run WHERE cancel_requested_at IS NOT NULL"))
+            .scalars()
+            .all()
+        )
     assert flagged == [seed.RUN_RUNNING]
 
 
@@ -119,7 +135,10 @@ async def test_drill_down_steps_and_comes_back_with_the_filter(console_app) -> N
         runs = app.dashboard_screen.panes["runs"].table
         await pilot.press("slash", *"subjects", "enter")
         await pilot.pause()
-        assert runs.row_count == 1 and "/subjects/" in app.dashboard_screen.panes["runs"].border_subtitle
+        assert (
+            runs.row_count == 1
+            and "/subjects/" in app.dashboard_screen.panes["runs"].border_subtitle
+        )
         await pilot.press("enter")
         await app.workers.wait_for_complete()
         await pilot.pause()
@@ -150,3 +169,78 @@ async def test_untrusted_text_is_never_markup(console_app) -> None:
         errors = app.dashboard_screen.panes["errors"].table
         messages = [errors.get_row_at(i)[-1].plain for i in range(errors.row_count)]
         assert "503 Service Unavailable [red]not markup[/red]" in messages
+
+
+async def test_a_big_body_opens_as_a_collapsible_tree(console_app, seeded) -> None:
+    from cc_console.tui.components.json_tree import CHILD_CAP, JsonTree
+
+    body = seed.page("subjects", 0, 5000)
+    body["items"] = [{"id": n, "note": "x" * 100} for n in range(CHILD_CAP + 100)]
+    with seeded.engine.begin() as conn:
+        seed._request(
+            conn,
+            300,
+            seed.RUN_RUNNING,
+            "studies",
+            seed.FROZEN - timedelta(seconds=1),
+            0,
+            200,
+            body=body,
+        )
+    app = console_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot)
+        await pilot.press("2", "enter")  # the newest request: the big one
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        tree = app.screen.query_one(JsonTree)
+        items = next(n for n in tree.root.children if str(n.label).startswith("items"))
+        assert not items.children  # built only when opened
+        items.expand()
+        await pilot.pause()
+        assert len(items.children) == CHILD_CAP + 1  # capped, and says how many more
+        assert str(items.children[-1].label) == "… 100 more"
+
+
+async def test_a_failing_read_shows_an_error_and_the_console_lives_on(
+    console_app, monkeypatch
+) -> None:
+    from cc_console.tui.screens import run_detail
+    from cc_console.tui.screens.modals import ErrorScreen
+
+    async def broken(conn, run_id):  # type: ignore[no-untyped-def]
+        raise RuntimeError("the database went away [bold]mid-read[/bold]")
+
+    monkeypatch.setattr(run_detail, "load_run", broken)
+    app = console_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot)
+        await pilot.press("enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert isinstance(app.screen, ErrorScreen)
+        assert "RuntimeError: the database went away [bold]mid-read[/bold]" in app.screen.message
+        await pilot.press("escape", "escape")
+        await pilot.pause()
+        assert app.screen is app.dashboard_screen and app.is_running
+
+
+async def test_the_palette_opens_entities(console_app) -> None:
+    from cc_console.tui.screens.audit import AuditScreen
+
+    app = console_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot)
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"audit endpoint /patients")
+        from textual.command import CommandList
+
+        from .test_live_pilot import until
+
+        await until(pilot, lambda: app.screen.query_one(CommandList).option_count, "a match")
+        await pilot.press("enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert isinstance(app.screen, AuditScreen)
+        assert app.screen.query_text == "endpoint:/patients" and len(app.screen.rows) == 2

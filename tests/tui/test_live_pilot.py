@@ -64,8 +64,11 @@ async def test_start_a_sync_from_the_picker_and_watch_requests_arrive(tenant, li
 async def test_a_failed_run_resumed_with_r_continues_from_its_cursor(tenant, live_app) -> None:
     t = tenant(
         "hostile",
-        sim={"mutate_rate": 0.0, "drift_after": 1_000_000, "faults": {"stall": 0.0,
-             "error_503_bare": 0.3}},
+        sim={
+            "mutate_rate": 0.0,
+            "drift_after": 1_000_000,
+            "faults": {"stall": 0.0, "error_503_bare": 0.3},
+        },
         max_retries=0,
         default_page_size=25,
     )
@@ -84,12 +87,15 @@ async def test_a_failed_run_resumed_with_r_continues_from_its_cursor(tenant, liv
             table.focus()
             table.move_cursor(row=0)
             await pilot.press("r")
-            await until(pilot, lambda latest=latest: runs(app)[0]["id"] != latest["id"]
-                        and runs(app)[0]["status"] != "running", "the resumed run")
+            await until(
+                pilot,
+                lambda latest=latest: (
+                    runs(app)[0]["id"] != latest["id"] and runs(app)[0]["status"] != "running"
+                ),
+                "the resumed run",
+            )
         assert runs(app)[0]["status"] == "succeeded"
-    chain = t.rows(
-        "SELECT id, parent_run_id, trigger, status FROM cc_sync_run ORDER BY started_at"
-    )
+    chain = t.rows("SELECT id, parent_run_id, trigger, status FROM cc_sync_run ORDER BY started_at")
     assert len(chain) >= 2
     for parent, child in zip(chain, chain[1:], strict=False):
         assert child.parent_run_id == parent.id and child.trigger == "resume"
@@ -109,9 +115,12 @@ async def test_a_failed_run_resumed_with_r_continues_from_its_cursor(tenant, liv
         landed = [a.skip or 0 for a in mine if a.landed]
         expected = max(landed) + 25 if landed else expected
     assert t.scalar("SELECT count(*) FROM cc_silver_record") == 300
-    assert t.scalar(
-        "SELECT count(*) FROM (SELECT record_key FROM cc_silver_record GROUP BY 1 HAVING count(*) > 1) d"
-    ) == 0
+    assert (
+        t.scalar(
+            "SELECT count(*) FROM (SELECT record_key FROM cc_silver_record GROUP BY 1 HAVING count(*) > 1) d"
+        )
+        == 0
+    )
 
 
 async def test_a_run_from_another_process_appears_live(tenant, live_app, db_url) -> None:
@@ -125,7 +134,10 @@ async def test_a_run_from_another_process_appears_live(tenant, live_app, db_url)
         env = {**os.environ, "CC_DATABASE_URL": db_url, KEY_ENV: SIM_KEY}
         engine = subprocess.Popen(
             [sys.executable, "-m", "cc_console", "sync", "-t", str(name), "--json"],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         try:
             await until(pilot, lambda: runs(app), "the other process's run")
@@ -141,16 +153,20 @@ async def test_a_dropped_link_shows_stale_and_reconnects(live_app, database) -> 
     async with app.run_test(size=(120, 40)) as pilot:
         await until(pilot, lambda: states and states[-1] is False, "the LISTEN link")
         with database.engine.connect() as conn:
-            conn.execute(text(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-            ))
+            conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
         await until(pilot, lambda: True in states, "the STALE badge")
         await until(pilot, lambda: states[-1] is False, "the reconnection")
         assert not app.stale
 
 
-async def test_quitting_with_active_runs_asks_and_cancel_ends_them_partial(tenant, live_app) -> None:
+async def test_quitting_with_active_runs_asks_and_cancel_ends_them_partial(
+    tenant, live_app
+) -> None:
     t = tenant("clean", sim={"latency_ms": 150}, default_page_size=10)
     template = t.template("/patients/odata")
     app = live_app()

@@ -40,10 +40,10 @@ class JsonTree(Tree[Any]):
         self._built: set[int] = set()
 
     def on_mount(self) -> None:
-        self._build(self.root)
+        self._populate(self.root)
         self.root.expand()
 
-    def _build(self, node: TreeNode[Any]) -> None:
+    def _populate(self, node: TreeNode[Any]) -> None:
         if node.id in self._built:
             return
         self._built.add(node.id)
@@ -58,4 +58,4 @@ class JsonTree(Tree[Any]):
             node.add_leaf(Text(f"… {len(items) - CHILD_CAP:,} more", style="dim"))
 
     def on_tree_node_expanded(self, event: Tree.NodeExpanded[Any]) -> None:
-        self._build(event.node)
+        self._populate(event.node)

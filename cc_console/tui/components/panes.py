@@ -21,6 +21,7 @@ __all__ = [
     "PaneSpec",
     "cursor_rows",
     "error_rows",
+    "request_cells",
     "request_rows",
     "run_rows",
 ]
@@ -192,12 +193,13 @@ def _run_cells(r: dict[str, Any], now: datetime) -> list[Any]:
 
 def request_rows(requests: list[dict[str, Any]], now: datetime) -> list[Row]:
     return [
-        _lazy(f"{q['id']}|{q['sent_at'].isoformat()}", q, now, False, _request_cells)
+        _lazy(f"{q['id']}|{q['sent_at'].isoformat()}", q, now, False, request_cells)
         for q in requests
     ]
 
 
-def _request_cells(q: dict[str, Any], now: datetime) -> list[Any]:
+def request_cells(q: dict[str, Any], now: datetime) -> list[Any]:
+    """The cells of one request attempt (also the audit browser's, before its URL)."""
     return [
         when(q["sent_at"], now),
         plain(q["method"]),

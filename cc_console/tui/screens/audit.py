@@ -17,7 +17,8 @@ from textual.widgets import DataTable, Input, Static
 from ...store.audit_query import AuditFilter, AuditFilterError, audit_page, parse_audit_filter
 from ...store.details import as_curl, load_request
 from ..components.key_bar import KeyBar
-from ..format import http_status, plain, short_id, size, when
+from ..components.panes import request_cells
+from ..format import plain
 from .base import DetailScreen
 
 __all__ = ["AuditScreen", "EXPORT_CAP"]
@@ -73,7 +74,7 @@ class AuditScreen(DetailScreen):
 
     def on_mount(self) -> None:
         self.query_one("#audit-table", DataTable).add_columns(
-            "sent", "method", "endpoint", "status", "ms", "size", "#", "run", "url"
+            "time", "verb", "endpoint", "code", "ms", "size", "try", "run", "url"
         )
         self.show_crumbs()
         self.apply_filter(self.query_text)
@@ -121,18 +122,7 @@ class AuditScreen(DetailScreen):
         table = self.query_one("#audit-table", DataTable)
         assert self.now is not None
         for q in rows:
-            table.add_row(
-                when(q["sent_at"], self.now),
-                plain(q["method"]),
-                plain(q["endpoint_path"]),
-                http_status(q["status_code"]),
-                "…" if q["elapsed_ms"] is None else f"{q['elapsed_ms']:.0f}",
-                size(q["size_bytes"]),
-                str(q["attempt_no"]),
-                short_id(q["run_id"]),
-                plain(q["url"]),
-                key=str(len(self.rows)),
-            )
+            table.add_row(*request_cells(q, self.now), plain(q["url"]), key=str(len(self.rows)))
             self.rows.append(q)
         self.next_key = next_key
         more = "  (n: more)" if next_key else "  (all shown)"

@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from rich.text import Text
+from textual import on
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Static
+from textual.worker import Worker, WorkerState
 
 from ..messages import DataChanged
 
@@ -47,6 +49,13 @@ class DetailScreen(Screen[None]):
 
     def on_data_changed(self, message: DataChanged) -> None:
         """Re-read when the engine commits (override where the screen shows live data)."""
+
+    @on(Worker.StateChanged)
+    def _worker_failed(self, event: Worker.StateChanged) -> None:
+        # worker messages do not bubble: each screen shows its own failures, never crashes
+        if event.state == WorkerState.ERROR:
+            app: Any = self.app
+            app.show_error("That did not work", event.worker.error)
 
     def engine(self) -> Any:
         app: Any = self.app
