@@ -126,7 +126,8 @@ class AuditScreen(DetailScreen):
             self.rows.append(q)
         self.next_key = next_key
         more = "  (n: more)" if next_key else "  (all shown)"
-        self._status(Text(f"{len(self.rows):,} rows{more}   filter: {self.query_text or '(none)'}"))
+        count = f"{len(self.rows):,} row{'' if len(self.rows) == 1 else 's'}"
+        self._status(Text(f"{count}{more}   filter: {self.query_text or '(none)'}"))
 
     def _status(self, text: Text) -> None:
         self.query_one("#audit-status", Static).update(text)
