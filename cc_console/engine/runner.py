@@ -19,6 +19,7 @@ from ..client.http import ClientPolicy, ResilientClient
 from ..client.masking import scrub
 from ..client.secrets import SecretUnavailable, resolve_secret
 from ..errors import NotFoundError, UsageError
+from .gc_tuning import tune_gc
 from .pager import Pager, StopRun
 from .runs import (
     CursorBusy,
@@ -114,6 +115,7 @@ async def run_template(
     coordinate: bool = True,
 ) -> RunSummary:
     """Execute one sync run of a template and return how it ended."""
+    tune_gc()
     template, config = await _load(engine, template_id)
     path, filter_hash = template["resource_path"], template["filter_hash"]
     lock = CursorLock(engine, lock_key(config.id, path, filter_hash))

