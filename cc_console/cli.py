@@ -13,6 +13,7 @@ from . import __version__
 from .commands import config, db, template
 from .commands.common import err_console
 from .commands.console import ReadOnly, Theme, demo, open_console
+from .commands.report import report
 from .commands.sim import sim
 from .commands.sync import cancel, resume, retry, runs, sync
 from .errors import CcError
@@ -33,6 +34,7 @@ app.add_typer(config.app, name="config")
 app.add_typer(template.app, name="template")
 app.command(name="sim")(sim)
 app.command(name="demo")(demo)
+app.command(name="report")(report)
 for _command in (sync, resume, retry, cancel, runs):
     app.command()(_command)
 

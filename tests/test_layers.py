@@ -18,8 +18,9 @@ FORBIDDEN = {
     "sim": {"client", "odata", "store", "engine", "tui", "commands", "cli"},
     # the console reads the store and asks the engine; it never talks HTTP or runs the simulator
     "tui": {"client", "sim", "migrate", "commands", "cli"},
+    "reports": {"client", "engine", "tui", "sim", "migrate", "commands", "cli"},
 }
-TEXTUAL_FREE = {"odata", "store", "client", "engine", "sim"}
+TEXTUAL_FREE = {"odata", "store", "client", "engine", "sim", "reports"}
 
 
 def imports_of(path: Path) -> set[str]:
