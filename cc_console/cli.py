@@ -13,7 +13,7 @@ from . import __version__
 from .commands import config, db, template
 from .commands.common import err_console
 from .commands.console import ReadOnly, Theme, demo, open_console
-from .commands.report import report
+from .commands.report import metrics, report
 from .commands.sim import sim
 from .commands.sync import cancel, resume, retry, runs, sync
 from .errors import CcError
@@ -35,6 +35,7 @@ app.add_typer(template.app, name="template")
 app.command(name="sim")(sim)
 app.command(name="demo")(demo)
 app.command(name="report")(report)
+app.command(name="metrics")(metrics)
 for _command in (sync, resume, retry, cancel, runs):
     app.command()(_command)
 

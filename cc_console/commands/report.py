@@ -13,7 +13,7 @@ from ..errors import NotFoundError, UsageError
 from ..reports import resolve_window, run_report
 from .common import console, emit_json, open_db, parse_duration
 
-__all__ = ["ReportName", "report"]
+__all__ = ["ReportName", "metrics", "report"]
 
 
 class ReportName(StrEnum):
@@ -43,9 +43,7 @@ def report(
     end = _instant(until) if until else datetime.now(UTC)
     with open_db() as database, database.engine.connect() as conn:
         try:
-            window = resolve_window(
-                conn, now=end, since=timedelta(seconds=seconds), config=config
-            )
+            window = resolve_window(conn, now=end, since=timedelta(seconds=seconds), config=config)
         except LookupError as exc:
             raise NotFoundError(str(exc)) from None
         data = run_report(conn, name.value, window)
@@ -197,3 +195,34 @@ def _audit(data: dict[str, Any]) -> None:
 
 
 RENDER = {"sla": _sla, "throttling": _throttling, "validation": _validation, "audit": _audit}
+
+
+def metrics(
+    host: Annotated[str, typer.Option(help="Address to bind (loopback unless told otherwise).")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port to listen on.")] = 9464,
+) -> None:
+    """Serve /metrics (OpenMetrics, read from the database at each scrape) until Ctrl+C."""
+    import threading
+
+    from ..reports.metrics import serve_metrics
+
+    with open_db() as database:
+        try:
+            server, _thread = serve_metrics(database.engine, host, port)
+        except OSError as exc:
+            raise UsageError(
+                f"cannot listen on {host}:{port} ({exc.strerror}); choose another --port"
+            ) from None
+        console.print(
+            f"serving http://{host}:{server.server_port}/metrics from {database.display_url}"
+            " (Ctrl+C stops)",
+            markup=False,
+        )
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            server.shutdown()

@@ -64,6 +64,7 @@ class ConsoleApp(App[None]):
         binding("retry"),
         binding("cancel"),
         binding("audit"),
+        binding("reports"),
     ]
 
     def __init__(
@@ -262,10 +263,15 @@ class ConsoleApp(App[None]):
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.screen))
 
-    def action_audit(self, query: str = "") -> None:
+    def action_audit(self, query: str = "", crumbs: list[str] | None = None) -> None:
         from .screens.audit import AuditScreen
 
-        self.push_screen(AuditScreen(query))
+        self.push_screen(AuditScreen(query, crumbs=crumbs))
+
+    def action_reports(self) -> None:
+        from .screens.reports import ReportsScreen
+
+        self.push_screen(ReportsScreen())
 
     async def action_start_sync(self) -> None:
         assert self.aengine is not None

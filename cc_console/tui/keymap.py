@@ -27,6 +27,7 @@ ACTIONS: dict[str, tuple[str, str, str, str]] = {
     "retry": ("R", "retry", "Retry", "retry the selected run from the start"),
     "cancel": ("c", "cancel_run", "Cancel", "cancel the selected running run"),
     "audit": ("a", "audit", "Audit", "open the audit browser"),
+    "reports": ("p", "reports", "Reports", "SLA, throttling, validation and audit reports"),
     "filter": ("slash", "filter", "Filter", "filter the focused pane"),
     "follow": ("F", "follow", "Follow", "follow the newest request"),
     "pause": ("space", "pause", "Pause", "pause the live requests pane"),

@@ -28,6 +28,7 @@ class ConsoleCommands(Provider):
         app: Any = self.app
         entries: list[tuple[str, Callable[[], Any], str]] = [
             ("audit", partial(app.action_audit), "open the audit browser"),
+            ("reports", app.action_reports, "SLA, throttling, validation and audit reports"),
             ("sync: start…", app.action_start_sync, "pick an active template to sync"),
             ("help", app.action_help, "help for the focused pane"),
         ]
@@ -64,7 +65,7 @@ class ConsoleCommands(Provider):
         return entries
 
     async def discover(self) -> Hits:
-        for name, callback, help_text in self._entries()[:3]:
+        for name, callback, help_text in self._entries()[:4]:
             yield DiscoveryHit(name, callback, help=help_text)
 
     async def search(self, query: str) -> AsyncIterator[Hit]:  # type: ignore[override]
