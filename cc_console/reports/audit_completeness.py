@@ -9,29 +9,64 @@ from sqlalchemy import Connection, text
 
 from .window import Window
 
-__all__ = ["audit_report"]
+__all__ = ["audit_report", "unanswered_by_endpoint"]
 
 _CONFIG = "(CAST(:config AS uuid) IS NULL OR q.config_id = :config)"
 
-_TOTALS = text(
+_REQUESTS = text(
+    f"SELECT count(*) FROM cc_api_request_log q WHERE q.sent_at >= :start AND q.sent_at < :end"
+    f" AND {_CONFIG}"
+)
+
+# a response shares its request's sent_at, so the window prunes and filters it directly
+_RESPONSES = text(
     f"""
-    SELECT count(*) AS requests, count(s.id) AS responses,
-           count(s.id) FILTER (WHERE q.run_id IS NULL) AS responses_without_run
-    FROM cc_api_request_log q
-    LEFT JOIN cc_api_response_log s ON s.request_id = q.id AND s.sent_at = q.sent_at
-    WHERE q.sent_at >= :start AND q.sent_at < :end AND {_CONFIG}
+    SELECT count(*) FROM cc_api_response_log s
+    WHERE s.sent_at >= :start AND s.sent_at < :end
+      AND (CAST(:config AS uuid) IS NULL OR EXISTS (
+          SELECT 1 FROM cc_api_request_log q WHERE q.id = s.request_id
+            AND q.sent_at = s.sent_at AND {_CONFIG}))
     """
 )
 
+_RESPONSES_WITHOUT_RUN = text(
+    f"""
+    SELECT count(*) FROM cc_api_request_log q
+    WHERE q.run_id IS NULL AND q.sent_at >= :start AND q.sent_at < :end AND {_CONFIG}
+      AND EXISTS (SELECT 1 FROM cc_api_response_log s
+                  WHERE s.request_id = q.id AND s.sent_at = q.sent_at)
+    """
+)
+
+# Only two kinds of request can lack a response for a reason: those of runs that did not
+# succeed, and those an error event points at. Both are found through narrow indexes, then
+# checked against the response log; any other gap is counted as unexplained.
 _UNANSWERED = text(
     f"""
-    SELECT q.id, q.sent_at, q.run_id, r.status AS run_status,
-           (SELECT array_agg(e.kind) FROM cc_error_event e
-             WHERE e.request_id = q.id AND e.request_sent_at = q.sent_at) AS kinds
-    FROM cc_api_request_log q
-    LEFT JOIN cc_api_response_log s ON s.request_id = q.id AND s.sent_at = q.sent_at
-    LEFT JOIN cc_sync_run r ON r.id = q.run_id
-    WHERE q.sent_at >= :start AND q.sent_at < :end AND s.id IS NULL AND {_CONFIG}
+    WITH runs AS (
+        SELECT id, status FROM cc_sync_run
+        WHERE status <> 'succeeded' AND started_at < :end
+          AND COALESCE(finished_at, 'infinity') >= :start
+    ), events AS (
+        SELECT request_id, request_sent_at, array_agg(kind) AS kinds FROM cc_error_event
+        WHERE occurred_at >= :start AND occurred_at < CAST(:end AS timestamptz) + interval '1 hour'
+          AND request_id IS NOT NULL
+        GROUP BY 1, 2
+    ), candidates AS (
+        SELECT q.id, q.sent_at, q.endpoint_path, q.run_id FROM runs r
+        JOIN cc_api_request_log q ON q.run_id = r.id
+        WHERE q.sent_at >= :start AND q.sent_at < :end AND {_CONFIG}
+        UNION
+        SELECT q.id, q.sent_at, q.endpoint_path, q.run_id FROM events e
+        JOIN cc_api_request_log q ON q.id = e.request_id AND q.sent_at = e.request_sent_at
+        WHERE q.sent_at >= :start AND q.sent_at < :end AND {_CONFIG}
+    )
+    SELECT c.endpoint_path, r.status AS run_status, e.kinds
+    FROM candidates c
+    LEFT JOIN cc_sync_run r ON r.id = c.run_id
+    LEFT JOIN events e ON e.request_id = c.id AND e.request_sent_at = c.sent_at
+    WHERE NOT EXISTS (SELECT 1 FROM cc_api_response_log s
+                      WHERE s.request_id = c.id AND s.sent_at = c.sent_at)
     """
 )
 
@@ -57,33 +92,37 @@ def _explain(row: Any) -> str:
         return "failed_before_response"  # connect, reset, … each has its error event
     if row.run_status == "running":
         return "in_flight"
-    if row.run_status in ("failed", "partial"):
-        return "interrupted"
-    return "unexplained"
+    return "interrupted"  # the run failed or stopped before this attempt was answered
+
+
+def unanswered_by_endpoint(conn: Connection, window: Window) -> Counter[str]:
+    """Explained requests without a response, per endpoint."""
+    return Counter(r.endpoint_path for r in conn.execute(_UNANSWERED, window.params))
 
 
 def audit_report(conn: Connection, window: Window) -> dict[str, Any]:
     """Correlation of requests, responses and runs over the window (target: 100%)."""
     params = window.params
-    totals = conn.execute(_TOTALS, params).one()
+    requests = conn.execute(_REQUESTS, params).scalar_one()
+    responses = conn.execute(_RESPONSES, params).scalar_one()
     reasons = Counter(_explain(row) for row in conn.execute(_UNANSWERED, params))
     runs_without = [
         {"run_id": str(r.id), "status": r.status, "resource_path": r.resource_path}
         for r in conn.execute(_RUNS_WITHOUT_REQUESTS, params)
     ]
-    unexplained = reasons.pop("unexplained", 0)
-    accounted = totals.responses + sum(reasons.values())
+    without_response = requests - responses
+    unexplained = without_response - sum(reasons.values())
     return {
         "report": "audit",
         "window": window.describe(),
-        "requests": totals.requests,
-        "responses": totals.responses,
-        "requests_without_response": totals.requests - totals.responses,
+        "requests": requests,
+        "responses": responses,
+        "requests_without_response": without_response,
         "explained": {reason: reasons.get(reason, 0) for reason in EXPLANATIONS},
         "unexplained": unexplained,
-        "responses_without_run": totals.responses_without_run,
+        "responses_without_run": conn.execute(_RESPONSES_WITHOUT_RUN, params).scalar_one(),
         "runs_without_requests": runs_without,
-        "correlation_pct": round(100 * accounted / totals.requests, 2)
-        if totals.requests
+        "correlation_pct": round(100 * (responses + sum(reasons.values())) / requests, 2)
+        if requests
         else 100.0,
     }

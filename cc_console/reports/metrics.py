@@ -27,6 +27,7 @@ _REQUESTS = text(
            count(*) FILTER (WHERE s.status_code BETWEEN 200 AND 299 AND s.parse_ok) AS parsed
     FROM cc_api_request_log q
     LEFT JOIN cc_api_response_log s ON s.request_id = q.id AND s.sent_at = q.sent_at
+         AND s.sent_at >= now() - make_interval(mins => :window)
     WHERE q.sent_at >= now() - make_interval(mins => :window)
     GROUP BY 1, 2
     """

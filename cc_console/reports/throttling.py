@@ -40,7 +40,8 @@ _DAILY = text(
     FROM generate_series(date_trunc('day', CAST(:start AS timestamptz), 'UTC'),
                          CAST(:end AS timestamptz) - interval '1 microsecond',
                          interval '1 day') AS d(day)
-    LEFT JOIN (SELECT date_trunc('day', sent_at, 'UTC') AS day, count(*) AS n FROM cc_api_request_log
+    LEFT JOIN (SELECT date_trunc('day', sent_at, 'UTC') AS day, count(*) AS n
+               FROM cc_api_request_log
                WHERE sent_at >= :start AND sent_at < :end
                  AND {_CONFIG.format(column="config_id")} GROUP BY 1) q ON q.day = d.day
     LEFT JOIN (SELECT date_trunc('day', occurred_at, 'UTC') AS day, count(*) AS n FROM cc_error_event
@@ -58,7 +59,8 @@ _EXHAUSTED = text(
     FROM cc_api_response_log s
     JOIN cc_api_request_log q ON q.id = s.request_id AND q.sent_at = s.sent_at
     WHERE s.headers @> '{{"x-ratelimit-remaining": "0"}}'
-      AND s.sent_at >= :start AND s.sent_at < :end AND {_CONFIG.format(column="q.config_id")}
+      AND s.sent_at >= :start AND s.sent_at < :end AND q.sent_at >= :start AND q.sent_at < :end
+      AND {_CONFIG.format(column="q.config_id")}
     GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 10
     """
 )

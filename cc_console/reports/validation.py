@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
+from .audit_completeness import unanswered_by_endpoint
 from .window import Window
 
 __all__ = ["PARSE_OK_TARGET", "validation_report"]
@@ -13,15 +14,39 @@ __all__ = ["PARSE_OK_TARGET", "validation_report"]
 PARSE_OK_TARGET = 0.95
 _CONFIG = "(CAST(:config AS uuid) IS NULL OR q.config_id = :config)"
 
-# data pages only: a 429 or 503 body is not an envelope and says nothing about parsing
-_PARSE_OK = text(
+# Data pages only: a 429 or 503 body is not an envelope and says nothing about parsing.
+# Counted as requests per endpoint (index-only on (endpoint_path, sent_at)) minus the
+# exceptions, each found through a narrow index: unanswered requests, non-2xx responses,
+# and unparsed 2xx responses (the partial index of migration 0003).
+_REQUESTS = text(
     f"""
-    SELECT q.endpoint_path, count(*) AS responses, count(*) FILTER (WHERE s.parse_ok) AS ok
-    FROM cc_api_request_log q
-    JOIN cc_api_response_log s ON s.request_id = q.id AND s.sent_at = q.sent_at
-    WHERE q.sent_at >= :start AND q.sent_at < :end AND s.status_code BETWEEN 200 AND 299
-      AND {_CONFIG}
+    SELECT q.endpoint_path, count(*) AS n FROM cc_api_request_log q
+    WHERE q.sent_at >= :start AND q.sent_at < :end AND {_CONFIG}
     GROUP BY 1 ORDER BY 1
+    """
+)
+
+_NOT_2XX = text(
+    f"""
+    SELECT q.endpoint_path, count(*) AS n
+    FROM cc_api_response_log s
+    JOIN cc_api_request_log q ON q.id = s.request_id AND q.sent_at = s.sent_at
+    WHERE (s.status_code < 200 OR s.status_code > 299)
+      AND s.sent_at >= :start AND s.sent_at < :end
+      AND q.sent_at >= :start AND q.sent_at < :end AND {_CONFIG}
+    GROUP BY 1
+    """
+)
+
+_UNPARSED_2XX = text(
+    f"""
+    SELECT q.endpoint_path, count(*) AS n
+    FROM cc_api_response_log s
+    JOIN cc_api_request_log q ON q.id = s.request_id AND q.sent_at = s.sent_at
+    WHERE NOT s.parse_ok AND s.status_code BETWEEN 200 AND 299
+      AND s.sent_at >= :start AND s.sent_at < :end
+      AND q.sent_at >= :start AND q.sent_at < :end AND {_CONFIG}
+    GROUP BY 1
     """
 )
 
@@ -71,14 +96,21 @@ def validation_report(conn: Connection, window: Window) -> dict[str, Any]:
     """Parse coverage per endpoint (flagged below 95% where templates expect data), errors, drift."""
     params = window.params
     expected = {r[0] for r in conn.execute(_EXPECTED, params)}
+    unanswered = unanswered_by_endpoint(conn, window)
+    not_2xx = {r.endpoint_path: r.n for r in conn.execute(_NOT_2XX, params)}
+    unparsed = {r.endpoint_path: r.n for r in conn.execute(_UNPARSED_2XX, params)}
     endpoints = []
-    for r in conn.execute(_PARSE_OK, params):
-        ratio = r.ok / r.responses
+    for r in conn.execute(_REQUESTS, params):
+        responses = r.n - unanswered.get(r.endpoint_path, 0) - not_2xx.get(r.endpoint_path, 0)
+        if responses <= 0:
+            continue
+        ok = responses - unparsed.get(r.endpoint_path, 0)
+        ratio = ok / responses
         endpoints.append(
             {
                 "endpoint": r.endpoint_path,
-                "responses": r.responses,
-                "parse_ok": r.ok,
+                "responses": responses,
+                "parse_ok": ok,
                 "parse_ok_ratio": round(ratio, 4),
                 "expected": r.endpoint_path in expected,
                 "below_target": r.endpoint_path in expected and ratio < PARSE_OK_TARGET,

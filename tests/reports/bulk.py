@@ -15,8 +15,16 @@ from sqlalchemy import text
 
 __all__ = ["generate_history"]
 
-ENDPOINTS = ["sites", "studies", "patients", "subjects", "visits", "patient-visits",
-             "elements", "site-payments"]
+ENDPOINTS = [
+    "sites",
+    "studies",
+    "patients",
+    "subjects",
+    "visits",
+    "patient-visits",
+    "elements",
+    "site-payments",
+]
 
 _STEPS = [
     """
@@ -87,7 +95,9 @@ _STEPS = [
 ]
 
 
-def generate_history(conn: Any, *, now: datetime, requests: int = 1_000_000, days: int = 30) -> None:
+def generate_history(
+    conn: Any, *, now: datetime, requests: int = 1_000_000, days: int = 30
+) -> None:
     """Fill an empty, migrated database (the caller commits), then ANALYZE it.
 
     Foreign-key triggers are skipped while filling (``session_replication_role``, superuser):
@@ -97,8 +107,14 @@ def generate_history(conn: Any, *, now: datetime, requests: int = 1_000_000, day
     conn.execute(text("SET LOCAL session_replication_role = replica"))
     spacing = days * 86_400 / requests
     runs = days * 4
-    params = {"now": now, "requests": requests, "spacing": spacing, "runs": runs,
-              "per_run": requests // (len(ENDPOINTS) * runs), "endpoints": ENDPOINTS}
+    params = {
+        "now": now,
+        "requests": requests,
+        "spacing": spacing,
+        "runs": runs,
+        "per_run": requests // (len(ENDPOINTS) * runs),
+        "endpoints": ENDPOINTS,
+    }
     for step in _STEPS:
         conn.execute(text(step), params)
     conn.execute(text("SET LOCAL session_replication_role = origin"))

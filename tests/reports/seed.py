@@ -36,10 +36,21 @@ def day(n: int, hour: int = 9, minute: int = 0, second: int = 0) -> datetime:
 
 def _template(conn: Any, tid: Any, name: str, path: str, every: int | None) -> str:
     params = canonical_params({})
-    _insert(conn, "cc_odata_query_template", id=tid, config_id=CONFIG, name=name,
-            resource_path=path, params=params, params_hash=params_hash(params),
-            filter_hash=filter_hash(params), sla_target_s=60, schedule_interval_s=every,
-            created_by="seed", updated_by="seed")
+    _insert(
+        conn,
+        "cc_odata_query_template",
+        id=tid,
+        config_id=CONFIG,
+        name=name,
+        resource_path=path,
+        params=params,
+        params_hash=params_hash(params),
+        filter_hash=filter_hash(params),
+        sla_target_s=60,
+        schedule_interval_s=every,
+        created_by="seed",
+        updated_by="seed",
+    )
     return filter_hash(params)
 
 
@@ -47,50 +58,135 @@ class Writer:
     def __init__(self, conn: Any) -> None:
         self.conn, self.n = conn, 0
 
-    def run(self, rid: Any, template: Any, path: str, fh: str, status: str, start: datetime,
-            took: float | None, **counts: Any) -> None:
-        _insert(self.conn, "cc_sync_run", id=rid, config_id=CONFIG, template_id=template,
-                resource_path=path, filter_hash=fh, trigger="manual", status=status,
-                started_at=start, heartbeat_at=start,
-                finished_at=None if took is None else start + timedelta(seconds=took),
-                created_by="seed", **counts)
+    def run(
+        self,
+        rid: Any,
+        template: Any,
+        path: str,
+        fh: str,
+        status: str,
+        start: datetime,
+        took: float | None,
+        **counts: Any,
+    ) -> None:
+        _insert(
+            self.conn,
+            "cc_sync_run",
+            id=rid,
+            config_id=CONFIG,
+            template_id=template,
+            resource_path=path,
+            filter_hash=fh,
+            trigger="manual",
+            status=status,
+            started_at=start,
+            heartbeat_at=start,
+            finished_at=None if took is None else start + timedelta(seconds=took),
+            created_by="seed",
+            **counts,
+        )
 
-    def request(self, run: Any, path: str, at: datetime, status: int | None = 200,
-                parse_ok: bool = True, event: str | None = None) -> Any:
+    def request(
+        self,
+        run: Any,
+        path: str,
+        at: datetime,
+        status: int | None = 200,
+        parse_ok: bool = True,
+        event: str | None = None,
+    ) -> Any:
         self.n += 1
         rid = uid(100_000 + self.n)
-        _insert(self.conn, "cc_api_request_log", id=rid, sent_at=at, config_id=CONFIG,
-                run_id=run, method="GET", url=f"http://sim/api/v1{path}?$skip={self.n}",
-                endpoint_path=path, attempt_no=1)
+        _insert(
+            self.conn,
+            "cc_api_request_log",
+            id=rid,
+            sent_at=at,
+            config_id=CONFIG,
+            run_id=run,
+            method="GET",
+            url=f"http://sim/api/v1{path}?$skip={self.n}",
+            endpoint_path=path,
+            attempt_no=1,
+        )
         if status is not None:
-            headers = {"content-type": "application/json", "x-ratelimit-limit": "10",
-                       "x-ratelimit-remaining": "0" if status == 429 else "5"}
-            _insert(self.conn, "cc_api_response_log", id=uid(200_000 + self.n), sent_at=at,
-                    request_id=rid, received_at=at + timedelta(milliseconds=50),
-                    status_code=status, headers=headers, parse_ok=parse_ok and status == 200,
-                    size_bytes=10, elapsed_ms=50)
+            headers = {
+                "content-type": "application/json",
+                "x-ratelimit-limit": "10",
+                "x-ratelimit-remaining": "0" if status == 429 else "5",
+            }
+            _insert(
+                self.conn,
+                "cc_api_response_log",
+                id=uid(200_000 + self.n),
+                sent_at=at,
+                request_id=rid,
+                received_at=at + timedelta(milliseconds=50),
+                status_code=status,
+                headers=headers,
+                parse_ok=parse_ok and status == 200,
+                size_bytes=10,
+                elapsed_ms=50,
+            )
         if event is not None:
-            _insert(self.conn, "cc_error_event", id=uid(300_000 + self.n), kind=event,
-                    occurred_at=at + timedelta(milliseconds=60),
-                    retryable=event in ("http_429", "timeout", "reset"),
-                    status_code=status, endpoint_path=path, message=event, config_id=CONFIG,
-                    run_id=run, request_id=rid, request_sent_at=at)
+            _insert(
+                self.conn,
+                "cc_error_event",
+                id=uid(300_000 + self.n),
+                kind=event,
+                occurred_at=at + timedelta(milliseconds=60),
+                retryable=event in ("http_429", "timeout", "reset"),
+                status_code=status,
+                endpoint_path=path,
+                message=event,
+                config_id=CONFIG,
+                run_id=run,
+                request_id=rid,
+                request_sent_at=at,
+            )
         return uid(200_000 + self.n)
 
-    def check(self, run: Any, response: Any, at: datetime, ok: bool = True,
-              drift: dict[str, Any] | None = None, errors: list[Any] | None = None) -> None:
+    def check(
+        self,
+        run: Any,
+        response: Any,
+        at: datetime,
+        ok: bool = True,
+        drift: dict[str, Any] | None = None,
+        errors: list[Any] | None = None,
+    ) -> None:
         self.n += 1
-        _insert(self.conn, "cc_schema_validation", id=uid(400_000 + self.n), checked_at=at,
-                response_id=response, response_sent_at=at, run_id=run,
-                resource_path="/studies/odata", schema_name="Study", schema_version="1", ok=ok,
-                records_checked=100, records_invalid=0 if ok else 2, errors_sample=errors,
-                drift=drift)
+        _insert(
+            self.conn,
+            "cc_schema_validation",
+            id=uid(400_000 + self.n),
+            checked_at=at,
+            response_id=response,
+            response_sent_at=at,
+            run_id=run,
+            resource_path="/studies/odata",
+            schema_name="Study",
+            schema_version="1",
+            ok=ok,
+            records_checked=100,
+            records_invalid=0 if ok else 2,
+            errors_sample=errors,
+            drift=drift,
+        )
 
 
 def seed_reports(database: Database) -> None:
     with database.engine.begin() as conn:
-        _insert(conn, "cc_api_client_config", id=CONFIG, name="acme", base_url="http://sim/api/v1",
-                secret_ref="env:CC_TEST_API_KEY", created_by="seed", updated_by="seed")
+        _insert(
+            conn,
+            "cc_api_client_config",
+            id=CONFIG,
+            name="acme",
+            base_url="http://sim/api/v1",
+            secret_ref="env:CC_TEST_API_KEY",
+            created_by="seed",
+            updated_by="seed",
+        )
         fs = _template(conn, STUDIES, "studies", "/studies/odata", 3600)
         fp = _template(conn, PATIENTS, "patients", "/patients/odata", None)
         w = Writer(conn)
@@ -100,9 +196,20 @@ def seed_reports(database: Database) -> None:
         for d, took in durations.items():
             run = uid(500 + d + 10)
             partial = d == -2
-            w.run(run, STUDIES, "/studies/odata", fs, "partial" if partial else "succeeded",
-                  day(d), took, records=500 if partial else 1000, odata_count=1000,
-                  requests=10, http_429_count=throttled[d], wait_s=2.0 * throttled[d])
+            w.run(
+                run,
+                STUDIES,
+                "/studies/odata",
+                fs,
+                "partial" if partial else "succeeded",
+                day(d),
+                took,
+                records=500 if partial else 1000,
+                odata_count=1000,
+                requests=10,
+                http_429_count=throttled[d],
+                wait_s=2.0 * throttled[d],
+            )
             first_response = None
             for i in range(10):
                 at = day(d, minute=i)
@@ -116,18 +223,40 @@ def seed_reports(database: Database) -> None:
                 if d == -1 and i in (1, 2):
                     w.check(run, response, at, drift={"added": ["newField"]})
             if d == -3:
-                w.check(run, first_response[0], first_response[1], ok=False,
-                        errors=[{"error": "int_type"}, {"error": "missing"}])
+                w.check(
+                    run,
+                    first_response[0],
+                    first_response[1],
+                    ok=False,
+                    errors=[{"error": "int_type"}, {"error": "missing"}],
+                )
             if partial:
                 w.request(run, "/studies/odata", day(d, minute=20), None)  # interrupted
         failed, running, empty = uid(601), uid(602), uid(603)
-        w.run(failed, PATIENTS, "/patients/odata", fp, "failed", day(0, 8), 20, requests=3,
-              error_count=2)
+        w.run(
+            failed,
+            PATIENTS,
+            "/patients/odata",
+            fp,
+            "failed",
+            day(0, 8),
+            20,
+            requests=3,
+            error_count=2,
+        )
         w.request(failed, "/patients/odata", day(0, 8, 0, 1))
         w.request(failed, "/patients/odata", day(0, 8, 0, 2), None, event="timeout")
         w.request(failed, "/patients/odata", day(0, 8, 0, 3), None, event="reset")
-        w.run(running, PATIENTS, "/patients/odata", fp, "running", day(0, 11, 59), None,
-              requests=1)
+        w.run(running, PATIENTS, "/patients/odata", fp, "running", day(0, 11, 59), None, requests=1)
         w.request(running, "/patients/odata", day(0, 11, 59, 30), None)  # in flight
-        w.run(empty, PATIENTS, "/patients/odata", fp, "failed", day(-1, 8), 1, error_count=1,
-              message="secret_unavailable")
+        w.run(
+            empty,
+            PATIENTS,
+            "/patients/odata",
+            fp,
+            "failed",
+            day(-1, 8),
+            1,
+            error_count=1,
+            message="secret_unavailable",
+        )

@@ -49,10 +49,12 @@ def test_recent_request_series_and_scopes(database) -> None:
         a_minute_ago = datetime.now(UTC) - timedelta(minutes=1)
         writer.request(uid(602), "/patients/odata", a_minute_ago)
         writer.request(uid(602), "/patients/odata", a_minute_ago, None)
-        conn.execute(text(
-            "INSERT INTO cc_rate_limit_state (config_id, scope, \"limit\", remaining, updated_at)"
-            " SELECT id, 'global', 10, 3, now() FROM cc_api_client_config"
-        ))
+        conn.execute(
+            text(
+                'INSERT INTO cc_rate_limit_state (config_id, scope, "limit", remaining, updated_at)'
+                " SELECT id, 'global', 10, 3, now() FROM cc_api_client_config"
+            )
+        )
     series = scrape(database)
     recent = series["cc_requests_recent"]
     assert recent[(("code", "200"), ("endpoint", "/patients/odata"))] == 1

@@ -30,11 +30,16 @@ def report(database: Any, name: str, **options: Any) -> dict[str, Any]:
 def test_sla(seeded) -> None:
     data = report(seeded, "sla")
     studies, patients = (
-        next(t for t in data["templates"] if t["template"] == name) for name in ("studies", "patients")
+        next(t for t in data["templates"] if t["template"] == name)
+        for name in ("studies", "patients")
     )
     assert data["breaches"] == 2
     assert (studies["runs"], studies["succeeded"], studies["success_rate"]) == (4, 3, 0.75)
-    assert (studies["duration_p50_s"], studies["duration_p95_s"], studies["duration_max_s"]) == (40, 70, 70)
+    assert (studies["duration_p50_s"], studies["duration_p95_s"], studies["duration_max_s"]) == (
+        40,
+        70,
+        70,
+    )
     assert [b["duration_s"] for b in studies["sla_breaches"]] == [70]
     assert studies["freshness_s"] == 10760 and studies["freshness_breach"] is True
     assert studies["reconciled_runs"] == 3
@@ -47,7 +52,12 @@ def test_sla(seeded) -> None:
 
 def test_throttling_shows_the_falling_rate_and_a_suggestion(seeded) -> None:
     data = report(seeded, "throttling")
-    assert (data["http_429"], data["requests"], data["ratio"], data["wait_s"]) == (7, 45, 0.1556, 14.0)
+    assert (data["http_429"], data["requests"], data["ratio"], data["wait_s"]) == (
+        7,
+        45,
+        0.1556,
+        14.0,
+    )
     assert [(h["hour"], h["count"]) for h in data["by_endpoint_hour"]] == [
         ("2026-11-23T09:00:00+00:00", 4),
         ("2026-11-24T09:00:00+00:00", 2),
@@ -61,7 +71,9 @@ def test_throttling_shows_the_falling_rate_and_a_suggestion(seeded) -> None:
         ("2026-11-26", 14, 0, 0.0),
     ]
     assert len(data["daily"]) == 8  # every day of the window, quiet ones too
-    assert data["trend"] == "falling" and data["trend_slope_per_day"] == pytest.approx(-0.1282, abs=1e-4)
+    assert data["trend"] == "falling" and data["trend_slope_per_day"] == pytest.approx(
+        -0.1282, abs=1e-4
+    )
     assert [r["http_429"] for r in data["by_run"]] == [4, 2, 1]
     assert data["exhausted_scopes"] == [
         {"endpoint": "/studies/odata", "responses_at_zero": 7, "limit_header": "10"}
@@ -72,15 +84,26 @@ def test_throttling_shows_the_falling_rate_and_a_suggestion(seeded) -> None:
 def test_validation(seeded) -> None:
     data = report(seeded, "validation")
     endpoints = {e["endpoint"]: e for e in data["endpoints"]}
-    assert (endpoints["/studies/odata"]["responses"], endpoints["/studies/odata"]["parse_ok"]) == (33, 31)
+    assert (endpoints["/studies/odata"]["responses"], endpoints["/studies/odata"]["parse_ok"]) == (
+        33,
+        31,
+    )
     assert endpoints["/studies/odata"]["parse_ok_ratio"] == 0.9394
     assert endpoints["/studies/odata"]["below_target"] is True
     assert endpoints["/patients/odata"]["parse_ok_ratio"] == 1.0
     assert data["endpoints_below_target"] == 1
     assert data["schema_checks"] == [
-        {"resource_path": "/studies/odata", "pages": 3, "records_checked": 300, "records_invalid": 2}
+        {
+            "resource_path": "/studies/odata",
+            "pages": 3,
+            "records_checked": 300,
+            "records_invalid": 2,
+        }
     ]
-    assert sorted((k["kind"], k["count"]) for k in data["error_kinds"]) == [("int_type", 1), ("missing", 1)]
+    assert sorted((k["kind"], k["count"]) for k in data["error_kinds"]) == [
+        ("int_type", 1),
+        ("missing", 1),
+    ]
     [drift] = data["drift"]
     assert drift["drift"] == {"added": ["newField"]} and drift["pages"] == 2
     assert drift["first_seen"] == "2026-11-25T09:01:00+00:00"
@@ -90,7 +113,10 @@ def test_audit_completeness(seeded) -> None:
     data = report(seeded, "audit")
     assert (data["requests"], data["responses"], data["requests_without_response"]) == (45, 41, 4)
     assert data["explained"] == {
-        "in_flight": 1, "timed_out": 1, "failed_before_response": 1, "interrupted": 1
+        "in_flight": 1,
+        "timed_out": 1,
+        "failed_before_response": 1,
+        "interrupted": 1,
     }
     assert data["unexplained"] == 0 and data["responses_without_run"] == 0
     assert len(data["runs_without_requests"]) == 1 and data["correlation_pct"] == 100.0

@@ -21,8 +21,13 @@ def reports_app(database, db_url):  # type: ignore[no-untyped-def]
     seed_reports(database)
 
     def make() -> Any:
-        return make_app(Settings(database_url=db_url), database, clock=lambda: NOW, live=False,
-                        db_label="test-db")
+        return make_app(
+            Settings(database_url=db_url),
+            database,
+            clock=lambda: NOW,
+            live=False,
+            db_label="test-db",
+        )
 
     return make
 

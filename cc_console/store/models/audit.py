@@ -99,6 +99,7 @@ class ApiResponseLog(Base):
         Index(
             None, "headers", postgresql_using="gin", postgresql_ops={"headers": "jsonb_path_ops"}
         ),
+        Index("ix_cc_api_response_log_unparsed", "sent_at", postgresql_where=text("NOT parse_ok")),
         Index(
             "ix_cc_api_response_log_next_link",
             text(NEXT_LINK_EXPRESSION),
