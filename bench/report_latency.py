@@ -81,7 +81,7 @@ def main() -> None:
             figures = {}
             for label, since in (("24h", timedelta(hours=24)), ("7d", timedelta(days=7))):
                 window = resolve_window(conn, now=now, since=since)
-                figures[label] = timed(lambda w=window: run_report(conn, name, w), args.repeat)
+                figures[label] = timed(lambda w=window, n=name: run_report(conn, n, w), args.repeat)
             figures["p95_ratio_7d_vs_24h"] = round(
                 figures["7d"]["p95_ms"] / max(figures["24h"]["p95_ms"], 0.01), 2
             )
