@@ -38,7 +38,7 @@ AUDIT_FILTERS = [
     "status:429",
     "endpoint:patients since:1h",
     "!status:200 since:7d",
-    "run:0",
+    "run:ab12",
     "kind:http_429 endpoint:sites",
 ]
 

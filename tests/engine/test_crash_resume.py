@@ -40,6 +40,16 @@ def wait_for_run(t, process, count: int) -> int:  # type: ignore[no-untyped-def]
     return t.scalar("SELECT count(*) FROM cc_sync_run")
 
 
+def wait_for_pages(t, process, pages: int) -> None:  # type: ignore[no-untyped-def]
+    """Block until the newest run has landed ``pages`` pages (or the process exited)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and process.poll() is None:
+        landed = t.scalar("SELECT pages FROM cc_sync_run ORDER BY started_at DESC LIMIT 1")
+        if landed >= pages:
+            return
+        time.sleep(0.005)
+
+
 def test_kill_nine_and_resume(tenant, db_url) -> None:  # type: ignore[no-untyped-def]
     t = tenant(
         sim={
@@ -55,7 +65,10 @@ def test_kill_nine_and_resume(tenant, db_url) -> None:  # type: ignore[no-untype
     killed = runs_seen = 0
     for _ in range(KILLS * 2):
         runs_seen = wait_for_run(t, process, runs_seen + 1)
-        time.sleep(rng.uniform(0.0, 0.5))  # a seeded kill point somewhere in the paging
+        # a seeded kill point: after 1-3 more pages landed, then a few ms into the next one
+        # (counted in pages, not seconds, so a faster engine still gets killed 20 times)
+        wait_for_pages(t, process, rng.randint(1, 3))
+        time.sleep(rng.uniform(0.0, 0.03))
         if process.poll() is None:
             process.kill()
             killed += 1

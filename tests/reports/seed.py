@@ -23,7 +23,7 @@ from typing import Any
 
 from cc_console.odata import canonical_params, filter_hash, params_hash
 from cc_console.store.database import Database
-from tests.tui.seed import _insert, uid
+from tests.tui.seed import _insert, insert_config, uid
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 CONFIG = uid(1)
@@ -177,16 +177,7 @@ class Writer:
 
 def seed_reports(database: Database) -> None:
     with database.engine.begin() as conn:
-        _insert(
-            conn,
-            "cc_api_client_config",
-            id=CONFIG,
-            name="acme",
-            base_url="http://sim/api/v1",
-            secret_ref="env:CC_TEST_API_KEY",
-            created_by="seed",
-            updated_by="seed",
-        )
+        insert_config(conn, CONFIG, "http://sim/api/v1")
         fs = _template(conn, STUDIES, "studies", "/studies/odata", 3600)
         fp = _template(conn, PATIENTS, "patients", "/patients/odata", None)
         w = Writer(conn)

@@ -37,6 +37,20 @@ def _insert(conn: Any, table: str, **values: Any) -> None:
     )
 
 
+def insert_config(conn: Any, config_id: uuid.UUID, base_url: str) -> None:
+    """The seeds' config ``acme`` (its key reference points at a fake env variable)."""
+    _insert(
+        conn,
+        "cc_api_client_config",
+        id=config_id,
+        name="acme",
+        base_url=base_url,
+        secret_ref="env:CC_TEST_API_KEY",
+        created_by="seed",
+        updated_by="seed",
+    )
+
+
 def _template(conn: Any, template_id: uuid.UUID, resource: str, options: dict[str, Any]) -> str:
     params = canonical_params(options)
     _insert(
@@ -196,16 +210,7 @@ def page(resource: str, skip: int, count: int) -> dict[str, Any]:
 def seed_console(database: Database) -> None:
     """Four runs (succeeded, failed, partial, running) with requests, errors, scopes, cursors."""
     with database.engine.begin() as conn:
-        _insert(
-            conn,
-            "cc_api_client_config",
-            id=CONFIG,
-            name="acme",
-            base_url="http://127.0.0.1:8765/api/v1",
-            secret_ref="env:CC_TEST_API_KEY",
-            created_by="seed",
-            updated_by="seed",
-        )
+        insert_config(conn, CONFIG, "http://127.0.0.1:8765/api/v1")
         fh = {name: _template(conn, tid, name, {}) for name, tid in TEMPLATES.items()}
         _run(
             conn,
