@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from . import __version__
-from .commands import config, db, template
+from .commands import config, db, migrate, template
 from .commands.common import err_console
 from .commands.console import ReadOnly, Theme, demo, open_console
 from .commands.report import metrics, report
@@ -32,6 +32,7 @@ app = typer.Typer(
 app.add_typer(db.app, name="db")
 app.add_typer(config.app, name="config")
 app.add_typer(template.app, name="template")
+app.add_typer(migrate.app, name="migrate")
 app.command(name="sim")(sim)
 app.command(name="demo")(demo)
 app.command(name="report")(report)

@@ -14,7 +14,7 @@ from typing import Any, Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, StrictInt, StrictStr, ValidationError
 
-__all__ = ["EnvelopeError", "Page", "parse_page"]
+__all__ = ["EnvelopeError", "Page", "page_from_data", "parse_page"]
 
 
 class EnvelopeError(ValueError):
@@ -60,6 +60,11 @@ def parse_page(body: bytes | str) -> Page:
         data = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise EnvelopeError(f"body is not JSON: {exc}") from None
+    return page_from_data(data)
+
+
+def page_from_data(data: Any) -> Page:
+    """The page in an already-decoded JSON body (see :func:`parse_page`)."""
     if isinstance(data, list):
         return _build("array", {"records": data}, None)
     if not isinstance(data, dict):
