@@ -90,6 +90,12 @@ def _status_sql(values: list[str], column: str, params: dict[str, Any], tag: str
 def _term_sql(key: str, values: list[str], params: dict[str, Any], tag: str) -> str:
     if key == "status":
         return _status_sql(values, "s.status_code", params, tag)
+    if key == "status_in":  # an included status: driven from the response log's status index
+        return (
+            "(q.id, q.sent_at) IN (SELECT s2.request_id, s2.sent_at FROM cc_api_response_log s2"
+            f" WHERE {_status_sql(values, 's2.status_code', params, tag)}"
+            " AND s2.sent_at >= :lo AND s2.sent_at <= :hi)"
+        )
     if key == "endpoint":
         params[tag] = [f"%{v}%" for v in values]
         return f"q.endpoint_path ILIKE ANY(CAST(:{tag} AS text[]))"
@@ -99,10 +105,10 @@ def _term_sql(key: str, values: list[str], params: dict[str, Any], tag: str) -> 
     if key == "run":
         params[tag] = [f"{v.lower()}%" for v in values]
         return f"CAST(q.run_id AS text) LIKE ANY(CAST(:{tag} AS text[]))"
-    params[tag] = values  # kind
+    params[tag] = values  # kind: driven from the error events' time index
     return (
-        f"EXISTS (SELECT 1 FROM cc_error_event e WHERE e.request_id = q.id"
-        f" AND e.request_sent_at = q.sent_at AND e.kind = ANY(CAST(:{tag} AS text[])))"
+        "(q.id, q.sent_at) IN (SELECT e.request_id, e.request_sent_at FROM cc_error_event e"
+        f" WHERE e.kind = ANY(CAST(:{tag} AS text[])) AND e.occurred_at >= :lo)"
     )
 
 
@@ -122,7 +128,7 @@ def audit_page(
     }
     where = ["q.sent_at >= :lo", "q.sent_at <= :hi"]
     for n, (key, values) in enumerate(flt.include.items()):
-        where.append(_term_sql(key, values, params, f"i{n}_"))
+        where.append(_term_sql("status_in" if key == "status" else key, values, params, f"i{n}_"))
     for n, (key, values) in enumerate(flt.exclude.items()):
         where.append(f"NOT COALESCE({_term_sql(key, values, params, f'x{n}_')}, false)")
     for n, word in enumerate(flt.words):
