@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,7 +24,7 @@ from sqlalchemy.pool import NullPool
 from ..store.database import to_sqlalchemy_url
 from .transform import LEGACY_NS, Call, transform
 
-__all__ = ["BackfillSummary", "backfill", "legacy_engine"]
+__all__ = ["BackfillSummary", "backfill", "legacy_batches", "legacy_engine"]
 
 _READ = text(
     """
@@ -162,6 +162,20 @@ class BackfillSummary:
         return data
 
 
+def legacy_batches(legacy: Engine, since: datetime, batch: int) -> Iterator[list[Any]]:
+    """The window's legacy calls in id order, ``batch`` at a time (keyset on id)."""
+    after = 0
+    while True:
+        with legacy.connect() as conn:
+            rows = conn.execute(
+                _READ, {"since": since.replace(tzinfo=None), "after": after, "batch": batch}
+            ).all()
+        if not rows:
+            return
+        after = rows[-1].id
+        yield list(rows)
+
+
 def _json(rows: Any) -> str:
     return orjson.dumps(rows).decode()
 
@@ -216,16 +230,8 @@ def backfill(
     summary = BackfillSummary(dry_run=dry_run)
     since = now - timedelta(days=days)
     base_path = urlsplit(config["base_url"]).path
-    after = 0
     seen_runs: set[uuid.UUID] = set()
-    while True:
-        with legacy.connect() as conn:
-            rows = conn.execute(
-                _READ, {"since": since.replace(tzinfo=None), "after": after, "batch": batch}
-            ).all()
-        if not rows:
-            break
-        after = rows[-1].id
+    for rows in legacy_batches(legacy, since, batch):
         calls = [transform(row, config_id=config["id"], base_path=base_path) for row in rows]
         summary.read += len(calls)
         summary.keys_scrubbed += sum(c.keys_scrubbed for c in calls)

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import Engine, text
 
-from .backfill import _READ
+from .backfill import legacy_batches
 from .transform import transform
 
 __all__ = ["verify"]
@@ -73,15 +73,7 @@ def verify(
     legacy_counts: Counter[tuple[str, str]] = Counter()
     seen: set[str] = set()
     digests: dict[str, tuple[int, str | None]] = {}
-    after = 0
-    while True:
-        with legacy.connect() as conn:
-            rows = conn.execute(
-                _READ, {"since": since.replace(tzinfo=None), "after": after, "batch": batch}
-            ).all()
-        if not rows:
-            break
-        after = rows[-1].id
+    for rows in legacy_batches(legacy, since, batch):
         for row in rows:
             call = transform(row, config_id=config["id"], base_path=base_path)
             new_id = call.request["id"]

@@ -87,6 +87,17 @@ def _status_sql(values: list[str], column: str, params: dict[str, Any], tag: str
     return "(" + " OR ".join(parts) + ")"
 
 
+def _uuid_range(prefix: str) -> tuple[str, str]:
+    """The lowest and highest UUID that start with ``prefix`` (hex digits, dashes ignored)."""
+    digits = prefix.replace("-", "").lower()
+    low, high = digits.ljust(32, "0"), digits.ljust(32, "f")
+
+    def dashed(h: str) -> str:
+        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+    return dashed(low), dashed(high)
+
+
 def _term_sql(key: str, values: list[str], params: dict[str, Any], tag: str) -> str:
     if key == "status":
         return _status_sql(values, "s.status_code", params, tag)
@@ -102,13 +113,20 @@ def _term_sql(key: str, values: list[str], params: dict[str, Any], tag: str) -> 
     if key == "method":
         params[tag] = [v.upper() for v in values]
         return f"q.method = ANY(CAST(:{tag} AS text[]))"
-    if key == "run":
-        params[tag] = [f"{v.lower()}%" for v in values]
-        return f"CAST(q.run_id AS text) LIKE ANY(CAST(:{tag} AS text[]))"
-    params[tag] = values  # kind: driven from the error events' time index
+    if key == "run":  # an id prefix is a range of ids: the (run_id, sent_at) index answers it
+        parts = []
+        for n, value in enumerate(values):
+            low, high = _uuid_range(value)
+            params[f"{tag}lo{n}"], params[f"{tag}hi{n}"] = low, high
+            parts.append(
+                f"(q.run_id >= CAST(:{tag}lo{n} AS uuid) AND q.run_id <= CAST(:{tag}hi{n} AS uuid))"
+            )
+        return "(" + " OR ".join(parts) + ")"
+    params[tag] = values  # kind: the events' time index yields the ids, the key finds them
     return (
-        "(q.id, q.sent_at) IN (SELECT e.request_id, e.request_sent_at FROM cc_error_event e"
-        f" WHERE e.kind = ANY(CAST(:{tag} AS text[])) AND e.occurred_at >= :lo)"
+        "q.id = ANY(ARRAY(SELECT e.request_id FROM cc_error_event e"
+        f" WHERE e.kind = ANY(CAST(:{tag} AS text[])) AND e.occurred_at >= :lo"
+        " AND e.request_id IS NOT NULL))"
     )
 
 

@@ -55,6 +55,7 @@ class ApiRequestLog(Base):
     __table_args__ = (
         Index(None, "run_id", "sent_at"),
         Index(None, "endpoint_path", "sent_at"),
+        Index("ix_cc_api_request_log_sent_at", "sent_at"),
         Index(
             None,
             "query_params",
@@ -100,6 +101,7 @@ class ApiResponseLog(Base):
             None, "headers", postgresql_using="gin", postgresql_ops={"headers": "jsonb_path_ops"}
         ),
         Index("ix_cc_api_response_log_unparsed", "sent_at", postgresql_where=text("NOT parse_ok")),
+        Index("ix_cc_api_response_log_status_sent", "status_code", "sent_at"),
         Index(
             "ix_cc_api_response_log_next_link",
             text(NEXT_LINK_EXPRESSION),
