@@ -38,9 +38,11 @@ _RESPONSES_WITHOUT_RUN = text(
     """
 )
 
-# Only two kinds of request can lack a response for a reason: those of runs that did not
-# succeed, and those an error event points at. Both are found through narrow indexes, then
-# checked against the response log; any other gap is counted as unexplained.
+# Only two kinds of request can lack a response for a reason: the last attempts of a run
+# that did not succeed (in flight, or cut off when it stopped; the engine has at most two in
+# flight), and attempts an error event without a response points at (timeout, connect,
+# reset …). Both are found through narrow indexes, then checked against the response log;
+# any other gap in the totals is counted as unexplained.
 _UNANSWERED = text(
     f"""
     WITH runs AS (
@@ -50,12 +52,15 @@ _UNANSWERED = text(
     ), events AS (
         SELECT request_id, request_sent_at, array_agg(kind) AS kinds FROM cc_error_event
         WHERE occurred_at >= :start AND occurred_at < CAST(:end AS timestamptz) + interval '1 hour'
-          AND request_id IS NOT NULL
+          AND request_id IS NOT NULL AND kind = ANY(CAST(:unanswered_kinds AS text[]))
         GROUP BY 1, 2
     ), candidates AS (
         SELECT q.id, q.sent_at, q.endpoint_path, q.run_id FROM runs r
-        JOIN cc_api_request_log q ON q.run_id = r.id
-        WHERE q.sent_at >= :start AND q.sent_at < :end AND {_CONFIG}
+        CROSS JOIN LATERAL (
+            SELECT q.id, q.sent_at, q.endpoint_path, q.run_id FROM cc_api_request_log q
+            WHERE q.run_id = r.id AND q.sent_at >= :start AND q.sent_at < :end AND {_CONFIG}
+            ORDER BY q.sent_at DESC LIMIT 2
+        ) q
         UNION
         SELECT q.id, q.sent_at, q.endpoint_path, q.run_id FROM events e
         JOIN cc_api_request_log q ON q.id = e.request_id AND q.sent_at = e.request_sent_at
@@ -69,6 +74,17 @@ _UNANSWERED = text(
                       WHERE s.request_id = c.id AND s.sent_at = c.sent_at)
     """
 )
+
+# error kinds raised when no response arrived (the others come with one)
+UNANSWERED_KINDS = [
+    "timeout",
+    "connect",
+    "reset",
+    "interrupted",
+    "cancelled",
+    "db",
+    "secret_unavailable",
+]
 
 _RUNS_WITHOUT_REQUESTS = text(
     """
@@ -97,7 +113,8 @@ def _explain(row: Any) -> str:
 
 def unanswered_by_endpoint(conn: Connection, window: Window) -> Counter[str]:
     """Explained requests without a response, per endpoint."""
-    return Counter(r.endpoint_path for r in conn.execute(_UNANSWERED, window.params))
+    params = {**window.params, "unanswered_kinds": UNANSWERED_KINDS}
+    return Counter(r.endpoint_path for r in conn.execute(_UNANSWERED, params))
 
 
 def audit_report(conn: Connection, window: Window) -> dict[str, Any]:
@@ -105,7 +122,10 @@ def audit_report(conn: Connection, window: Window) -> dict[str, Any]:
     params = window.params
     requests = conn.execute(_REQUESTS, params).scalar_one()
     responses = conn.execute(_RESPONSES, params).scalar_one()
-    reasons = Counter(_explain(row) for row in conn.execute(_UNANSWERED, params))
+    reasons = Counter(
+        _explain(row)
+        for row in conn.execute(_UNANSWERED, {**params, "unanswered_kinds": UNANSWERED_KINDS})
+    )
     runs_without = [
         {"run_id": str(r.id), "status": r.status, "resource_path": r.resource_path}
         for r in conn.execute(_RUNS_WITHOUT_REQUESTS, params)
