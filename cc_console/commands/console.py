@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from ..errors import NotFoundError, UsageError
-from ..odata import canonical_params, filter_hash, params_hash
+from ..odata import canonical_params
 from ..settings import current_user
 from ..sim import run_in_thread, sim_config
 from ..store.configs import add_config, get_config, update_config
@@ -96,8 +96,6 @@ def seed_demo(
                 config,
                 resource_path=resource,
                 params=params,
-                params_hash=params_hash(params),
-                filter_hash=filter_hash(params),
                 name=name,
                 schedule_interval_s=None,
                 sla_target_s=120,

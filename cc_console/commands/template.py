@@ -10,7 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..errors import UsageError
-from ..odata import FilterSyntaxError, canonical_params, check_filter, filter_hash, params_hash
+from ..odata import FilterSyntaxError, canonical_params, check_filter
 from ..settings import current_user
 from ..store.configs import get_config, list_configs
 from ..store.models import OdataQueryTemplate
@@ -74,8 +74,6 @@ def add(
             config_row,
             resource_path=path,
             params=params,
-            params_hash=params_hash(params),
-            filter_hash=filter_hash(params),
             name=name,
             schedule_interval_s=interval,
             sla_target_s=sla_target,

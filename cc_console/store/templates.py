@@ -9,6 +9,7 @@ from sqlalchemy import String, cast, exists, or_, select
 from sqlalchemy.orm import Session
 
 from ..errors import NotFoundError, UsageError
+from ..odata import filter_hash, params_hash
 from .models import (
     ApiClientConfig,
     ApiRequestLog,
@@ -26,19 +27,22 @@ def add_template(
     *,
     resource_path: str,
     params: dict[str, Any],
-    params_hash: str,
-    filter_hash: str,
     name: str | None,
     schedule_interval_s: int | None,
     sla_target_s: int | None,
     user: str,
 ) -> tuple[OdataQueryTemplate, bool]:
-    """Insert a template, or return the identical one already there (created=False)."""
+    """Insert a template, or return the identical one already there (created=False).
+
+    ``params`` are canonical (``odata.canonical_params``); both hashes are derived from them
+    here, so every caller keys templates and cursors the same way.
+    """
+    hashed = params_hash(params)
     existing = session.scalar(
         select(OdataQueryTemplate).where(
             OdataQueryTemplate.config_id == config.id,
             OdataQueryTemplate.resource_path == resource_path,
-            OdataQueryTemplate.params_hash == params_hash,
+            OdataQueryTemplate.params_hash == hashed,
         )
     )
     if existing is not None:
@@ -47,8 +51,8 @@ def add_template(
         config_id=config.id,
         resource_path=resource_path,
         params=params,
-        params_hash=params_hash,
-        filter_hash=filter_hash,
+        params_hash=hashed,
+        filter_hash=filter_hash(params),
         name=name,
         schedule_interval_s=schedule_interval_s,
         sla_target_s=sla_target_s,
