@@ -15,6 +15,8 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from .details import fetch_dicts
+
 __all__ = ["Capped", "Dashboard", "RATE_WINDOW_MINUTES", "load_dashboard"]
 
 RATE_WINDOW_MINUTES = 10
@@ -135,26 +137,23 @@ async def load_dashboard(
 ) -> Dashboard:
     """Read the five panes; ``now`` is the clock the countdowns and windows are measured by."""
 
-    async def rows(sql: Any, **params: Any) -> list[dict[str, Any]]:
-        return [dict(r) for r in (await conn.execute(sql, params)).mappings()]
-
     since = now - timedelta(hours=request_window_h)
-    runs = await rows(_RUNS, limit=limit)
+    runs = await fetch_dicts(conn, _RUNS, limit=limit)
     run_total = (await conn.execute(text("SELECT count(*) FROM cc_sync_run"))).scalar_one()
     active = (
         await conn.execute(text("SELECT count(*) FROM cc_sync_run WHERE status = 'running'"))
     ).scalar_one()
-    requests = await rows(_REQUESTS, since=since, limit=limit)
+    requests = await fetch_dicts(conn, _REQUESTS, since=since, limit=limit)
     request_total, request_exact = await _capped_count(
         conn, "SELECT 1 FROM cc_api_request_log WHERE sent_at >= :since", {"since": since}
     )
-    scopes = await rows(_SCOPES)
-    _sparklines(scopes, await rows(_THROTTLES, now=now, window=RATE_WINDOW_MINUTES))
-    cursors = await rows(_CURSORS, limit=limit)
+    scopes = await fetch_dicts(conn, _SCOPES)
+    _sparklines(scopes, await fetch_dicts(conn, _THROTTLES, now=now, window=RATE_WINDOW_MINUTES))
+    cursors = await fetch_dicts(conn, _CURSORS, limit=limit)
     cursor_total = (
         await conn.execute(text("SELECT count(*) FROM cc_pagination_state"))
     ).scalar_one()
-    errors = await rows(_ERRORS, limit=limit)
+    errors = await fetch_dicts(conn, _ERRORS, limit=limit)
     error_total, error_exact = await _capped_count(conn, "SELECT 1 FROM cc_error_event", {})
     return Dashboard(
         now=now,

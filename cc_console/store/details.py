@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-__all__ = ["RequestKey", "as_curl", "load_request", "load_run"]
+__all__ = ["RequestKey", "as_curl", "fetch_dicts", "load_request", "load_run"]
 
 RequestKey = tuple[uuid.UUID, datetime]
 TIMELINE_CAP = 2000
@@ -85,21 +85,22 @@ _REQUEST_ERRORS = text(
 )
 
 
-async def _rows(conn: AsyncConnection, sql: Any, **params: Any) -> list[dict[str, Any]]:
+async def fetch_dicts(conn: AsyncConnection, sql: Any, **params: Any) -> list[dict[str, Any]]:
+    """The rows of ``sql`` as plain dicts."""
     return [dict(r) for r in (await conn.execute(sql, params)).mappings()]
 
 
 async def load_run(conn: AsyncConnection, run_id: uuid.UUID) -> dict[str, Any] | None:
     """The run, its requests (oldest first, capped), its errors and its cursor."""
-    found = await _rows(conn, _RUN, id=run_id)
+    found = await fetch_dicts(conn, _RUN, id=run_id)
     if not found:
         return None
     run = found[0]
-    run["timeline"] = await _rows(
+    run["timeline"] = await fetch_dicts(
         conn, _TIMELINE, id=run_id, since=run["started_at"], limit=TIMELINE_CAP
     )
-    run["errors"] = await _rows(conn, _RUN_ERRORS, id=run_id, limit=TIMELINE_CAP)
-    cursor = await _rows(
+    run["errors"] = await fetch_dicts(conn, _RUN_ERRORS, id=run_id, limit=TIMELINE_CAP)
+    cursor = await fetch_dicts(
         conn, _RUN_CURSOR, config=run["config_id"], path=run["resource_path"], fh=run["filter_hash"]
     )
     run["cursor"] = cursor[0] if cursor else None
@@ -108,15 +109,15 @@ async def load_run(conn: AsyncConnection, run_id: uuid.UUID) -> dict[str, Any] |
 
 async def load_request(conn: AsyncConnection, key: RequestKey) -> dict[str, Any] | None:
     """The request row with its response, validation and errors (None when it is gone)."""
-    found = await _rows(conn, _REQUEST, id=key[0], sent=key[1])
+    found = await fetch_dicts(conn, _REQUEST, id=key[0], sent=key[1])
     if not found:
         return None
     request = found[0]
     request["validation"] = None
     if request["response_id"] is not None:
-        validation = await _rows(conn, _VALIDATION, rid=request["response_id"], sent=key[1])
+        validation = await fetch_dicts(conn, _VALIDATION, rid=request["response_id"], sent=key[1])
         request["validation"] = validation[0] if validation else None
-    request["errors"] = await _rows(conn, _REQUEST_ERRORS, id=key[0], sent=key[1])
+    request["errors"] = await fetch_dicts(conn, _REQUEST_ERRORS, id=key[0], sent=key[1])
     return request
 
 

@@ -94,13 +94,14 @@ def duration(seconds: float | None) -> str:
 
 
 def size(n: int | None) -> str:
+    """``512B``, ``3.4KB``, ``1.2MB``."""
     if n is None:
         return "—"
-    for unit in ("B", "KB", "MB"):
-        if n < 1024 or unit == "MB":
-            return f"{n:.0f}{unit}" if unit == "B" else f"{n:.1f}{unit}"
-        n /= 1024  # type: ignore[assignment]
-    return f"{n}B"
+    if n < 1024:
+        return f"{n}B"
+    if n < 1024 * 1024:
+        return f"{n / 1024:.1f}KB"
+    return f"{n / 1024 / 1024:.1f}MB"
 
 
 def bar(done: int | None, total: int | None, width: int = 10, style: str = "cyan") -> Text:
