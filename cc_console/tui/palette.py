@@ -43,13 +43,11 @@ class ConsoleCommands(Provider):
                 )
         data = app.dashboard_screen.data
         if data is not None:
-            from .screens.run_detail import RunDetailScreen
-
             for run in data.runs.rows[:200]:
                 entries.append(
                     (
                         f"run {str(run['id'])[:8]} {run['template']} {run['status']}",
-                        partial(app.push_screen, RunDetailScreen(run["id"], crumbs=["Dashboard"])),
+                        partial(self._open_run, run["id"]),
                         "open the run's timeline",
                     )
                 )
@@ -63,6 +61,12 @@ class ConsoleCommands(Provider):
                     )
                 )
         return entries
+
+    def _open_run(self, run_id: Any) -> None:
+        # built on choice: the entries are rebuilt on every keystroke of a search
+        from .screens.run_detail import RunDetailScreen
+
+        self.app.push_screen(RunDetailScreen(run_id, crumbs=["Dashboard"]))
 
     async def discover(self) -> Hits:
         for name, callback, help_text in self._entries()[:4]:
