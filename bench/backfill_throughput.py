@@ -5,7 +5,7 @@ Creates ``cc_bench_legacy`` (the legacy store, filled by ``db/legacy/generate.py
 server), then runs, in one process, (a) a dry run — read and transform only, the baseline —
 and (b) the real backfill. Prints one JSON line.
 
-    python bench/backfill_throughput.py [--calls 50000] [--batch 5000]
+    python bench/backfill_throughput.py [--calls 50000] [--batch 5000] [--writers 2]
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=50_000)
     parser.add_argument("--batch", type=int, default=5000)
+    parser.add_argument("--writers", type=int, default=2)
     args = parser.parse_args()
     spec = importlib.util.spec_from_file_location("generate", ROOT / "db/legacy/generate.py")
     assert spec is not None and spec.loader is not None
@@ -64,7 +65,14 @@ def main() -> None:
         dry_run=True,
     )
     real = backfill(
-        legacy, database.engine, config, days=90, batch=args.batch, now=now, user="bench"
+        legacy,
+        database.engine,
+        config,
+        days=90,
+        batch=args.batch,
+        now=now,
+        user="bench",
+        writers=args.writers,
     )
     legacy.dispose()
     database.dispose()
@@ -74,6 +82,7 @@ def main() -> None:
                 "bench": "backfill_throughput",
                 "calls": args.calls,
                 "batch": args.batch,
+                "writers": args.writers,
                 "read_transform_rows_per_s": dry.as_dict()["rows_per_s"],
                 "backfill_rows_per_s": real.as_dict()["rows_per_s"],
                 "backfill_vs_read_transform": round(

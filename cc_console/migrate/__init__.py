@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from .backfill import BackfillSummary, backfill, legacy_engine
+from .backfill import BackfillSummary, backfill
+from .reader import legacy_engine
 from .verify import verify
 
 __all__ = ["BackfillSummary", "backfill", "legacy_engine", "verify"]

@@ -1,16 +1,18 @@
-"""One legacy API call → the rows of the new audit trail (pure: no I/O).
+"""One legacy API call → one flat row for the backfill's staging table (pure: no I/O).
 
 Ids are UUIDv5 of the call's content (client, method, time, URL, status, body digest), so a
 second backfill — or a second copy of the same call in the legacy table — lands nowhere new.
+The body is passed on as the legacy text: PostgreSQL casts it to JSONB when it parsed here,
+so nothing is decoded and re-encoded on the way.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -21,24 +23,59 @@ from ..client.masking import ALWAYS_MASKED, mask_headers
 from ..odata import filter_hash
 from ..odata.envelope import EnvelopeError, page_from_data
 
-__all__ = ["LEGACY_NS", "Call", "content_id", "transform"]
+__all__ = ["LEGACY_NS", "Call", "content_id", "fast_uuid5", "transform"]
 
 LEGACY_NS = uuid.UUID("6f1c1f0e-5b1a-4c8e-9a57-cc0c0750e001")
+_NS_BYTES = LEGACY_NS.bytes
 
 
-@dataclass
+def fast_uuid5(name: str) -> str:
+    """``str(uuid.uuid5(LEGACY_NS, name))`` without the uuid module's per-call overhead."""
+    digest = bytearray(hashlib.sha1(_NS_BYTES + name.encode(), usedforsecurity=False).digest())
+    digest[6] = (digest[6] & 0x0F) | 0x50
+    digest[8] = (digest[8] & 0x3F) | 0x80
+    h = digest[:16].hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+@dataclass(slots=True)
 class Call:
-    """The new rows for one legacy call."""
+    """What the backfill writes for one legacy call (request, maybe response and error)."""
 
-    request: dict[str, Any]
-    response: dict[str, Any] | None
-    error: dict[str, Any] | None
-    run_key: tuple[str, str, str, str]  # client, day, endpoint, filter hash
-    keys_scrubbed: int = 0
-    sequence: dict[str, Any] = field(default_factory=dict)
+    id: str
+    client: str
+    sent_at: datetime
+    method: str
+    url: str
+    endpoint: str
+    params: dict[str, str]  # shared by every call of the same query: read, never change
+    query_json: str
+    headers_json: str
+    filter_hash: str
+    keys_scrubbed: int
+    status: int | None = None
+    response_headers_json: str | None = None
+    body: str | None = None
+    body_is_json: bool = False
+    parse_ok: bool = False
+    odata_count: int | None = None
+    items: int = 0
+    has_next_link: bool = False
+    elapsed_ms: float = 0.0
+    error_kind: str | None = None
+    retryable: bool | None = None
+
+    @property
+    def day(self) -> str:
+        return self.sent_at.date().isoformat()
+
+    @property
+    def run_key(self) -> tuple[str, str, str, str]:
+        """Client, day, endpoint, filter hash: the backfill run this call belongs to."""
+        return (self.client, self.day, self.endpoint, self.filter_hash)
 
 
-def content_id(row: Any) -> uuid.UUID:
+def content_id(row: Any) -> str:
     """The deterministic id of a legacy call (equal for its duplicates)."""
     digest = hashlib.md5((row.response_body or "").encode(), usedforsecurity=False).hexdigest()
     key = "|".join(
@@ -51,106 +88,89 @@ def content_id(row: Any) -> uuid.UUID:
             digest,
         ]
     )
-    return uuid.uuid5(LEGACY_NS, key)
+    return fast_uuid5(key)
 
 
-def _headers(raw: str | None) -> tuple[dict[str, Any], int]:
-    """Masked headers and how many secret values were found unmasked."""
+def _headers(raw: str | None) -> tuple[str, int]:
+    """Masked headers as JSON text and how many secret values were found unmasked."""
     try:
-        parsed = json.loads(raw) if raw else {}
-    except ValueError:
-        return {"x-legacy-unparsed-headers": "(not JSON; dropped)"}, 0
+        parsed = orjson.loads(raw) if raw else {}
+    except orjson.JSONDecodeError:
+        return '{"x-legacy-unparsed-headers": "(not JSON; dropped)"}', 0
     if not isinstance(parsed, dict):
-        return {}, 0
+        return "{}", 0
     pairs = [(str(k), str(v)) for k, v in parsed.items()]
     raw_keys = sum(1 for k, v in pairs if k.lower() in ALWAYS_MASKED and not v.startswith("***"))
-    return mask_headers(pairs), raw_keys
+    return orjson.dumps(mask_headers(pairs)).decode(), raw_keys
 
 
+@lru_cache(maxsize=4096)
+def _query(query: str) -> tuple[dict[str, str], str, str]:
+    """A query string's params, as JSON and their filter hash (paging URLs repeat a lot)."""
+    params = dict(parse_qsl(query, keep_blank_values=True))
+    return params, orjson.dumps(params).decode(), filter_hash(params)
+
+
+@lru_cache(maxsize=1024)
 def _endpoint(path: str, base_path: str) -> str:
     return path[len(base_path) :] if base_path and path.startswith(base_path) else path
 
 
-def transform(row: Any, *, config_id: uuid.UUID, base_path: str) -> Call:
-    """Map one ``api_call_log`` row; ``called_at`` is read as UTC."""
-    request_id = content_id(row)
+_classify = lru_cache(maxsize=64)(classify_status)
+
+
+_NOT_JSON = (False, False, None, 0, False)
+_NOT_A_PAGE = (True, False, None, 0, False)
+
+
+def _page_shape(text: str | None, status: int) -> tuple[bool, bool, int | None, int, bool]:
+    """(body is JSON, parse_ok, odata count, records, next link): the engine's envelope rules."""
+    if not text or "\\u0000" in text:  # PostgreSQL's jsonb refuses NUL escapes: keep as text
+        return _NOT_JSON
+    try:
+        data = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return _NOT_JSON
+    if data is None:
+        return _NOT_JSON
+    if status != 200:
+        return _NOT_A_PAGE
+    try:
+        page = page_from_data(data)
+    except EnvelopeError:
+        return _NOT_A_PAGE
+    return True, True, page.count, len(page.records), page.next_link is not None
+
+
+def transform(row: Any, *, base_path: str) -> Call:
+    """Map one ``api_call_log`` row; a naive ``called_at`` is read as UTC."""
     sent_at = row.called_at.replace(tzinfo=UTC) if row.called_at.tzinfo is None else row.called_at
     split = urlsplit(row.url)
-    params = dict(parse_qsl(split.query, keep_blank_values=True))
-    endpoint = _endpoint(split.path, base_path.rstrip("/"))
-    fh = filter_hash(params)
-    headers, raw_keys = _headers(row.request_headers)
-    request = {
-        "id": str(request_id),
-        "sent_at": sent_at.isoformat(),
-        "config_id": str(config_id),
-        "method": row.method.upper(),
-        "url": row.url,
-        "endpoint_path": endpoint,
-        "query_params": params,
-        "headers": headers,
-        "attempt_no": 1,
-    }
-    run_key = (row.client_name, sent_at.date().isoformat(), endpoint, fh)
-    call = Call(request, None, None, run_key, raw_keys)
-    if row.response_status is None:
+    params, query_json, fh = _query(split.query)
+    headers_json, raw_keys = _headers(row.request_headers)
+    call = Call(
+        id=content_id(row),
+        client=row.client_name,
+        sent_at=sent_at,
+        method=row.method.upper(),
+        url=row.url,
+        endpoint=_endpoint(split.path, base_path.rstrip("/")),
+        params=params,
+        query_json=query_json,
+        headers_json=headers_json,
+        filter_hash=fh,
+        keys_scrubbed=raw_keys,
+    )
+    status = row.response_status
+    if status is None:
         return call
-    response_headers, more_keys = _headers(row.response_headers)
+    call.status = status
+    call.response_headers_json, more_keys = _headers(row.response_headers)
     call.keys_scrubbed += more_keys
-    body_json: Any = None
-    parse_ok, count, items, next_link = False, None, 0, False
-    text = row.response_body
-    try:
-        body_json = orjson.loads(text) if text else None
-    except orjson.JSONDecodeError:
-        body_json = None
-    if body_json is not None and row.response_status == 200:
-        try:
-            page = page_from_data(body_json)
-            parse_ok, count, items = True, page.count, len(page.records)
-            next_link = page.next_link is not None
-        except EnvelopeError:
-            parse_ok = False
-    call.response = {
-        "id": str(uuid.uuid5(LEGACY_NS, f"response:{request_id}")),
-        "sent_at": request["sent_at"],
-        "request_id": str(request_id),
-        "status_code": row.response_status,
-        "headers": response_headers,
-        "body": body_json,
-        "body_text": None if body_json is not None else text,
-        "size_bytes": len((text or "").encode()),
-        "elapsed_ms": float(row.duration_ms or 0),
-        "parse_ok": parse_ok,
-        "odata_count": count,
-        "has_next_link": next_link,
-        "received_at": sent_at.isoformat()
-        if not row.duration_ms
-        else datetime.fromtimestamp(sent_at.timestamp() + row.duration_ms / 1000, UTC).isoformat(),
-    }
-    if row.response_status >= 400:
-        kind, retryable = classify_status(row.response_status)
-        call.error = {
-            "id": str(uuid.uuid5(LEGACY_NS, f"error:{request_id}")),
-            "occurred_at": request["sent_at"],
-            "kind": kind,
-            "retryable": retryable,
-            "status_code": row.response_status,
-            "endpoint_path": endpoint,
-            "message": f"legacy call answered {row.response_status}",
-            "config_id": str(config_id),
-            "request_id": str(request_id),
-            "request_sent_at": request["sent_at"],
-        }
-    if parse_ok:
-        call.sequence = {
-            "endpoint": endpoint,
-            "filter_hash": fh,
-            "filter": params.get("$filter"),
-            "skip": int(params.get("$skip", "0") or 0),
-            "top": int(params.get("$top", "100") or 100),
-            "items": items,
-            "count": count,
-            "at": sent_at,
-        }
+    call.body = row.response_body
+    shape = _page_shape(row.response_body, status)
+    call.body_is_json, call.parse_ok, call.odata_count, call.items, call.has_next_link = shape
+    call.elapsed_ms = float(row.duration_ms or 0)
+    if status >= 400:
+        call.error_kind, call.retryable = _classify(status)
     return call

@@ -16,8 +16,8 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import Engine, text
 
-from .backfill import legacy_batches
-from .transform import transform
+from .reader import legacy_batches
+from .transform import content_id, transform
 
 __all__ = ["verify"]
 
@@ -75,12 +75,12 @@ def verify(
     digests: dict[str, tuple[int, str | None]] = {}
     for rows in legacy_batches(legacy, since, batch):
         for row in rows:
-            call = transform(row, config_id=config["id"], base_path=base_path)
-            new_id = call.request["id"]
+            new_id = content_id(row)
             if new_id in seen:
                 continue
             seen.add(new_id)
-            legacy_counts[(call.run_key[1], call.request["endpoint_path"])] += 1
+            call = transform(row, base_path=base_path)
+            legacy_counts[(call.day, call.endpoint)] += 1
             digests[new_id] = (row.id, _legacy_digest(row.response_body))
     step = max(1, len(digests) // max(sample, 1))
     sampled = list(digests.items())[::step][:sample]

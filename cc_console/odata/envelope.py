@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+from itertools import repeat
 from typing import Any, Literal
 
 import orjson
@@ -95,7 +96,7 @@ def _build(
     # checked by hand: a strict pydantic list[dict] would copy every record of the page
     if not isinstance(records, list):
         raise EnvelopeError(f"{shape} envelope: records: not a list")
-    if not all(isinstance(record, dict) for record in records):
+    if not all(map(isinstance, records, repeat(dict))):  # C-speed: pages are big
         raise EnvelopeError(f"{shape} envelope: records: every record must be an object")
     try:
         checked = _Strict(**fields)

@@ -1,0 +1,84 @@
+"""Reading the legacy store: the window's calls in id order, transformed one batch ahead."""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.pool import NullPool
+
+from ..store.database import to_sqlalchemy_url
+from .transform import Call, transform
+
+__all__ = ["legacy_batches", "legacy_engine", "transformed_batches"]
+
+_READ = text(
+    """
+    SELECT id, called_at, client_name, method, url, request_headers, response_status,
+           response_headers, response_body, duration_ms
+    FROM api_call_log WHERE called_at >= :since AND id > :after ORDER BY id LIMIT :batch
+    """
+)
+
+
+def legacy_engine(url: str) -> Engine:
+    """An engine on the legacy database (any PostgreSQL URL)."""
+    return create_engine(to_sqlalchemy_url(url), poolclass=NullPool)
+
+
+def legacy_batches(legacy: Engine, since: datetime, batch: int) -> Iterator[list[Any]]:
+    """The window's legacy calls in id order, ``batch`` at a time (keyset on id)."""
+    after = 0
+    while True:
+        with legacy.connect() as conn:
+            rows = conn.execute(
+                _READ, {"since": since.replace(tzinfo=None), "after": after, "batch": batch}
+            ).all()
+        if not rows:
+            return
+        after = rows[-1].id
+        yield list(rows)
+
+
+def transformed_batches(
+    legacy: Engine, since: datetime, batch: int, base_path: str
+) -> Iterator[list[Call]]:
+    """The window's calls, transformed, one batch ahead in a reader thread.
+
+    Reading and transforming (Python) overlap with landing the previous batch (PostgreSQL).
+    """
+    results: queue.Queue[list[Call] | BaseException | None] = queue.Queue(maxsize=2)
+    stop = threading.Event()
+
+    def hand_over(item: list[Call] | BaseException | None) -> bool:
+        while not stop.is_set():
+            try:
+                results.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def read() -> None:
+        try:
+            for rows in legacy_batches(legacy, since, batch):
+                if not hand_over([transform(row, base_path=base_path) for row in rows]):
+                    return
+            hand_over(None)
+        except BaseException as exc:  # handed to the consumer, raised there
+            hand_over(exc)
+
+    reader = threading.Thread(target=read, name="cc-backfill-reader", daemon=True)
+    reader.start()
+    try:
+        while (item := results.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        reader.join(timeout=5)
