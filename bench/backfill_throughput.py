@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from sqlalchemy import text  # noqa: E402
 from sync_throughput import fresh_database  # noqa: E402
 
+from cc_console.engine.gc_tuning import tune_gc  # noqa: E402
 from cc_console.migrate import backfill, legacy_engine  # noqa: E402
 from cc_console.settings import Settings  # noqa: E402
 from cc_console.store.database import open_database  # noqa: E402
@@ -52,6 +53,7 @@ def main() -> None:
             {"b": generate.BASE},
         ).scalar_one()
     config = {"id": config_id, "base_url": generate.BASE}
+    tune_gc()  # as `cc-console migrate backfill` does
     legacy = legacy_engine(legacy_url)
     now = datetime.now(UTC)
     dry = backfill(

@@ -46,6 +46,8 @@ class ClientConfigSpec(BaseModel):
     max_requests_per_second: float | None = Field(default=None, gt=0)
     masked_headers: list[str] = Field(default_factory=list)
     is_active: bool = True
+    dual_write_legacy: bool = False
+    legacy_url: str | None = None
 
     @field_validator("base_url")
     @classmethod
@@ -68,6 +70,28 @@ class ClientConfigSpec(BaseModel):
         except UsageError as exc:
             raise ValueError(str(exc).removeprefix("secret_ref ")) from None
 
+    @field_validator("legacy_url")
+    @classmethod
+    def _legacy_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip()
+        if value.startswith(("env:", "file:")):
+            try:
+                return validate_secret_ref(value)
+            except UsageError as exc:
+                raise ValueError(str(exc).removeprefix("secret_ref ")) from None
+        scheme, sep, rest = value.partition("://")
+        if not sep or scheme.lower() not in {"postgresql", "postgres"} or not rest:
+            raise ValueError("must be a postgresql:// URL, or env:NAME / file:PATH holding one")
+        userinfo = rest.split("/", 1)[0].rpartition("@")[0]
+        if ":" in userinfo:
+            raise ValueError(
+                "must not embed a password; use ~/.pgpass or PGPASSWORD, or store the URL "
+                "behind env:NAME / file:PATH"
+            )
+        return value
+
     @field_validator("masked_headers")
     @classmethod
     def _header_names(cls, value: list[str]) -> list[str]:
@@ -85,6 +109,8 @@ class ClientConfigSpec(BaseModel):
             raise ValueError("backoff_max_s must be >= backoff_base_s")
         if self.total_timeout_s < self.read_timeout_s:
             raise ValueError("total_timeout_s must be >= read_timeout_s")
+        if self.dual_write_legacy and self.legacy_url is None:
+            raise ValueError("dual_write_legacy needs legacy_url (the legacy database)")
         return self
 
 

@@ -12,9 +12,9 @@ import random
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
@@ -35,7 +35,7 @@ from .masking import mask_headers, scrub
 from .ratelimit import RateLimitCoordinator, parse_rate_headers
 from .secrets import key_fingerprint
 
-__all__ = ["Attempt", "ClientPolicy", "ResilientClient"]
+__all__ = ["Attempt", "AttemptMirror", "ClientPolicy", "ResilientClient"]
 
 
 @dataclass(frozen=True)
@@ -75,6 +75,20 @@ class Attempt:
     request: RequestRef
     attempt_no: int
     response: ResponseFields
+    url: str = ""
+    request_headers: dict[str, Any] = field(default_factory=dict)  # masked
+
+
+class AttemptMirror(Protocol):
+    """Somewhere every attempt is copied after its primary write (the cutover's dual-write)."""
+
+    def record(
+        self,
+        sent_at: datetime,
+        url: str,
+        request_headers: dict[str, Any],
+        response: ResponseFields | None,
+    ) -> None: ...
 
 
 @dataclass
@@ -105,8 +119,10 @@ class ResilientClient:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: random.Random | None = None,
         coordinate: bool = True,
+        mirror: AttemptMirror | None = None,
     ) -> None:
         self.policy = policy
+        self.mirror = mirror
         self._key = api_key
         self.fingerprint = key_fingerprint(api_key)
         self.engine = engine
@@ -187,6 +203,7 @@ class ResilientClient:
         self.stats.waited_s += waited
         headers = {**self.http.headers, self.policy.auth_header: self._key}
         query = dict(parse_qsl(urlsplit(url).query, keep_blank_values=True))
+        masked = mask_headers(headers, self.policy.masked_headers)
         try:
             request = await write_request(
                 self.engine,
@@ -197,7 +214,7 @@ class ResilientClient:
                 url=url,
                 endpoint_path=endpoint_path,
                 query_params=query,
-                headers=mask_headers(headers, self.policy.masked_headers),
+                headers=masked,
                 attempt_no=attempt_no,
                 key_fingerprint=self.fingerprint,
             )
@@ -216,7 +233,11 @@ class ResilientClient:
             kind, retryable = classify_exception(exc)
             message = scrub(f"{type(exc).__name__}: {exc}", [self._key])
             await self._fail(request, None, kind, retryable, message, None, endpoint_path, run_id)
+            self._mirror(request, url, masked, None)
             raise ApiError(kind, message, retryable=retryable) from None
+        except asyncio.CancelledError:
+            self._mirror(request, url, masked, None)  # sent, never answered: as logged here
+            raise
         elapsed_ms = (time.perf_counter() - started) * 1000
         fields = ResponseFields(
             status_code=response.status_code,
@@ -229,7 +250,7 @@ class ResilientClient:
         if self.coordinator:
             await self.coordinator.record(endpoint_path, response.status_code, info)
         if 200 <= response.status_code < 300:
-            return Attempt(request, attempt_no, fields)
+            return Attempt(request, attempt_no, fields, url, masked)
         kind, retryable = classify_status(
             response.status_code, retry_http_500=self.policy.retry_http_500
         )
@@ -237,6 +258,7 @@ class ResilientClient:
         await self._fail(
             request, fields, kind, retryable, message, response.status_code, endpoint_path, run_id
         )
+        self._mirror(request, url, masked, fields)
         raise ApiError(
             kind,
             message,
@@ -244,6 +266,22 @@ class ResilientClient:
             status_code=response.status_code,
             retry_after_s=info.retry_after_s,
         )
+
+    def mirror_attempt(self, attempt: Attempt, *, answered: bool = True) -> None:
+        """Copy a returned attempt to the mirror once the engine has written it (its response
+        too, unless the engine dropped it unlanded: then it is a call without an answer)."""
+        response = attempt.response if answered else None
+        self._mirror(attempt.request, attempt.url, attempt.request_headers, response)
+
+    def _mirror(
+        self,
+        request: RequestRef,
+        url: str,
+        headers: dict[str, Any],
+        fields: ResponseFields | None,
+    ) -> None:
+        if self.mirror is not None:
+            self.mirror.record(request.sent_at, url, headers, fields)
 
     async def _fail(
         self,

@@ -40,6 +40,19 @@ MaxRps = Annotated[float | None, typer.Option("--max-rps", help="Pace to this ma
 MaskHeader = Annotated[
     list[str] | None, typer.Option("--mask-header", help="Extra header to mask (repeatable).")
 ]
+DualWrite = Annotated[
+    bool | None,
+    typer.Option(
+        "--dual-write-legacy/--no-dual-write-legacy",
+        help="Cutover: also append every attempt to the legacy api_call_log.",
+    ),
+]
+LegacyUrl = Annotated[
+    str | None,
+    typer.Option(
+        help="The legacy database: postgresql://user@host/db (no password) or env:NAME/file:PATH."
+    ),
+]
 
 
 def _policy(options: dict[str, Any]) -> dict[str, Any]:
@@ -57,6 +70,8 @@ def _policy(options: dict[str, Any]) -> dict[str, Any]:
         "retry_after_cap": "retry_after_cap_s",
         "max_rps": "max_requests_per_second",
         "mask_header": "masked_headers",
+        "dual_write_legacy": "dual_write_legacy",
+        "legacy_url": "legacy_url",
         "base_url": "base_url",
         "secret_ref": "secret_ref",
     }
@@ -94,6 +109,8 @@ def add(
     retry_after_cap: RetryAfterCap = None,
     max_rps: MaxRps = None,
     mask_header: MaskHeader = None,
+    dual_write_legacy: DualWrite = None,
+    legacy_url: LegacyUrl = None,
     inactive: Annotated[bool, typer.Option("--inactive", help="Create it deactivated.")] = False,
     json_output: JsonOpt = False,
 ) -> None:
@@ -201,6 +218,8 @@ def edit(
     retry_after_cap: RetryAfterCap = None,
     max_rps: MaxRps = None,
     mask_header: MaskHeader = None,
+    dual_write_legacy: DualWrite = None,
+    legacy_url: LegacyUrl = None,
     json_output: JsonOpt = False,
 ) -> None:
     """Change fields of a config (only the options given)."""

@@ -10,8 +10,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
+from ..engine.gc_tuning import tune_gc
 from ..errors import UsageError
 from ..migrate import backfill, legacy_engine, verify
+from ..migrate.mirror import MIRROR_CLIENT_PREFIX
 from ..settings import current_user
 from .common import console, emit_json, err_console, open_db, session_scope, settings
 
@@ -60,15 +62,16 @@ def backfill_command(
     """Copy the last N days of legacy calls (idempotent: rerun it safely after a kill)."""
     user = current_user(settings())
     legacy = _legacy(source)
+    tune_gc()  # each batch parses thousands of bodies: collect less often, as the engine does
     with open_db() as database:
         target = _config(database, config)
         with legacy.connect() as conn:
             total = conn.execute(
                 text(
                     "SELECT count(*) FROM api_call_log WHERE called_at >= now() AT TIME ZONE 'UTC'"
-                    " - make_interval(days => :d)"
+                    " - make_interval(days => :d) AND NOT starts_with(client_name, :mirrored)"
                 ),
-                {"d": days},
+                {"d": days, "mirrored": MIRROR_CLIENT_PREFIX},
             ).scalar_one()
         with Progress(
             TextColumn("backfill"),
@@ -130,9 +133,12 @@ def verify_command(
         emit_json(report)
     else:
         state = "PARITY" if report["parity"] else f"{len(report['mismatches'])} MISMATCH(ES)"
+        dual = report["dual_written"]
         console.print(
             f"{state}: {report['legacy_calls']:,} legacy calls, "
-            f"{report['new_requests']:,} backfilled requests, "
+            f"{report['new_requests']:,} backfilled requests; "
+            f"{dual['legacy_rows']:,} dual-written legacy rows, "
+            f"{dual['new_requests']:,} requests of dual-writing runs; "
             f"{report['sampled']} payloads compared",
             markup=False,
         )

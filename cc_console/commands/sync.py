@@ -92,6 +92,13 @@ def _report(summaries: list[RunSummary], json_output: bool) -> None:
             )
             if s.message:
                 console.print(f"  {s.message}", markup=False)
+            if s.legacy_writes is not None:
+                lost = s.legacy_write_failures or 0
+                console.print(
+                    f"  dual-write: {s.legacy_writes:,} attempts mirrored to the legacy store"
+                    + (f", {lost:,} NOT written (see the run's legacy_write event)" if lost else ""),
+                    markup=False,
+                )
     if any(s.status != "succeeded" for s in summaries):
         raise typer.Exit(1)
 

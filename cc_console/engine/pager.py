@@ -175,6 +175,9 @@ class Pager:
                 pending.cancel()
                 with contextlib.suppress(BaseException):
                     await pending
+            elif pending is not None and not pending.cancelled() and not pending.exception():
+                # fetched ahead, never landed: its request row has no response
+                self.client.mirror_attempt(pending.result().attempt, answered=False)
 
     async def _parse(self, attempt: Attempt) -> Page:
         response = attempt.response
@@ -195,6 +198,7 @@ class Pager:
                 run_id=self.run_id,
                 detail={"content_type": response.content_type},
             )
+            self.client.mirror_attempt(attempt)
             raise StopRun("parse", f"unparseable page: {exc}", retryable=False) from None
         response.parse_ok = True
         response.is_json = True
@@ -240,3 +244,4 @@ class Pager:
         )
         async with self.engine.begin() as conn:
             _, self.cancel_seen = await land_page(conn, landing)
+        self.client.mirror_attempt(prepared.attempt)

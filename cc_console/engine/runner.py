@@ -19,6 +19,7 @@ from ..client.http import ClientPolicy, ResilientClient
 from ..client.masking import scrub
 from ..client.secrets import SecretUnavailable, resolve_secret
 from ..errors import NotFoundError, UsageError
+from .dual_write import finish_mirror, open_mirror
 from .gc_tuning import tune_gc
 from .pager import Pager, StopRun
 from .runs import (
@@ -56,6 +57,8 @@ class RunSummary:
     wait_s: float
     duration_s: float
     message: str | None
+    legacy_writes: int | None = None  # dual-write: attempts mirrored (None: not dual-writing)
+    legacy_write_failures: int | None = None
 
     @property
     def reconciled(self) -> bool | None:
@@ -160,6 +163,8 @@ async def run_template(
         wait_s=round(row["wait_s"], 3),
         duration_s=round(time.monotonic() - started, 3),
         message=row["message"],
+        legacy_writes=row["legacy_writes"],
+        legacy_write_failures=row["legacy_write_failures"],
     )
 
 
@@ -185,8 +190,14 @@ async def _execute(
                 config_id=config.id,
             )
         return "failed", str(exc)
+    mirror = await open_mirror(engine, config, run_id)
     client = ResilientClient(
-        ClientPolicy.from_row(config), key, engine, transport=transport, coordinate=coordinate
+        ClientPolicy.from_row(config),
+        key,
+        engine,
+        transport=transport,
+        coordinate=coordinate,
+        mirror=mirror,
     )
     pager = Pager(engine, client, template, config, run_id, cancel)
     heartbeat = asyncio.create_task(_heartbeat(engine, run_id))
@@ -237,6 +248,8 @@ async def _execute(
     finally:
         heartbeat.cancel()
         await client.aclose()
+        if mirror is not None:
+            await finish_mirror(engine, mirror, run_id, config.id)
         requests, retries, waited = client.stats.take()
         if requests or waited:  # attempts that never landed a page
             with contextlib.suppress(SQLAlchemyError):

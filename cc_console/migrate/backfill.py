@@ -23,7 +23,6 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import Engine
 
-from ..engine.gc_tuning import tune_gc
 from .outcome import Outcome
 from .reader import legacy_batches, legacy_engine, transformed_batches
 from .transform import Call
@@ -67,7 +66,6 @@ def backfill(
     progress: Callable[[int], None] | None = None,
 ) -> BackfillSummary:
     """Copy the window's legacy calls into ``target`` for ``config`` (a row with id, base_url)."""
-    tune_gc()  # each batch parses thousands of bodies: collect less often, as the engine does
     started = time.perf_counter()
     summary = BackfillSummary(dry_run=dry_run)
     since = now - timedelta(days=days)

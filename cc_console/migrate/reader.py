@@ -12,6 +12,7 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.pool import NullPool
 
 from ..store.database import to_sqlalchemy_url
+from .mirror import MIRROR_CLIENT_PREFIX
 from .transform import Call, transform
 
 __all__ = ["legacy_batches", "legacy_engine", "transformed_batches"]
@@ -20,7 +21,9 @@ _READ = text(
     """
     SELECT id, called_at, client_name, method, url, request_headers, response_status,
            response_headers, response_body, duration_ms
-    FROM api_call_log WHERE called_at >= :since AND id > :after ORDER BY id LIMIT :batch
+    FROM api_call_log
+    WHERE called_at >= :since AND id > :after AND NOT starts_with(client_name, :mirrored)
+    ORDER BY id LIMIT :batch
     """
 )
 
@@ -31,12 +34,21 @@ def legacy_engine(url: str) -> Engine:
 
 
 def legacy_batches(legacy: Engine, since: datetime, batch: int) -> Iterator[list[Any]]:
-    """The window's legacy calls in id order, ``batch`` at a time (keyset on id)."""
+    """The window's legacy calls in id order, ``batch`` at a time (keyset on id).
+
+    Rows the engine dual-wrote are left out: they are already in the new tables.
+    """
     after = 0
     while True:
         with legacy.connect() as conn:
             rows = conn.execute(
-                _READ, {"since": since.replace(tzinfo=None), "after": after, "batch": batch}
+                _READ,
+                {
+                    "since": since.replace(tzinfo=None),
+                    "after": after,
+                    "batch": batch,
+                    "mirrored": MIRROR_CLIENT_PREFIX,
+                },
             ).all()
         if not rows:
             return

@@ -1,8 +1,13 @@
 """Parity between the legacy store and the new audit trail over a window.
 
-Counts per day and endpoint side by side (legacy duplicates counted once, as the backfill
-lands them), and a sample of payloads compared as normalised JSON (or raw text), listing
-every mismatch with the legacy id and the new id.
+Two sources are checked, each per day and endpoint side by side, each with a sample of
+payloads compared as normalised JSON (or raw text), every mismatch listed with the legacy
+id and the new id:
+
+- ``backfill``: the legacy client's own calls (duplicates counted once, as the backfill
+  lands them) against the backfill runs;
+- ``dual_write``: the rows the engine mirrored (``client_name = cc-console/<config>``)
+  against the requests of the runs that mirrored, matched by time and URL.
 """
 
 from __future__ import annotations
@@ -10,18 +15,20 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
-from datetime import datetime, timedelta
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import Engine, text
 
+from .mirror import mirror_client_name
 from .reader import legacy_batches
 from .transform import content_id, transform
 
 __all__ = ["verify"]
 
-_NEW_COUNTS = text(
+_BACKFILLED_COUNTS = text(
     """
     SELECT CAST(q.sent_at AT TIME ZONE 'UTC' AS date) AS day, q.endpoint_path, count(*) AS n
     FROM cc_sync_run b JOIN cc_api_request_log q ON q.run_id = b.id AND q.sent_at >= :since
@@ -30,11 +37,38 @@ _NEW_COUNTS = text(
     """
 )
 
-_NEW_BODIES = text(
+_MIRRORED_COUNTS = text(
     """
-    SELECT q.id, s.body, s.body_text, s.status_code FROM cc_api_request_log q
+    SELECT CAST(q.sent_at AT TIME ZONE 'UTC' AS date) AS day, q.endpoint_path, count(*) AS n
+    FROM cc_sync_run r JOIN cc_api_request_log q ON q.run_id = r.id AND q.sent_at >= :since
+    WHERE r.config_id = :config AND r.legacy_writes IS NOT NULL
+    GROUP BY 1, 2
+    """
+)
+
+_BODIES_BY_ID = text(
+    """
+    SELECT CAST(q.id AS text) AS key, q.id, s.body, s.body_text FROM cc_api_request_log q
     LEFT JOIN cc_api_response_log s ON s.request_id = q.id AND s.sent_at = q.sent_at
-    WHERE q.id = ANY(CAST(:ids AS uuid[])) AND q.sent_at >= :since
+    WHERE q.id = ANY(CAST(:keys AS uuid[])) AND q.sent_at >= :since
+    """
+)
+
+_BODIES_BY_TIME_AND_URL = text(
+    """
+    SELECT k.key, q.id, s.body, s.body_text
+    FROM unnest(CAST(:keys AS text[]), CAST(:times AS timestamptz[]), CAST(:urls AS text[]))
+         AS k(key, sent_at, url)
+    JOIN cc_api_request_log q ON q.sent_at = k.sent_at AND q.url = k.url
+    JOIN cc_sync_run r ON r.id = q.run_id AND r.config_id = :config
+    LEFT JOIN cc_api_response_log s ON s.request_id = q.id AND s.sent_at = q.sent_at
+    """
+)
+
+_MIRRORED_ROWS = text(
+    """
+    SELECT id, called_at, url, response_body FROM api_call_log
+    WHERE client_name = :client AND called_at >= :since ORDER BY id
     """
 )
 
@@ -43,18 +77,67 @@ def _digest(body: Any, body_text: str | None) -> str | None:
     if body is not None:
         normal = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return hashlib.sha256(normal.encode()).hexdigest()
-    if body_text is not None:
+    if body_text:
         return hashlib.sha256(body_text.encode()).hexdigest()
-    return None
+    return None  # no body and an empty body are the same payload
 
 
 def _legacy_digest(raw: str | None) -> str | None:
-    if raw is None:
+    if not raw:
         return None
     try:
         return _digest(json.loads(raw), None)
     except ValueError:
         return _digest(None, raw)
+
+
+class _Side:
+    """One source's legacy counts and sampled payloads, compared with the new tables."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.counts: Counter[tuple[str, str]] = Counter()
+        self.payloads: dict[str, tuple[int, str | None, Any]] = {}  # key -> legacy id, digest
+
+    def compare(
+        self,
+        new_counts: dict[tuple[str, str], int],
+        sample: int,
+        fetch: Any,
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int]:
+        """(day rows, mismatches, payloads sampled)."""
+        days, mismatches = [], []
+        for key in sorted(set(self.counts) | set(new_counts)):
+            old, new = self.counts.get(key, 0), new_counts.get(key, 0)
+            days.append(
+                {"source": self.name, "day": key[0], "endpoint": key[1], "legacy": old, "new": new}
+            )
+            if old != new:
+                mismatches.append(
+                    {
+                        "source": self.name,
+                        "kind": "count",
+                        "day": key[0],
+                        "endpoint": key[1],
+                        "legacy": old,
+                        "new": new,
+                    }
+                )
+        step = max(1, len(self.payloads) // max(sample, 1))
+        sampled = list(self.payloads.items())[::step][:sample]
+        found = {row.key: row for row in fetch(sampled)} if sampled else {}
+        for key, (legacy_id, expected, _) in sampled:
+            row = found.get(key)
+            if row is None or _digest(row.body, row.body_text) != expected:
+                mismatches.append(
+                    {
+                        "source": self.name,
+                        "kind": "payload" if row else "missing",
+                        "legacy_id": legacy_id,
+                        "new_id": str(row.id) if row else None,
+                    }
+                )
+        return days, mismatches, len(sampled)
 
 
 def verify(
@@ -70,49 +153,63 @@ def verify(
     """The parity report; ``parity`` is true only when nothing differs."""
     since = now - timedelta(days=days)
     base_path = urlsplit(config["base_url"]).path
-    legacy_counts: Counter[tuple[str, str]] = Counter()
-    seen: set[str] = set()
-    digests: dict[str, tuple[int, str | None]] = {}
+    backfilled, mirrored = _Side("backfill"), _Side("dual_write")
     for rows in legacy_batches(legacy, since, batch):
         for row in rows:
             new_id = content_id(row)
-            if new_id in seen:
+            if new_id in backfilled.payloads:
                 continue
-            seen.add(new_id)
             call = transform(row, base_path=base_path)
-            legacy_counts[(call.day, call.endpoint)] += 1
-            digests[new_id] = (row.id, _legacy_digest(row.response_body))
-    step = max(1, len(digests) // max(sample, 1))
-    sampled = list(digests.items())[::step][:sample]
+            backfilled.counts[(call.day, call.endpoint)] += 1
+            backfilled.payloads[new_id] = (row.id, _legacy_digest(row.response_body), None)
+    with legacy.connect() as conn:
+        for row in conn.execute(
+            _MIRRORED_ROWS,
+            {"client": mirror_client_name(config["name"]), "since": since.replace(tzinfo=None)},
+        ):
+            sent_at = row.called_at.replace(tzinfo=UTC)
+            path = urlsplit(row.url).path
+            endpoint = path.removeprefix(base_path.rstrip("/")) if base_path else path
+            mirrored.counts[(sent_at.date().isoformat(), endpoint)] += 1
+            key = f"{row.id}"
+            mirrored.payloads[key] = (row.id, _legacy_digest(row.response_body), (sent_at, row.url))
     params = {"config": config["id"], "since": since}
     with target.connect() as conn:
-        new_counts = {(str(r.day), r.endpoint_path): r.n for r in conn.execute(_NEW_COUNTS, params)}
-        found = {
-            str(r.id): r
-            for r in conn.execute(_NEW_BODIES, {**params, "ids": [new_id for new_id, _ in sampled]})
-        }
-    days_rows = []
-    mismatches: list[dict[str, Any]] = []
-    for key in sorted(set(legacy_counts) | set(new_counts)):
-        old, new = legacy_counts.get(key, 0), new_counts.get(key, 0)
-        days_rows.append({"day": key[0], "endpoint": key[1], "legacy": old, "new": new})
-        if old != new:
-            mismatches.append(
-                {"kind": "count", "day": key[0], "endpoint": key[1], "legacy": old, "new": new}
+
+        def counts(query: Any) -> dict[tuple[str, str], int]:
+            return {(str(r.day), r.endpoint_path): r.n for r in conn.execute(query, params)}
+
+        def by_id(sampled: Iterable[tuple[str, Any]]) -> Any:
+            return conn.execute(_BODIES_BY_ID, {**params, "keys": [k for k, _ in sampled]})
+
+        def by_time_and_url(sampled: list[tuple[str, Any]]) -> Any:
+            return conn.execute(
+                _BODIES_BY_TIME_AND_URL,
+                {
+                    "config": config["id"],
+                    "keys": [k for k, _ in sampled],
+                    "times": [v[2][0] for _, v in sampled],
+                    "urls": [v[2][1] for _, v in sampled],
+                },
             )
-    for new_id, (legacy_id, expected) in sampled:
-        row = found.get(new_id)
-        actual = None if row is None else _digest(row.body, row.body_text)
-        if row is None or actual != expected:
-            mismatches.append(
-                {"kind": "payload" if row else "missing", "legacy_id": legacy_id, "new_id": new_id}
-            )
+
+        b_days, b_mismatches, b_sampled = backfilled.compare(
+            counts(_BACKFILLED_COUNTS), sample, by_id
+        )
+        m_days, m_mismatches, m_sampled = mirrored.compare(
+            counts(_MIRRORED_COUNTS), sample, by_time_and_url
+        )
+    mismatches = b_mismatches + m_mismatches
     return {
         "window": {"start": since.isoformat(), "end": now.isoformat()},
-        "legacy_calls": len(seen),
-        "new_requests": sum(new_counts.values()),
-        "sampled": len(sampled),
-        "days": days_rows,
+        "legacy_calls": len(backfilled.payloads),
+        "new_requests": sum(r["new"] for r in b_days),
+        "dual_written": {
+            "legacy_rows": len(mirrored.payloads),
+            "new_requests": sum(r["new"] for r in m_days),
+        },
+        "sampled": b_sampled + m_sampled,
+        "days": b_days + m_days,
         "mismatches": mismatches,
         "parity": not mismatches,
     }

@@ -31,6 +31,8 @@ EDITABLE_FIELDS = (
     "max_requests_per_second",
     "masked_headers",
     "is_active",
+    "dual_write_legacy",
+    "legacy_url",
 )
 
 

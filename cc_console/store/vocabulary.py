@@ -43,6 +43,8 @@ ERROR_KINDS = (
     "interrupted",
     "cancelled",
     "db",
+    # cutover: attempts the engine could not mirror to the legacy store (migration 0004)
+    "legacy_write",
 )
 
 

@@ -51,6 +51,14 @@ class ApiClientConfig(AuditMixin, Base):
             name="max_rps_positive",
         ),
         CheckConstraint("jsonb_typeof(masked_headers) = 'array'", name="masked_headers_array"),
+        CheckConstraint(
+            "legacy_url IS NULL OR legacy_url ~ '^(env|file):.+'"
+            " OR (legacy_url ~* '^postgres(ql)?://' AND legacy_url !~ '^[^/]*//[^/@]*:[^/@]*@')",
+            name="legacy_url_safe",
+        ),
+        CheckConstraint(
+            "NOT dual_write_legacy OR legacy_url IS NOT NULL", name="dual_write_has_url"
+        ),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
@@ -71,6 +79,9 @@ class ApiClientConfig(AuditMixin, Base):
     max_requests_per_second: Mapped[float | None] = mapped_column(Float)
     masked_headers: Mapped[list[str]] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
     is_active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    # cutover: mirror every attempt to the legacy api_call_log (see migrate/mirror.py)
+    dual_write_legacy: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    legacy_url: Mapped[str | None] = mapped_column(Text)  # URL without password, or env:/file:
 
 
 class OdataQueryTemplate(AuditMixin, Base):

@@ -49,6 +49,11 @@ class SyncRun(Base):
         ),
         CheckConstraint("sla_target_s IS NULL OR sla_target_s > 0", name="sla_target_positive"),
         CheckConstraint("parent_run_id IS NULL OR parent_run_id <> id", name="not_own_parent"),
+        CheckConstraint(
+            "(legacy_writes IS NULL) = (legacy_write_failures IS NULL)"
+            " AND COALESCE(legacy_writes, 0) >= 0 AND COALESCE(legacy_write_failures, 0) >= 0",
+            name="legacy_counts",
+        ),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
@@ -69,6 +74,9 @@ class SyncRun(Base):
     retries: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     http_429_count: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     error_count: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    # dual-write to the legacy store (NULL: the config did not dual-write during this run)
+    legacy_writes: Mapped[int | None] = mapped_column(Integer)
+    legacy_write_failures: Mapped[int | None] = mapped_column(Integer)
     wait_s: Mapped[float] = mapped_column(Float, server_default=text("0"))
     sla_target_s: Mapped[int | None] = mapped_column(Integer)
     cancel_requested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

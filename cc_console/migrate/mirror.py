@@ -1,0 +1,179 @@
+"""Dual-write: every engine attempt also appended to the legacy ``api_call_log``.
+
+For one release cycle the old consumers keep reading the legacy table. The mirror never
+stands in the primary write's way: the engine hands each attempt over *after* its own
+commit, without waiting (a bounded queue), and a thread writes them to the legacy database
+in small batches. Whatever cannot be written — the legacy database is down, slow, or the
+queue is full — is counted, never retried into the engine's path; the run records both
+counts and, when something was lost, one ``legacy_write`` error event says why.
+
+Rows carry ``client_name = "cc-console/<config>"`` so the backfill leaves them alone and
+``migrate verify`` can match them to the engine's requests (by time and URL).
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+import psycopg
+
+from ..client.secrets import resolve_secret
+from ..store.audit import ResponseFields
+
+__all__ = ["MIRROR_CLIENT_PREFIX", "LegacyMirror", "mirror_client_name", "resolve_legacy_url"]
+
+MIRROR_CLIENT_PREFIX = "cc-console/"
+_COLUMNS = (
+    "called_at, client_name, method, url, request_headers, response_status, response_headers,"
+    " response_body, duration_ms"
+)
+_BATCH = 200
+_RECONNECT_PAUSE_S = 2.0
+
+
+def mirror_client_name(config_name: str) -> str:
+    return f"{MIRROR_CLIENT_PREFIX}{config_name}"
+
+
+def resolve_legacy_url(ref: str) -> str:
+    """The URL itself, or the one behind env:NAME / file:PATH (raises SecretUnavailable)."""
+    return resolve_secret(ref) if ref.startswith(("env:", "file:")) else ref
+
+
+_Row = tuple[Any, ...]  # one api_call_log row, in _COLUMNS order
+
+
+class LegacyMirror:
+    """Appends attempts to the legacy store from a background thread; counts what it lost."""
+
+    def __init__(
+        self,
+        url: str | None,
+        client_name: str,
+        *,
+        queue_size: int = 10_000,
+        connect_timeout_s: int = 5,
+        statement_timeout_ms: int = 5000,
+        problem: str | None = None,
+    ) -> None:
+        self._url = url
+        self._client = client_name
+        self._connect_timeout_s = connect_timeout_s
+        self._statement_timeout_ms = statement_timeout_ms
+        self._queue: queue.Queue[_Row | None] = queue.Queue(maxsize=queue_size)
+        self._lock = threading.Lock()
+        self.written = 0
+        self.failed = 0
+        self.problem = problem  # the first reason something was not written
+        self._conn: psycopg.Connection[Any] | None = None
+        self._retry_at = 0.0
+        self._thread = threading.Thread(target=self._work, name="cc-legacy-mirror", daemon=True)
+        self._thread.start()
+
+    def record(
+        self,
+        sent_at: datetime,
+        url: str,
+        request_headers: dict[str, Any],
+        response: ResponseFields | None,
+    ) -> None:
+        """Queue one attempt in the legacy format (masked headers); never blocks."""
+        row = (
+            sent_at.astimezone(UTC).replace(tzinfo=None),  # the legacy column is naive UTC
+            self._client,
+            "GET",
+            url,
+            orjson.dumps(request_headers).decode(),
+            None if response is None else response.status_code,
+            None if response is None else orjson.dumps(response.headers).decode(),
+            None if response is None else response.body.decode("utf-8", errors="replace"),
+            None if response is None else round(response.elapsed_ms),
+        )
+        try:
+            self._queue.put_nowait(row)
+        except queue.Full:
+            self._lost(1, "the legacy write queue was full (legacy database too slow)")
+
+    def close(self, timeout_s: float = 10.0) -> tuple[int, int]:
+        """Flush what is queued (waiting at most ``timeout_s``); returns (written, failed)."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                self._queue.put(None, timeout=max(0.01, deadline - time.monotonic()))
+                break
+            except queue.Full:
+                if time.monotonic() >= deadline:
+                    break
+        self._thread.join(max(0.0, deadline - time.monotonic()))
+        if self._thread.is_alive():  # stuck on the legacy database: what is left is lost
+            self._lost(
+                self._queue.qsize(), f"the legacy database did not answer within {timeout_s:g}s"
+            )
+        with self._lock:
+            return self.written, self.failed
+
+    def _lost(self, count: int, reason: str) -> None:
+        if count <= 0:
+            return
+        with self._lock:
+            self.failed += count
+            if self.problem is None:
+                self.problem = reason
+
+    def _work(self) -> None:
+        done = False
+        while not done:
+            item = self._queue.get()
+            batch: list[_Row] = []
+            while item is not None:
+                batch.append(item)
+                if len(batch) >= _BATCH:
+                    break
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+            done = item is None
+            if batch:
+                self._write(batch)
+        if self._conn is not None:
+            self._conn.close()
+
+    def _connect(self) -> psycopg.Connection[Any]:
+        if self._url is None:
+            raise psycopg.OperationalError(self.problem or "no legacy database")
+        return psycopg.connect(
+            self._url,
+            connect_timeout=self._connect_timeout_s,
+            options=f"-c statement_timeout={self._statement_timeout_ms}",
+        )
+
+    def _write(self, batch: list[_Row]) -> None:
+        if self._conn is None and time.monotonic() < self._retry_at:
+            self._lost(len(batch), self.problem or "the legacy database is unreachable")
+            return
+        try:
+            if self._conn is None:
+                self._conn = self._connect()
+            with (
+                self._conn.transaction(),
+                self._conn.cursor() as cursor,
+                cursor.copy(f"COPY api_call_log ({_COLUMNS}) FROM STDIN") as copy,
+            ):
+                for row in batch:
+                    copy.write_row(row)
+        except psycopg.Error as exc:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            self._lost(len(batch), f"legacy write failed: {reason}")
+            if self._conn is not None:
+                self._conn.close()
+            self._conn = None
+            self._retry_at = time.monotonic() + _RECONNECT_PAUSE_S
+            return
+        with self._lock:
+            self.written += len(batch)
