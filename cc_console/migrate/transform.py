@@ -23,7 +23,7 @@ from ..client.masking import ALWAYS_MASKED, mask_headers
 from ..odata import filter_hash
 from ..odata.envelope import EnvelopeError, page_from_data
 
-__all__ = ["LEGACY_NS", "Call", "content_id", "fast_uuid5", "transform"]
+__all__ = ["LEGACY_NS", "Call", "as_utc", "content_id", "endpoint_of", "fast_uuid5", "transform"]
 
 LEGACY_NS = uuid.UUID("6f1c1f0e-5b1a-4c8e-9a57-cc0c0750e001")
 _NS_BYTES = LEGACY_NS.bytes
@@ -116,6 +116,16 @@ def _endpoint(path: str, base_path: str) -> str:
     return path[len(base_path) :] if base_path and path.startswith(base_path) else path
 
 
+def endpoint_of(url: str, base_path: str) -> str:
+    """The endpoint path of a legacy URL (the config's base path taken off)."""
+    return _endpoint(urlsplit(url).path, base_path.rstrip("/"))
+
+
+def as_utc(called_at: datetime) -> datetime:
+    """A legacy timestamp; a naive one is UTC (what the legacy client wrote)."""
+    return called_at.replace(tzinfo=UTC) if called_at.tzinfo is None else called_at
+
+
 _classify = lru_cache(maxsize=64)(classify_status)
 
 
@@ -144,7 +154,7 @@ def _page_shape(text: str | None, status: int) -> tuple[bool, bool, int | None, 
 
 def transform(row: Any, *, base_path: str) -> Call:
     """Map one ``api_call_log`` row; a naive ``called_at`` is read as UTC."""
-    sent_at = row.called_at.replace(tzinfo=UTC) if row.called_at.tzinfo is None else row.called_at
+    sent_at = as_utc(row.called_at)
     split = urlsplit(row.url)
     params, query_json, fh = _query(split.query)
     headers_json, raw_keys = _headers(row.request_headers)

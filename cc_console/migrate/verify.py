@@ -13,18 +13,18 @@ id and the new id:
 from __future__ import annotations
 
 import hashlib
-import json
 from collections import Counter
-from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+import orjson
 from sqlalchemy import Engine, text
 
 from .mirror import mirror_client_name
 from .reader import legacy_batches
-from .transform import content_id, transform
+from .transform import as_utc, content_id, endpoint_of
 
 __all__ = ["verify"]
 
@@ -65,9 +65,11 @@ _BODIES_BY_TIME_AND_URL = text(
     """
 )
 
+_LEGACY_BODIES = text("SELECT id, response_body FROM api_call_log WHERE id = ANY(:ids)")
+
 _MIRRORED_ROWS = text(
     """
-    SELECT id, called_at, url, response_body FROM api_call_log
+    SELECT id, called_at, url FROM api_call_log
     WHERE client_name = :client AND called_at >= :since ORDER BY id
     """
 )
@@ -75,35 +77,37 @@ _MIRRORED_ROWS = text(
 
 def _digest(body: Any, body_text: str | None) -> str | None:
     if body is not None:
-        normal = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-        return hashlib.sha256(normal.encode()).hexdigest()
+        return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
     if body_text:
         return hashlib.sha256(body_text.encode()).hexdigest()
     return None  # no body and an empty body are the same payload
 
 
 def _legacy_digest(raw: str | None) -> str | None:
+    """As the backfill decides: JSON by orjson's reading, else the text as it is."""
     if not raw:
         return None
     try:
-        return _digest(json.loads(raw), None)
-    except ValueError:
+        return _digest(orjson.loads(raw), None)
+    except orjson.JSONDecodeError:
         return _digest(None, raw)
 
 
 class _Side:
-    """One source's legacy counts and sampled payloads, compared with the new tables."""
+    """One source's legacy counts and payload keys, compared with the new tables."""
 
     def __init__(self, name: str) -> None:
         self.name = name
         self.counts: Counter[tuple[str, str]] = Counter()
-        self.payloads: dict[str, tuple[int, str | None, Any]] = {}  # key -> legacy id, digest
+        self.legacy_ids: dict[str, int] = {}  # payload key -> legacy id (first copy)
+        self.lookup: dict[str, tuple[datetime, str]] = {}  # dual-write: key -> (time, URL)
 
     def compare(
         self,
         new_counts: dict[tuple[str, str], int],
         sample: int,
-        fetch: Any,
+        legacy_bodies: Callable[[list[int]], dict[int, str | None]],
+        new_bodies: Callable[[list[str]], Any],
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int]:
         """(day rows, mismatches, payloads sampled)."""
         days, mismatches = [], []
@@ -123,12 +127,16 @@ class _Side:
                         "new": new,
                     }
                 )
-        step = max(1, len(self.payloads) // max(sample, 1))
-        sampled = list(self.payloads.items())[::step][:sample]
-        found = {row.key: row for row in fetch(sampled)} if sampled else {}
-        for key, (legacy_id, expected, _) in sampled:
+        step = max(1, len(self.legacy_ids) // max(sample, 1))
+        sampled = list(self.legacy_ids.items())[::step][:sample]
+        if not sampled:
+            return days, mismatches, 0
+        expected = legacy_bodies([legacy_id for _, legacy_id in sampled])
+        found = {row.key: row for row in new_bodies([key for key, _ in sampled])}
+        for key, legacy_id in sampled:
             row = found.get(key)
-            if row is None or _digest(row.body, row.body_text) != expected:
+            actual = None if row is None else _digest(row.body, row.body_text)
+            if row is None or actual != _legacy_digest(expected.get(legacy_id)):
                 mismatches.append(
                     {
                         "source": self.name,
@@ -157,55 +165,56 @@ def verify(
     for rows in legacy_batches(legacy, since, batch):
         for row in rows:
             new_id = content_id(row)
-            if new_id in backfilled.payloads:
-                continue
-            call = transform(row, base_path=base_path)
-            backfilled.counts[(call.day, call.endpoint)] += 1
-            backfilled.payloads[new_id] = (row.id, _legacy_digest(row.response_body), None)
+            if new_id not in backfilled.legacy_ids:
+                backfilled.legacy_ids[new_id] = row.id
+                day = as_utc(row.called_at).date().isoformat()
+                backfilled.counts[(day, endpoint_of(row.url, base_path))] += 1
+    window = {"since": since.replace(tzinfo=None)}
     with legacy.connect() as conn:
-        for row in conn.execute(
-            _MIRRORED_ROWS,
-            {"client": mirror_client_name(config["name"]), "since": since.replace(tzinfo=None)},
-        ):
-            sent_at = row.called_at.replace(tzinfo=UTC)
-            path = urlsplit(row.url).path
-            endpoint = path.removeprefix(base_path.rstrip("/")) if base_path else path
-            mirrored.counts[(sent_at.date().isoformat(), endpoint)] += 1
-            key = f"{row.id}"
-            mirrored.payloads[key] = (row.id, _legacy_digest(row.response_body), (sent_at, row.url))
-    params = {"config": config["id"], "since": since}
-    with target.connect() as conn:
+        client = mirror_client_name(config["name"])
+        for row in conn.execute(_MIRRORED_ROWS, {**window, "client": client}):
+            sent_at = as_utc(row.called_at)
+            mirrored.counts[(sent_at.date().isoformat(), endpoint_of(row.url, base_path))] += 1
+            mirrored.legacy_ids[str(row.id)] = row.id
+            mirrored.lookup[str(row.id)] = (sent_at, row.url)
 
-        def counts(query: Any) -> dict[tuple[str, str], int]:
-            return {(str(r.day), r.endpoint_path): r.n for r in conn.execute(query, params)}
+        def legacy_bodies(ids: list[int]) -> dict[int, str | None]:
+            return {r.id: r.response_body for r in conn.execute(_LEGACY_BODIES, {"ids": ids})}
 
-        def by_id(sampled: Iterable[tuple[str, Any]]) -> Any:
-            return conn.execute(_BODIES_BY_ID, {**params, "keys": [k for k, _ in sampled]})
+        params = {"config": config["id"], "since": since}
+        with target.connect() as new:
 
-        def by_time_and_url(sampled: list[tuple[str, Any]]) -> Any:
-            return conn.execute(
-                _BODIES_BY_TIME_AND_URL,
-                {
-                    "config": config["id"],
-                    "keys": [k for k, _ in sampled],
-                    "times": [v[2][0] for _, v in sampled],
-                    "urls": [v[2][1] for _, v in sampled],
-                },
+            def counts(query: Any) -> dict[tuple[str, str], int]:
+                return {(str(r.day), r.endpoint_path): r.n for r in new.execute(query, params)}
+
+            def by_id(keys: list[str]) -> Any:
+                return new.execute(_BODIES_BY_ID, {**params, "keys": keys})
+
+            def by_time_and_url(keys: list[str]) -> Any:
+                found = [mirrored.lookup[key] for key in keys]
+                return new.execute(
+                    _BODIES_BY_TIME_AND_URL,
+                    {
+                        "config": config["id"],
+                        "keys": keys,
+                        "times": [at for at, _ in found],
+                        "urls": [url for _, url in found],
+                    },
+                )
+
+            b_days, b_mismatches, b_sampled = backfilled.compare(
+                counts(_BACKFILLED_COUNTS), sample, legacy_bodies, by_id
             )
-
-        b_days, b_mismatches, b_sampled = backfilled.compare(
-            counts(_BACKFILLED_COUNTS), sample, by_id
-        )
-        m_days, m_mismatches, m_sampled = mirrored.compare(
-            counts(_MIRRORED_COUNTS), sample, by_time_and_url
-        )
+            m_days, m_mismatches, m_sampled = mirrored.compare(
+                counts(_MIRRORED_COUNTS), sample, legacy_bodies, by_time_and_url
+            )
     mismatches = b_mismatches + m_mismatches
     return {
         "window": {"start": since.isoformat(), "end": now.isoformat()},
-        "legacy_calls": len(backfilled.payloads),
+        "legacy_calls": len(backfilled.legacy_ids),
         "new_requests": sum(r["new"] for r in b_days),
         "dual_written": {
-            "legacy_rows": len(mirrored.payloads),
+            "legacy_rows": len(mirrored.legacy_ids),
             "new_requests": sum(r["new"] for r in m_days),
         },
         "sampled": b_sampled + m_sampled,

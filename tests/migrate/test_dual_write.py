@@ -143,4 +143,3 @@ def test_bad_dual_write_settings_are_refused(cli, args: list[str], message: str)
     result = cli(*base, *args)
     assert result.exit_code == 2 and message in result.stderr
     assert "FAKE-PASSWORD" not in result.stderr + result.stdout
-
