@@ -13,9 +13,9 @@ connections land the current one, sharded by backfill run (see ``writer``).
 from __future__ import annotations
 
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -78,6 +78,18 @@ def backfill(
         with target.begin() as conn:
             return write_shard(conn, calls, config_id, buckets, user)
 
+    # batches in flight: the next one is dealt out while the last one still lands (a bucket's
+    # advisory lock keeps the two apart where they share runs)
+    in_flight: deque[tuple[list[Future[int]], int]] = deque()
+
+    def settle() -> None:
+        landing, size = in_flight.popleft()
+        written = sum(future.result() for future in landing)
+        summary.written += written
+        summary.skipped += size - written
+        if progress is not None:
+            progress(size)
+
     with ThreadPoolExecutor(max_workers=writers, thread_name_prefix="cc-backfill-writer") as pool:
         for calls in transformed_batches(legacy, since, batch, base_path):
             buckets: dict[int, list[tuple[Call, str]]] = defaultdict(list)
@@ -86,17 +98,21 @@ def backfill(
                 run = runs.get(key) or runs.setdefault(key, run_id(config_id, key))
                 buckets[bucket_of(run)].append((call, run))
                 outcome.add(call, run)
-            if not dry_run:
-                landing = [pool.submit(land, *shard) for shard in deal(buckets, writers)]
-                written = sum(future.result() for future in landing)
-                summary.written += written
-                summary.skipped += len(calls) - written
             summary.read += len(calls)
             summary.keys_scrubbed += sum(c.keys_scrubbed for c in calls)
             summary.responses += sum(1 for c in calls if c.status is not None)
             summary.error_events += sum(1 for c in calls if c.error_kind)
-            if progress is not None:
-                progress(len(calls))
+            if dry_run:
+                if progress is not None:
+                    progress(len(calls))
+                continue
+            in_flight.append(
+                ([pool.submit(land, *shard) for shard in deal(buckets, writers)], len(calls))
+            )
+            while len(in_flight) > 1:
+                settle()
+        while in_flight:
+            settle()
     summary.runs = len(runs)
     if not dry_run:
         with target.begin() as conn:

@@ -8,7 +8,8 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, text
+from psycopg.rows import namedtuple_row
+from sqlalchemy import Engine, create_engine
 from sqlalchemy.pool import NullPool
 
 from ..store.database import to_sqlalchemy_url
@@ -17,15 +18,13 @@ from .transform import Call, transform
 
 __all__ = ["legacy_batches", "legacy_engine", "transformed_batches"]
 
-_READ = text(
-    """
+_READ = """
     SELECT id, called_at, client_name, method, url, request_headers, response_status,
            response_headers, response_body, duration_ms
     FROM api_call_log
-    WHERE called_at >= :since AND id > :after AND NOT starts_with(client_name, :mirrored)
-    ORDER BY id LIMIT :batch
-    """
-)
+    WHERE called_at >= %(since)s AND id > %(after)s AND NOT starts_with(client_name, %(mirrored)s)
+    ORDER BY id LIMIT %(batch)s
+"""
 
 
 def legacy_engine(url: str) -> Engine:
@@ -34,26 +33,29 @@ def legacy_engine(url: str) -> Engine:
 
 
 def legacy_batches(legacy: Engine, since: datetime, batch: int) -> Iterator[list[Any]]:
-    """The window's legacy calls in id order, ``batch`` at a time (keyset on id).
+    """The window's legacy calls in id order, ``batch`` at a time (keyset on id), as named
+    tuples (attribute access costs a tenth of a SQLAlchemy row's).
 
     Rows the engine dual-wrote are left out: they are already in the new tables.
     """
     after = 0
     while True:
         with legacy.connect() as conn:
-            rows = conn.execute(
-                _READ,
-                {
-                    "since": since.replace(tzinfo=None),
-                    "after": after,
-                    "batch": batch,
-                    "mirrored": MIRROR_CLIENT_PREFIX,
-                },
-            ).all()
+            cursor = conn.connection.driver_connection.cursor(row_factory=namedtuple_row)
+            with cursor:
+                rows = cursor.execute(
+                    _READ,
+                    {
+                        "since": since.replace(tzinfo=None),
+                        "after": after,
+                        "batch": batch,
+                        "mirrored": MIRROR_CLIENT_PREFIX,
+                    },
+                ).fetchall()
         if not rows:
             return
         after = rows[-1].id
-        yield list(rows)
+        yield rows
 
 
 def transformed_batches(

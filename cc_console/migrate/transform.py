@@ -91,8 +91,12 @@ def content_id(row: Any) -> str:
     return fast_uuid5(key)
 
 
+@lru_cache(maxsize=2048)
 def _headers(raw: str | None) -> tuple[str, int]:
-    """Masked headers as JSON text and how many secret values were found unmasked."""
+    """Masked headers as JSON text and how many secret values were found unmasked.
+
+    Cached: one client sends the same headers call after call (same key, same Accept).
+    """
     try:
         parsed = orjson.loads(raw) if raw else {}
     except orjson.JSONDecodeError:
