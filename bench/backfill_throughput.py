@@ -56,26 +56,9 @@ def main() -> None:
     tune_gc()  # as `cc-console migrate backfill` does
     legacy = legacy_engine(legacy_url)
     now = datetime.now(UTC)
-    dry = backfill(
-        legacy,
-        database.engine,
-        config,
-        days=90,
-        batch=args.batch,
-        now=now,
-        user="bench",
-        dry_run=True,
-    )
-    real = backfill(
-        legacy,
-        database.engine,
-        config,
-        days=90,
-        batch=args.batch,
-        now=now,
-        user="bench",
-        writers=args.writers,
-    )
+    options = {"days": 90, "batch": args.batch, "now": now, "user": "bench"}
+    dry = backfill(legacy, database.engine, config, dry_run=True, **options)
+    real = backfill(legacy, database.engine, config, writers=args.writers, **options)
     legacy.dispose()
     database.dispose()
     print(

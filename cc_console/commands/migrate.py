@@ -56,6 +56,9 @@ def backfill_command(
     config: ConfigOpt,
     days: DaysOpt = 90,
     batch: Annotated[int, typer.Option(min=100, max=50_000, help="Rows per transaction.")] = 5000,
+    writers: Annotated[
+        int, typer.Option(min=1, max=8, help="Connections landing batches at once.")
+    ] = 2,
     dry_run: Annotated[bool, typer.Option(help="Read and count; write nothing.")] = False,
     json_output: JsonOpt = False,
 ) -> None:
@@ -91,6 +94,7 @@ def backfill_command(
                 now=datetime.now(UTC),
                 user=user,
                 dry_run=dry_run,
+                writers=writers,
                 progress=lambda n: bar.advance(task, n),
             )
     legacy.dispose()

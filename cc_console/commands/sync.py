@@ -96,7 +96,9 @@ def _report(summaries: list[RunSummary], json_output: bool) -> None:
                 lost = s.legacy_write_failures or 0
                 console.print(
                     f"  dual-write: {s.legacy_writes:,} attempts mirrored to the legacy store"
-                    + (f", {lost:,} NOT written (see the run's legacy_write event)" if lost else ""),
+                    + (
+                        f", {lost:,} NOT written (see the run's legacy_write event)" if lost else ""
+                    ),
                     markup=False,
                 )
     if any(s.status != "succeeded" for s in summaries):

@@ -41,8 +41,9 @@ def legacy_batches(legacy: Engine, since: datetime, batch: int) -> Iterator[list
     after = 0
     while True:
         with legacy.connect() as conn:
-            cursor = conn.connection.driver_connection.cursor(row_factory=namedtuple_row)
-            with cursor:
+            driver = conn.connection.driver_connection
+            assert driver is not None  # an open psycopg connection
+            with driver.cursor(row_factory=namedtuple_row) as cursor:
                 rows = cursor.execute(
                     _READ,
                     {

@@ -111,22 +111,12 @@ class _Side:
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int]:
         """(day rows, mismatches, payloads sampled)."""
         days, mismatches = [], []
-        for key in sorted(set(self.counts) | set(new_counts)):
-            old, new = self.counts.get(key, 0), new_counts.get(key, 0)
-            days.append(
-                {"source": self.name, "day": key[0], "endpoint": key[1], "legacy": old, "new": new}
-            )
+        for day, endpoint in sorted(set(self.counts) | set(new_counts)):
+            old, new = self.counts.get((day, endpoint), 0), new_counts.get((day, endpoint), 0)
+            row = {"source": self.name, "day": day, "endpoint": endpoint, "legacy": old, "new": new}
+            days.append(row)
             if old != new:
-                mismatches.append(
-                    {
-                        "source": self.name,
-                        "kind": "count",
-                        "day": key[0],
-                        "endpoint": key[1],
-                        "legacy": old,
-                        "new": new,
-                    }
-                )
+                mismatches.append({"kind": "count", **row})
         step = max(1, len(self.legacy_ids) // max(sample, 1))
         sampled = list(self.legacy_ids.items())[::step][:sample]
         if not sampled:
