@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import text
+from textual.widgets import Static
 
 from cc_console.tui.screens.modals import ConfirmScreen
 from cc_console.tui.screens.picker import TemplatePicker
@@ -244,3 +246,28 @@ async def test_the_palette_opens_entities(console_app) -> None:
         await pilot.pause()
         assert isinstance(app.screen, AuditScreen)
         assert app.screen.query_text == "endpoint:/patients" and len(app.screen.rows) == 2
+
+
+async def test_a_dual_writing_run_shows_what_it_mirrored_and_lost(console_app, seeded) -> None:
+    from rich.console import Console
+
+    with seeded.engine.begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE cc_sync_run SET legacy_writes = 7, legacy_write_failures = 2 WHERE id = :id"
+            ),
+            {"id": seed.RUN_PARTIAL},
+        )
+    app = console_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot)
+        await pilot.press("slash", *"subjects", "enter", "enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        summary = app.screen.query_one("#run-summary", Static).content
+        console = Console(width=120, record=True, file=io.StringIO())
+        console.print(summary)
+        shown = console.export_text()
+    assert "dual-write" in shown and "7 mirrored" in shown
+    assert "not written" in shown.split("dual-write")[1].splitlines()[0]
+    assert shown.split("not written")[1].split()[0] == "2"

@@ -183,6 +183,14 @@ def _summary(run: dict[str, Any], now: Any) -> Table:
             Text("next $skip", style="dim"),
             Text(f"{cursor['next_skip']:,} ({cursor['status']})"),
         )
+    if run.get("legacy_writes") is not None:  # the config dual-writes to the legacy store
+        lost = run["legacy_write_failures"] or 0
+        grid.add_row(
+            Text("dual-write", style="dim"),
+            Text(f"{run['legacy_writes']:,} mirrored"),
+            Text("not written", style="dim"),
+            Text(f"{lost:,}", style="bold red" if lost else ""),
+        )
     if run["message"]:
         grid.add_row(Text("message", style="dim"), plain(run["message"]), "", "")
     return grid
