@@ -72,6 +72,8 @@ class LegacyMirror:
         self.problem = problem  # the first reason something was not written
         self._conn: psycopg.Connection[Any] | None = None
         self._retry_at = 0.0
+        self._in_hand = 0  # rows of the batch being written
+        self._closed = False  # close() has settled the counts: later outcomes are not counted
         self._thread = threading.Thread(target=self._work, name="cc-legacy-mirror", daemon=True)
         self._thread.start()
 
@@ -110,10 +112,16 @@ class LegacyMirror:
                 if time.monotonic() >= deadline:
                     break
         self._thread.join(max(0.0, deadline - time.monotonic()))
-        if self._thread.is_alive():  # stuck on the legacy database: what is left is lost
-            self._lost(
-                self._queue.qsize(), f"the legacy database did not answer within {timeout_s:g}s"
-            )
+        # whatever is still queued will never be written now (worker stuck or gone), and a
+        # batch still in the stuck worker's hands is not known to have landed
+        with self._lock:
+            unwritten, self._closed = self._in_hand if self._thread.is_alive() else 0, True
+        while True:
+            try:
+                unwritten += self._queue.get_nowait() is not None
+            except queue.Empty:
+                break
+        self._lost(unwritten, f"the legacy database did not answer within {timeout_s:g}s")
         with self._lock:
             return self.written, self.failed
 
@@ -157,6 +165,8 @@ class LegacyMirror:
         if self._conn is None and time.monotonic() < self._retry_at:
             self._lost(len(batch), self.problem or "the legacy database is unreachable")
             return
+        with self._lock:
+            self._in_hand = len(batch)
         try:
             if self._conn is None:
                 self._conn = self._connect()
@@ -167,13 +177,23 @@ class LegacyMirror:
             ):
                 for row in batch:
                     copy.write_row(row)
-        except psycopg.Error as exc:
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            self._lost(len(batch), f"legacy write failed: {reason}")
+        except Exception as exc:  # never let the mirror thread die with rows still queued
+            text = str(exc).strip()
+            reason = text.splitlines()[0] if text else type(exc).__name__
+            self._settle(0, len(batch), f"legacy write failed: {reason}")
             if self._conn is not None:
                 self._conn.close()
             self._conn = None
             self._retry_at = time.monotonic() + _RECONNECT_PAUSE_S
             return
+        self._settle(len(batch), 0, None)
+
+    def _settle(self, written: int, failed: int, reason: str | None) -> None:
         with self._lock:
-            self.written += len(batch)
+            self._in_hand = 0
+            if self._closed:  # close() already counted this batch as not written
+                return
+            self.written += written
+            self.failed += failed
+            if failed and self.problem is None:
+                self.problem = reason

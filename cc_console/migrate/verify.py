@@ -113,10 +113,16 @@ class _Side:
         days, mismatches = [], []
         for day, endpoint in sorted(set(self.counts) | set(new_counts)):
             old, new = self.counts.get((day, endpoint), 0), new_counts.get((day, endpoint), 0)
-            row = {"source": self.name, "day": day, "endpoint": endpoint, "legacy": old, "new": new}
-            days.append(row)
+            line = {
+                "source": self.name,
+                "day": day,
+                "endpoint": endpoint,
+                "legacy": old,
+                "new": new,
+            }
+            days.append(line)
             if old != new:
-                mismatches.append({"kind": "count", **row})
+                mismatches.append({"kind": "count", **line})
         step = max(1, len(self.legacy_ids) // max(sample, 1))
         sampled = list(self.legacy_ids.items())[::step][:sample]
         if not sampled:

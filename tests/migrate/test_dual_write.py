@@ -3,29 +3,15 @@
 from __future__ import annotations
 
 import json
-import uuid
-from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 
-from tests.conftest import create_database, drop_database
 from tests.simulator_fixture import SMALL
 from tests.tenant import KEY_ENV, SIM_KEY
 
-SCHEMA = Path(__file__).resolve().parents[2] / "db/legacy/schema.sql"
 DEAD_LEGACY = "postgresql://nobody@127.0.0.1:1/legacy"
-
-
-@pytest.fixture
-def empty_legacy(pg_server):  # type: ignore[no-untyped-def]
-    name = f"cc_legacy_{uuid.uuid4().hex[:8]}"
-    url = create_database(pg_server, name).replace("+psycopg", "")
-    with psycopg.connect(url) as conn:
-        conn.execute(SCHEMA.read_text())
-    yield url
-    drop_database(pg_server, name)
 
 
 def legacy_rows(url: str) -> list[Any]:
