@@ -12,7 +12,7 @@ import random
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlsplit
@@ -75,8 +75,8 @@ class Attempt:
     request: RequestRef
     attempt_no: int
     response: ResponseFields
-    url: str = ""
-    request_headers: dict[str, Any] = field(default_factory=dict)  # masked
+    url: str
+    request_headers: dict[str, Any]  # masked
 
 
 class AttemptMirror(Protocol):

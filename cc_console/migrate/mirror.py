@@ -45,7 +45,8 @@ def resolve_legacy_url(ref: str) -> str:
     return resolve_secret(ref) if ref.startswith(("env:", "file:")) else ref
 
 
-_Row = tuple[Any, ...]  # one api_call_log row, in _COLUMNS order
+# one attempt as the engine hands it over: sent_at, URL, masked headers, response or None
+_Attempt = tuple[datetime, str, dict[str, Any], ResponseFields | None]
 
 
 class LegacyMirror:
@@ -65,7 +66,7 @@ class LegacyMirror:
         self._client = client_name
         self._connect_timeout_s = connect_timeout_s
         self._statement_timeout_ms = statement_timeout_ms
-        self._queue: queue.Queue[_Row | None] = queue.Queue(maxsize=queue_size)
+        self._queue: queue.Queue[_Attempt | None] = queue.Queue(maxsize=queue_size)
         self._lock = threading.Lock()
         self.written = 0
         self.failed = 0
@@ -84,8 +85,17 @@ class LegacyMirror:
         request_headers: dict[str, Any],
         response: ResponseFields | None,
     ) -> None:
-        """Queue one attempt in the legacy format (masked headers); never blocks."""
-        row = (
+        """Queue one attempt (its headers already masked); never blocks. The legacy row is
+        built on the mirror's thread, not on the engine's."""
+        try:
+            self._queue.put_nowait((sent_at, url, request_headers, response))
+        except queue.Full:
+            self._lost(1, "the legacy write queue was full (legacy database too slow)")
+
+    def _row(self, attempt: _Attempt) -> tuple[Any, ...]:
+        """One api_call_log row, in _COLUMNS order."""
+        sent_at, url, request_headers, response = attempt
+        return (
             sent_at.astimezone(UTC).replace(tzinfo=None),  # the legacy column is naive UTC
             self._client,
             "GET",
@@ -96,10 +106,6 @@ class LegacyMirror:
             None if response is None else response.body.decode("utf-8", errors="replace"),
             None if response is None else round(response.elapsed_ms),
         )
-        try:
-            self._queue.put_nowait(row)
-        except queue.Full:
-            self._lost(1, "the legacy write queue was full (legacy database too slow)")
 
     def close(self, timeout_s: float = 10.0) -> tuple[int, int]:
         """Flush what is queued (waiting at most ``timeout_s``); returns (written, failed)."""
@@ -137,7 +143,7 @@ class LegacyMirror:
         done = False
         while not done:
             item = self._queue.get()
-            batch: list[_Row] = []
+            batch: list[_Attempt] = []
             while item is not None:
                 batch.append(item)
                 if len(batch) >= _BATCH:
@@ -161,7 +167,7 @@ class LegacyMirror:
             options=f"-c statement_timeout={self._statement_timeout_ms}",
         )
 
-    def _write(self, batch: list[_Row]) -> None:
+    def _write(self, batch: list[_Attempt]) -> None:
         if self._conn is None and time.monotonic() < self._retry_at:
             self._lost(len(batch), self.problem or "the legacy database is unreachable")
             return
@@ -175,8 +181,8 @@ class LegacyMirror:
                 self._conn.cursor() as cursor,
                 cursor.copy(f"COPY api_call_log ({_COLUMNS}) FROM STDIN") as copy,
             ):
-                for row in batch:
-                    copy.write_row(row)
+                for attempt in batch:
+                    copy.write_row(self._row(attempt))
         except Exception as exc:  # never let the mirror thread die with rows still queued
             text = str(exc).strip()
             reason = text.splitlines()[0] if text else type(exc).__name__
