@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 import typer
@@ -13,7 +13,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from ..engine.gc_tuning import tune_gc
 from ..errors import UsageError
 from ..migrate import backfill, legacy_engine, verify
-from ..migrate.mirror import MIRROR_CLIENT_PREFIX
+from ..migrate.reader import count_window
 from ..settings import current_user
 from .common import console, emit_json, err_console, open_db, session_scope, settings
 
@@ -66,16 +66,10 @@ def backfill_command(
     user = current_user(settings())
     legacy = _legacy(source)
     tune_gc()  # each batch parses thousands of bodies: collect less often, as the engine does
+    now = datetime.now(UTC)
     with open_db() as database:
         target = _config(database, config)
-        with legacy.connect() as conn:
-            total = conn.execute(
-                text(
-                    "SELECT count(*) FROM api_call_log WHERE called_at >= now() AT TIME ZONE 'UTC'"
-                    " - make_interval(days => :d) AND NOT starts_with(client_name, :mirrored)"
-                ),
-                {"d": days, "mirrored": MIRROR_CLIENT_PREFIX},
-            ).scalar_one()
+        total = count_window(legacy, now - timedelta(days=days))
         with Progress(
             TextColumn("backfill"),
             BarColumn(),
@@ -91,7 +85,7 @@ def backfill_command(
                 target,
                 days=days,
                 batch=batch,
-                now=datetime.now(UTC),
+                now=now,
                 user=user,
                 dry_run=dry_run,
                 writers=writers,

@@ -24,11 +24,11 @@ from urllib.parse import urlsplit
 from sqlalchemy import Engine
 
 from .outcome import Outcome
-from .reader import legacy_batches, legacy_engine, transformed_batches
+from .reader import transformed_batches
 from .transform import Call
 from .writer import bucket_of, deal, run_id, write_shard
 
-__all__ = ["BackfillSummary", "backfill", "legacy_batches", "legacy_engine"]
+__all__ = ["BackfillSummary", "backfill"]
 
 
 @dataclass

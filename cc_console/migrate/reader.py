@@ -5,7 +5,7 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from psycopg.rows import namedtuple_row
@@ -16,15 +16,17 @@ from ..store.database import to_sqlalchemy_url
 from .mirror import MIRROR_CLIENT_PREFIX
 from .transform import Call, transform
 
-__all__ = ["legacy_batches", "legacy_engine", "transformed_batches"]
+__all__ = ["count_window", "legacy_batches", "legacy_engine", "transformed_batches"]
 
-_READ = """
+# the window's calls of the legacy client itself: rows the engine dual-wrote are left out,
+# they are already in the new tables
+_WINDOW = "called_at >= %(since)s AND NOT starts_with(client_name, %(mirrored)s)"
+_READ = f"""
     SELECT id, called_at, client_name, method, url, request_headers, response_status,
            response_headers, response_body, duration_ms
-    FROM api_call_log
-    WHERE called_at >= %(since)s AND id > %(after)s AND NOT starts_with(client_name, %(mirrored)s)
-    ORDER BY id LIMIT %(batch)s
+    FROM api_call_log WHERE {_WINDOW} AND id > %(after)s ORDER BY id LIMIT %(batch)s
 """
+_COUNT = f"SELECT count(*) FROM api_call_log WHERE {_WINDOW}"
 
 
 def legacy_engine(url: str) -> Engine:
@@ -32,11 +34,22 @@ def legacy_engine(url: str) -> Engine:
     return create_engine(to_sqlalchemy_url(url), poolclass=NullPool)
 
 
+def _window(since: datetime) -> dict[str, Any]:
+    return {"since": since.astimezone(UTC).replace(tzinfo=None), "mirrored": MIRROR_CLIENT_PREFIX}
+
+
+def count_window(legacy: Engine, since: datetime) -> int:
+    """How many calls ``legacy_batches`` will read (for a progress bar)."""
+    with legacy.connect() as conn:
+        driver = conn.connection.driver_connection
+        assert driver is not None  # an open psycopg connection
+        found = driver.execute(_COUNT, _window(since)).fetchone()
+    return int(found[0]) if found else 0
+
+
 def legacy_batches(legacy: Engine, since: datetime, batch: int) -> Iterator[list[Any]]:
     """The window's legacy calls in id order, ``batch`` at a time (keyset on id), as named
     tuples (attribute access costs a tenth of a SQLAlchemy row's).
-
-    Rows the engine dual-wrote are left out: they are already in the new tables.
     """
     after = 0
     while True:
@@ -44,15 +57,8 @@ def legacy_batches(legacy: Engine, since: datetime, batch: int) -> Iterator[list
             driver = conn.connection.driver_connection
             assert driver is not None  # an open psycopg connection
             with driver.cursor(row_factory=namedtuple_row) as cursor:
-                rows = cursor.execute(
-                    _READ,
-                    {
-                        "since": since.replace(tzinfo=None),
-                        "after": after,
-                        "batch": batch,
-                        "mirrored": MIRROR_CLIENT_PREFIX,
-                    },
-                ).fetchall()
+                params = {**_window(since), "after": after, "batch": batch}
+                rows = cursor.execute(_READ, params).fetchall()
         if not rows:
             return
         after = rows[-1].id
