@@ -120,10 +120,14 @@ class ResilientClient:
         rng: random.Random | None = None,
         coordinate: bool = True,
         mirror: AttemptMirror | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.policy = policy
+        self.clock = clock  # reads Retry-After and reset dates; tests fix it
         self.mirror = mirror
         self._key = api_key
+        # the config's own auth header is masked whatever its name (X-Custom-Key, ...)
+        self._masked_names = (policy.auth_header, *policy.masked_headers)
         self.fingerprint = key_fingerprint(api_key)
         self.engine = engine
         self.sleep = sleep
@@ -203,7 +207,7 @@ class ResilientClient:
         self.stats.waited_s += waited
         headers = {**self.http.headers, self.policy.auth_header: self._key}
         query = dict(parse_qsl(urlsplit(url).query, keep_blank_values=True))
-        masked = mask_headers(headers, self.policy.masked_headers)
+        masked = mask_headers(headers, self._masked_names, [self._key])
         try:
             request = await write_request(
                 self.engine,
@@ -241,12 +245,12 @@ class ResilientClient:
         elapsed_ms = (time.perf_counter() - started) * 1000
         fields = ResponseFields(
             status_code=response.status_code,
-            headers=mask_headers(response.headers.multi_items(), self.policy.masked_headers),
+            headers=mask_headers(response.headers.multi_items(), self._masked_names, [self._key]),
             body=body,
             content_type=response.headers.get("content-type"),
             elapsed_ms=elapsed_ms,
         )
-        info = parse_rate_headers(response.headers, datetime.now(UTC))
+        info = parse_rate_headers(response.headers, self.clock())
         if self.coordinator:
             await self.coordinator.record(endpoint_path, response.status_code, info)
         if 200 <= response.status_code < 300:

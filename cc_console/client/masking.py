@@ -24,15 +24,24 @@ ALWAYS_MASKED = frozenset(
 
 
 def mask_headers(
-    headers: Mapping[str, str] | Iterable[tuple[str, str]], extra: Iterable[str] = ()
+    headers: Mapping[str, str] | Iterable[tuple[str, str]],
+    extra: Iterable[str] = (),
+    secrets: Iterable[str] = (),
 ) -> dict[str, Any]:
-    """Headers with secret values replaced by ``***sha256:<8 hex>`` (names lower-cased)."""
+    """Headers with secret values replaced by ``***sha256:<8 hex>`` (names lower-cased).
+
+    Masked: the names in :data:`ALWAYS_MASKED`, the ``extra`` names (a config's own auth
+    header and its ``--mask-header`` list), and any header whose value contains one of
+    ``secrets`` whatever its name.
+    """
     masked_names = ALWAYS_MASKED | {name.lower() for name in extra}
+    keys = [secret for secret in secrets if secret]
     items = headers.items() if isinstance(headers, Mapping) else headers
     result: dict[str, Any] = {}
     for name, value in items:
         lower = name.lower()
-        shown = f"***sha256:{key_fingerprint(value)}" if lower in masked_names else value
+        secret = lower in masked_names or any(key in value for key in keys)
+        shown = f"***sha256:{key_fingerprint(value)}" if secret else value
         if lower in result:  # repeated header: keep every value
             previous = result[lower]
             result[lower] = [*previous, shown] if isinstance(previous, list) else [previous, shown]

@@ -32,7 +32,13 @@ def _config(database: Any, name: str) -> dict[str, Any]:
 
     with session_scope(database) as session:
         row = get_config(session, name)
-        return {"id": row.id, "base_url": row.base_url, "name": row.name}
+        masked = {row.auth_header.lower(), *(name.lower() for name in row.masked_headers or ())}
+        return {
+            "id": row.id,
+            "base_url": row.base_url,
+            "name": row.name,
+            "masked_headers": frozenset(masked),
+        }
 
 
 def _legacy(url: str) -> Any:

@@ -91,7 +91,8 @@ def backfill(
             progress(size)
 
     with ThreadPoolExecutor(max_workers=writers, thread_name_prefix="cc-backfill-writer") as pool:
-        for calls in transformed_batches(legacy, since, batch, base_path):
+        masked = frozenset(config.get("masked_headers", ()))
+        for calls in transformed_batches(legacy, since, batch, base_path, masked):
             buckets: dict[int, list[tuple[Call, str]]] = defaultdict(list)
             for call in calls:
                 key = call.run_key

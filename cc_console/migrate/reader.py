@@ -66,7 +66,11 @@ def legacy_batches(legacy: Engine, since: datetime, batch: int) -> Iterator[list
 
 
 def transformed_batches(
-    legacy: Engine, since: datetime, batch: int, base_path: str
+    legacy: Engine,
+    since: datetime,
+    batch: int,
+    base_path: str,
+    masked: frozenset[str] = frozenset(),
 ) -> Iterator[list[Call]]:
     """The window's calls, transformed, one batch ahead in a reader thread.
 
@@ -87,7 +91,9 @@ def transformed_batches(
     def read() -> None:
         try:
             for rows in legacy_batches(legacy, since, batch):
-                if not hand_over([transform(row, base_path=base_path) for row in rows]):
+                if not hand_over(
+                    [transform(row, base_path=base_path, masked=masked) for row in rows]
+                ):
                     return
             hand_over(None)
         except BaseException as exc:  # handed to the consumer, raised there

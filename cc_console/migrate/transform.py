@@ -92,10 +92,12 @@ def content_id(row: Any) -> str:
 
 
 @lru_cache(maxsize=2048)
-def _headers(raw: str | None) -> tuple[str, int]:
+def _headers(raw: str | None, masked: frozenset[str] = frozenset()) -> tuple[str, int]:
     """Masked headers as JSON text and how many secret values were found unmasked.
 
-    Cached: one client sends the same headers call after call (same key, same Accept).
+    ``masked``: lower-cased names masked beyond :data:`ALWAYS_MASKED` (the config's own auth
+    header and its extra masked headers). Cached: one client sends the same headers call
+    after call (same key, same Accept).
     """
     try:
         parsed = orjson.loads(raw) if raw else {}
@@ -104,8 +106,9 @@ def _headers(raw: str | None) -> tuple[str, int]:
     if not isinstance(parsed, dict):
         return "{}", 0
     pairs = [(str(k), str(v)) for k, v in parsed.items()]
-    raw_keys = sum(1 for k, v in pairs if k.lower() in ALWAYS_MASKED and not v.startswith("***"))
-    return orjson.dumps(mask_headers(pairs)).decode(), raw_keys
+    secret = ALWAYS_MASKED | masked
+    raw_keys = sum(1 for k, v in pairs if k.lower() in secret and not v.startswith("***"))
+    return orjson.dumps(mask_headers(pairs, masked)).decode(), raw_keys
 
 
 @lru_cache(maxsize=4096)
@@ -156,12 +159,15 @@ def _page_shape(text: str | None, status: int) -> tuple[bool, bool, int | None, 
     return True, True, page.count, len(page.records), page.next_link is not None
 
 
-def transform(row: Any, *, base_path: str) -> Call:
-    """Map one ``api_call_log`` row; a naive ``called_at`` is read as UTC."""
+def transform(row: Any, *, base_path: str, masked: frozenset[str] = frozenset()) -> Call:
+    """Map one ``api_call_log`` row; a naive ``called_at`` is read as UTC.
+
+    ``masked``: header names masked beyond the always-masked ones, lower-cased.
+    """
     sent_at = as_utc(row.called_at)
     split = urlsplit(row.url)
     params, query_json, fh = _query(split.query)
-    headers_json, raw_keys = _headers(row.request_headers)
+    headers_json, raw_keys = _headers(row.request_headers, masked)
     call = Call(
         id=content_id(row),
         client=row.client_name,
@@ -179,7 +185,7 @@ def transform(row: Any, *, base_path: str) -> Call:
     if status is None:
         return call
     call.status = status
-    call.response_headers_json, more_keys = _headers(row.response_headers)
+    call.response_headers_json, more_keys = _headers(row.response_headers, masked)
     call.keys_scrubbed += more_keys
     call.body = row.response_body
     shape = _page_shape(row.response_body, status)

@@ -131,11 +131,21 @@ async def test_missing_secret_fails_the_run_without_a_request(tenant, aengine, m
     assert t.sim.stats()["requests_total"] == 0
 
 
+@pytest.mark.parametrize(
+    ("server_header", "config_header"),
+    [
+        pytest.param("X-ApiKey", "X-ApiKey", id="X-ApiKey"),
+        pytest.param("CCAPIKey", "CCAPIKey", id="CCAPIKey"),
+        pytest.param("X-Custom-Key", "X-Custom-Key", id="custom"),
+        pytest.param("X-Custom-Key", "x-cUSTOM-kEY", id="custom-odd-casing"),
+    ],
+)
 async def test_the_key_never_reaches_the_database_or_output(  # type: ignore[no-untyped-def]
-    tenant, aengine, db_url, pg_server, capsys, caplog
+    tenant, aengine, db_url, pg_server, capsys, caplog, server_header, config_header
 ) -> None:
     import logging
 
+    from cc_console.store.details import as_curl
     from tests.tenant import SIM_KEY
     from tests.test_secrets_never_persist import pg_dump
 
@@ -144,16 +154,24 @@ async def test_the_key_never_reaches_the_database_or_output(  # type: ignore[no-
         sim={
             "faults": {"error_503_bare": 0.2, "reset": 0.1, "foreign_next_link": 0.05},
             "rate_limit": {"per_second": 50, "burst": 3},
+            "auth_header": server_header,
         },
         default_page_size=30,
         max_retries=20,
+        auth_header=config_header,
     )
     for path in ("/sites/odata", "/patients/odata", "/subjects/odata"):
         await run_template(aengine, t.template(path))
     assert t.scalar("SELECT count(*) FROM cc_api_request_log") > 10
+    by_status = [c for c in t.sim.stats()["by_endpoint"].values()]
+    assert sum(c.get("200", 0) for c in by_status) > 3  # the key went out, by that name
+    assert not any(c.get("401") for c in by_status)
     dump = pg_dump(pg_server, db_url)
     assert SIM_KEY.encode() not in dump
-    assert b"***sha256:" in dump  # the masked header is there, as a fingerprint
+    assert f'"{config_header.lower()}": "***sha256:'.encode() in dump  # masked, by fingerprint
+    requests = t.rows("SELECT method, url, headers FROM cc_api_request_log")
+    curls = [as_curl(row._asdict()) for row in requests]  # the console's copy-as-curl
+    assert curls and not any(SIM_KEY in curl for curl in curls)
     out, err = capsys.readouterr()
     assert SIM_KEY not in out + err
     assert SIM_KEY not in "\n".join(r.getMessage() for r in caplog.records)

@@ -79,3 +79,14 @@ def test_a_call_without_an_answer_has_no_response() -> None:
 def test_headers_that_are_not_json_are_dropped_not_copied() -> None:
     call = transform(legacy_row(request_headers="X-ApiKey: FAKE-KEY-for-tests"), base_path=BASE)
     assert "FAKE-KEY" not in call.headers_json
+
+
+def test_the_configs_own_auth_header_is_masked_whatever_its_name() -> None:
+    headers = '{"Accept": "application/json", "X-Custom-Key": "FAKE-KEY-for-tests"}'
+    plain = transform(legacy_row(request_headers=headers), base_path=BASE)
+    assert plain.keys_scrubbed == 0  # a name nobody said was secret
+    call = transform(
+        legacy_row(request_headers=headers), base_path=BASE, masked=frozenset({"x-custom-key"})
+    )
+    assert call.keys_scrubbed == 1 and "FAKE-KEY-for-tests" not in call.headers_json
+    assert orjson.loads(call.headers_json)["x-custom-key"].startswith("***sha256:")
