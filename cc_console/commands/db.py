@@ -1,4 +1,4 @@
-"""``cc-console db``: upgrade, downgrade, status, stop, maintain."""
+"""``cc-console db``: upgrade, downgrade, status, stop, maintain, scrub."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from ..store import migrations
 from ..store.embedded import stop_embedded
 from ..store.partitions import apply_plan, plan_maintenance
 from ..store.status import database_status
-from .common import console, emit_json, open_db, settings
+from .common import console, emit_json, err_console, open_db, settings
 
 app = typer.Typer(help="Manage the database: schema migrations, status, partitions.")
 
@@ -29,7 +29,9 @@ def upgrade(
     started = time.perf_counter()
     with open_db(migrate=False) as database:
         before = migrations.current_revision(database)
-        migrations.upgrade(database, revision)
+        migrations.upgrade(
+            database, revision, notice=lambda line: err_console.print(line, markup=False)
+        )
         after = migrations.current_revision(database)
     elapsed = time.perf_counter() - started
     if before == after:
@@ -107,7 +109,11 @@ def maintain(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan only.")] = False,
     json_output: JsonOpt = False,
 ) -> None:
-    """Create monthly log partitions ahead and drop months past retention."""
+    """Create monthly log partitions ahead and drop months past retention.
+
+    Rows that landed in the default partition (their month did not exist yet) move into
+    their new month in the same transaction, with everything that points at them.
+    """
     with open_db() as database, database.engine.begin() as conn:
         plan = plan_maintenance(conn, retention_days=retention_days, months_ahead=months_ahead)
         if not dry_run:
@@ -116,18 +122,48 @@ def maintain(
         emit_json({**plan.as_dict(), "dry_run": dry_run})
         return
     verb_create, verb_drop = ("would create", "would drop") if dry_run else ("created", "dropped")
-    summary = plan.as_dict()
-    for month in summary["drop"]:  # type: ignore[union-attr]
-        console.print(f"{verb_drop} month {month} (request and response logs)")
-    for month in summary["create"]:  # type: ignore[union-attr]
-        console.print(f"{verb_create} month {month}")
-    for month, rows in summary["blocked"].items():  # type: ignore[union-attr]
-        console.print(
-            f"skipped month {month}: {rows} request rows sit in the default partition; "
-            "they stay queryable there"
+    verb_move = "would move" if dry_run else "moved"
+    for month in plan.drop:
+        console.print(f"{verb_drop} month {month:%Y-%m} (request and response logs)")
+    for month in plan.create:
+        stranded = plan.move_from_default.get(month)
+        moved = (
+            f" ({verb_move} its {stranded:,} request rows, with their responses and what points"
+            " at them, out of the default partition)"
+            if stranded
+            else ""
         )
-    if not plan.drop and not plan.create and not plan.blocked:
+        console.print(f"{verb_create} month {month:%Y-%m}{moved}")
+    if not plan.drop and not plan.create:
         console.print("partitions already in shape: nothing to do")
+
+
+@app.command()
+def scrub(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Count what would change, change nothing.")
+    ] = False,
+    json_output: JsonOpt = False,
+) -> None:
+    """Mask keys stored in clear by older versions (also done once by `db upgrade`).
+
+    Per config: its auth header and always-masked headers by name, and — where its secret
+    reference resolves in this environment — every value containing its key, in the request
+    and response logs, error events and run messages. Exit code 1 when any row held a key.
+    """
+    from ..client.leaks import describe_scrub, scrub_leaked_secrets
+
+    with open_db() as database, database.engine.connect() as conn, conn.begin() as tx:
+        results = scrub_leaked_secrets(conn)
+        if dry_run:
+            tx.rollback()
+    if json_output:
+        emit_json({"dry_run": dry_run, "configs": [r.as_dict() for r in results]})
+    else:
+        for line in describe_scrub(results, dry_run=dry_run) or ["no configs: nothing to scrub"]:
+            console.print(line, markup=False)
+    if any(r.counts.total for r in results):
+        raise typer.Exit(1)
 
 
 def _human(size: int) -> str:

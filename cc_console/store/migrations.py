@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -34,12 +35,20 @@ def migrations_dir() -> Path:
     raise DatabaseError("the Alembic migrations are missing from this installation; reinstall")
 
 
-def alembic_config(database: Database) -> Config:
-    """An Alembic config bound to ``database``'s engine (no alembic.ini needed)."""
+def alembic_config(database: Database, notice: Callable[[str], None] | None = None) -> Config:
+    """An Alembic config bound to ``database``'s engine (no alembic.ini needed).
+
+    ``notice`` is how a migration tells the operator something (``attributes["notice"]``).
+    """
     config = Config()
     config.set_main_option("script_location", str(migrations_dir()))
     config.attributes["engine"] = database.engine
+    config.attributes["notice"] = notice or _stderr
     return config
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr)
 
 
 def head_revision() -> str:
@@ -56,9 +65,11 @@ def current_revision(database: Database) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
-def upgrade(database: Database, revision: str = "head") -> None:
+def upgrade(
+    database: Database, revision: str = "head", notice: Callable[[str], None] | None = None
+) -> None:
     """Apply migrations up to ``revision``, then make sure this month's partitions exist."""
-    command.upgrade(alembic_config(database), revision)
+    command.upgrade(alembic_config(database, notice), revision)
     if current_revision(database) is not None:
         from .partitions import ensure_default_window
 
@@ -106,7 +117,7 @@ def _migrate_if_empty(
                 f"{database.display_url} has no cc-console schema; run `cc-console db upgrade`"
             )
         notice(f"cc-console: empty database, applying migrations up to {head}")
-        upgrade(database)
+        upgrade(database, notice=notice)
         return
     raise DatabaseError(
         f"{database.display_url} is at schema revision {current}, this cc-console expects "

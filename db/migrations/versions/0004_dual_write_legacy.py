@@ -32,6 +32,7 @@ def _error_kinds(kinds: str) -> None:
         f" ADD CONSTRAINT ck_cc_error_event_kind_known CHECK (kind IN ({kinds}))"
     )
 
+
 revision: str = "0004"
 down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None

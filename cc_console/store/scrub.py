@@ -1,0 +1,210 @@
+"""Masking secrets that were written before they were masked: one config's rows, in place.
+
+The write path masks before anything is stored; this repairs what an older version let
+through (a key under a custom auth header name, a key echoed into a message). For one
+config it masks, in its request and response logs, error events and run messages:
+
+- every header whose name is secret (the names given: always-masked ones, the config's own
+  auth header, its extra masked headers) or whose value contains one of the keys, replaced
+  by ``***sha256:<8 hex>`` of the value, as the write path does;
+- every occurrence of a key (raw, URL-encoded, JSON-escaped) in URLs, query parameters,
+  messages, error details and response bodies, replaced by the key's fingerprint.
+
+JSON response bodies are searched only where the status was not 2xx: an error page is
+where a server echoes a request back, and a page of records at hundreds of kB per row is
+not read end to end by a migration. Already-masked values are left alone, so the counts
+are rows this call changed and a second call changes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+from urllib.parse import quote, quote_plus
+
+import orjson
+from sqlalchemy import Connection, text
+
+__all__ = ["ConfigSecrets", "ScrubCounts", "configs_to_scrub", "scrub_config_rows"]
+
+# a key shorter than this would match ordinary text; such keys are masked by name only
+MIN_KEY_LENGTH = 8
+
+_FUNCTIONS = [
+    """
+    CREATE OR REPLACE FUNCTION pg_temp.cc_mask_value(v jsonb) RETURNS jsonb
+    LANGUAGE sql IMMUTABLE AS $$
+      SELECT CASE
+        WHEN jsonb_typeof(v) = 'string' AND (v #>> '{}') NOT LIKE '***sha256:%'
+          THEN to_jsonb('***sha256:' || left(encode(sha256(convert_to(v #>> '{}', 'UTF8')),
+                                                    'hex'), 8))
+        WHEN jsonb_typeof(v) = 'array'
+          THEN (SELECT jsonb_agg(CASE WHEN jsonb_typeof(e) = 'string'
+                                       AND (e #>> '{}') NOT LIKE '***sha256:%'
+                 THEN to_jsonb('***sha256:' || left(encode(sha256(convert_to(e #>> '{}',
+                                                    'UTF8')), 'hex'), 8))
+                 ELSE e END) FROM jsonb_array_elements(v) AS e)
+        ELSE v END
+    $$
+    """,
+    """
+    CREATE OR REPLACE FUNCTION pg_temp.cc_mask_headers(h jsonb, names text[], keys text[])
+    RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$
+      SELECT COALESCE(jsonb_object_agg(e.key, CASE
+          WHEN lower(e.key) = ANY(names)
+            OR EXISTS (SELECT 1 FROM unnest(keys) AS k WHERE strpos(e.value::text, k) > 0)
+          THEN pg_temp.cc_mask_value(e.value) ELSE e.value END), h)
+      FROM jsonb_each(CASE WHEN jsonb_typeof(h) = 'object' THEN h END) AS e
+    $$
+    """,
+    """
+    CREATE OR REPLACE FUNCTION pg_temp.cc_replace_all(t text, needles text[], masks text[])
+    RETURNS text LANGUAGE plpgsql IMMUTABLE AS $$
+    DECLARE i int;
+    BEGIN
+      IF t IS NULL THEN RETURN NULL; END IF;
+      FOR i IN 1 .. coalesce(array_length(needles, 1), 0) LOOP
+        t := replace(t, needles[i], masks[i]);
+      END LOOP;
+      RETURN t;
+    END $$
+    """,
+]
+
+# :names lower-cased secret header names; :jkeys keys as they appear inside JSON text;
+# (:tn, :tm) needles and masks for text columns, (:jn, :jm) for JSON columns
+_REQUESTS = """
+    UPDATE cc_api_request_log SET
+        headers = pg_temp.cc_mask_headers(headers, :names, :jkeys),
+        url = pg_temp.cc_replace_all(url, :tn, :tm),
+        query_params = pg_temp.cc_replace_all(query_params::text, :jn, :jm)::jsonb,
+        body = pg_temp.cc_replace_all(body, :tn, :tm)
+    WHERE config_id = :config AND (
+        pg_temp.cc_mask_headers(headers, :names, :jkeys) IS DISTINCT FROM headers
+        OR pg_temp.cc_replace_all(url, :tn, :tm) IS DISTINCT FROM url
+        OR pg_temp.cc_replace_all(query_params::text, :jn, :jm) IS DISTINCT FROM query_params::text
+        OR pg_temp.cc_replace_all(body, :tn, :tm) IS DISTINCT FROM body)
+"""
+
+_RESPONSES = """
+    UPDATE cc_api_response_log s SET
+        headers = pg_temp.cc_mask_headers(s.headers, :names, :jkeys),
+        body_text = pg_temp.cc_replace_all(s.body_text, :tn, :tm),
+        body = CASE WHEN s.status_code BETWEEN 200 AND 299 THEN s.body
+                    ELSE pg_temp.cc_replace_all(s.body::text, :jn, :jm)::jsonb END
+    FROM cc_api_request_log q
+    WHERE q.id = s.request_id AND q.sent_at = s.sent_at AND q.config_id = :config AND (
+        pg_temp.cc_mask_headers(s.headers, :names, :jkeys) IS DISTINCT FROM s.headers
+        OR pg_temp.cc_replace_all(s.body_text, :tn, :tm) IS DISTINCT FROM s.body_text
+        OR (s.status_code NOT BETWEEN 200 AND 299
+            AND pg_temp.cc_replace_all(s.body::text, :jn, :jm) IS DISTINCT FROM s.body::text))
+"""
+
+_ERRORS = """
+    UPDATE cc_error_event SET
+        message = pg_temp.cc_replace_all(message, :tn, :tm),
+        detail = pg_temp.cc_replace_all(detail::text, :jn, :jm)::jsonb
+    WHERE config_id = :config AND (
+        pg_temp.cc_replace_all(message, :tn, :tm) IS DISTINCT FROM message
+        OR pg_temp.cc_replace_all(detail::text, :jn, :jm) IS DISTINCT FROM detail::text)
+"""
+
+_RUNS = """
+    UPDATE cc_sync_run SET message = pg_temp.cc_replace_all(message, :tn, :tm)
+    WHERE config_id = :config AND message IS NOT NULL
+      AND pg_temp.cc_replace_all(message, :tn, :tm) IS DISTINCT FROM message
+"""
+
+
+@dataclass(frozen=True)
+class ScrubCounts:
+    """Rows changed in each table (a row counts once, however many values it held)."""
+
+    requests: int = 0
+    responses: int = 0
+    error_events: int = 0
+    runs: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.requests + self.responses + self.error_events + self.runs
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "requests": self.requests,
+            "responses": self.responses,
+            "error_events": self.error_events,
+            "runs": self.runs,
+            "total": self.total,
+        }
+
+
+def _fingerprint(key: str) -> str:
+    return "***sha256:" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:8]
+
+
+def _needles(keys: list[str]) -> tuple[dict[str, str], dict[str, str]]:
+    """(text needle → mask, JSON-text needle → mask), longest needles first."""
+    in_text: dict[str, str] = {}
+    in_json: dict[str, str] = {}
+    for key in keys:
+        mask = _fingerprint(key)
+        for form in (key, quote(key, safe=""), quote_plus(key, safe="")):
+            in_text.setdefault(form, mask)
+            in_json.setdefault(orjson.dumps(form).decode()[1:-1], mask)
+    ordered = (dict(sorted(d.items(), key=lambda kv: -len(kv[0]))) for d in (in_text, in_json))
+    return next(ordered), next(ordered)
+
+
+def scrub_config_rows(
+    conn: Connection, config_id: uuid.UUID, names: list[str], keys: list[str]
+) -> ScrubCounts:
+    """Mask ``names`` headers and every occurrence of ``keys`` in one config's rows.
+
+    Runs in the caller's transaction; keys shorter than 8 characters are ignored.
+    """
+    usable = [key for key in keys if len(key) >= MIN_KEY_LENGTH]
+    for function in _FUNCTIONS:
+        conn.execute(text(function))
+    in_text, in_json = _needles(usable)
+    params = {
+        "config": config_id,
+        "names": sorted({name.lower() for name in names}),
+        "jkeys": [orjson.dumps(key).decode()[1:-1] for key in usable],
+        "tn": list(in_text),
+        "tm": list(in_text.values()),
+        "jn": list(in_json),
+        "jm": list(in_json.values()),
+    }
+    counts = [conn.execute(text(sql), params).rowcount for sql in (_REQUESTS, _RESPONSES)]
+    if usable:  # messages are only ever searched for key values
+        counts += [conn.execute(text(sql), params).rowcount for sql in (_ERRORS, _RUNS)]
+    else:
+        counts += [0, 0]
+    return ScrubCounts(*counts)
+
+
+@dataclass(frozen=True)
+class ConfigSecrets:
+    """What scrubbing needs to know of one config (read with plain SQL, any schema >= 0004)."""
+
+    id: uuid.UUID
+    name: str
+    auth_header: str
+    masked_headers: tuple[str, ...]
+    secret_ref: str
+
+
+def configs_to_scrub(conn: Connection) -> list[ConfigSecrets]:
+    """Every config, by name."""
+    rows = conn.execute(
+        text(
+            "SELECT id, name, auth_header, masked_headers, secret_ref"
+            " FROM cc_api_client_config ORDER BY name"
+        )
+    )
+    return [
+        ConfigSecrets(r.id, r.name, r.auth_header, tuple(r.masked_headers or ()), r.secret_ref)
+        for r in rows
+    ]
