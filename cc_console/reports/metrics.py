@@ -8,7 +8,8 @@ reads); run-level series are totals over the run table, which retention does not
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 from prometheus_client import start_http_server
@@ -27,8 +28,10 @@ _REQUESTS = text(
            count(*) FILTER (WHERE s.status_code BETWEEN 200 AND 299 AND s.parse_ok) AS parsed
     FROM cc_api_request_log q
     LEFT JOIN cc_api_response_log s ON s.request_id = q.id AND s.sent_at = q.sent_at
-         AND s.sent_at >= now() - make_interval(mins => :window)
-    WHERE q.sent_at >= now() - make_interval(mins => :window)
+         AND s.sent_at >= CAST(:now AS timestamptz) - make_interval(mins => :window)
+         AND s.sent_at <= :now
+    WHERE q.sent_at >= CAST(:now AS timestamptz) - make_interval(mins => :window)
+      AND q.sent_at <= :now
     GROUP BY 1, 2
     """
 )
@@ -64,12 +67,16 @@ _SCOPES = text(
 class DatabaseCollector(Collector):
     """Every series, from one short read-only transaction per scrape."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(
+        self, engine: Engine, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    ) -> None:
         self.engine = engine
+        self.clock = clock
 
     def collect(self) -> Iterator[Metric]:
         with self.engine.connect() as conn:
-            requests = conn.execute(_REQUESTS, {"window": WINDOW_MINUTES}).all()
+            window = {"window": WINDOW_MINUTES, "now": self.clock()}
+            requests = conn.execute(_REQUESTS, window).all()
             runs = conn.execute(_RUNS).all()
             durations = conn.execute(_LAST_DURATION).all()
             scopes = conn.execute(_SCOPES).all()
@@ -166,8 +173,16 @@ def _run_metrics(rows: list[Any], durations: list[Any]) -> Iterator[Metric]:
     yield from (runs, records, retries, throttled, waited, last_ok, duration)
 
 
-def serve_metrics(engine: Engine, host: str, port: int) -> tuple[Any, threading.Thread]:
-    """Serve ``/metrics`` on ``host:port`` in a daemon thread; returns (server, thread)."""
+def serve_metrics(
+    engine: Engine,
+    host: str,
+    port: int,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> tuple[Any, threading.Thread]:
+    """Serve ``/metrics`` on ``host:port`` in a daemon thread; returns (server, thread).
+
+    ``clock`` says when "the last 15 minutes" end (the wall clock, but for tests).
+    """
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(DatabaseCollector(engine))
+    registry.register(DatabaseCollector(engine, clock))
     return start_http_server(port, addr=host, registry=registry)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from email.utils import format_datetime
 
 import httpx
@@ -13,6 +13,7 @@ from sqlalchemy import text
 from cc_console.client.errors import ApiError
 from cc_console.client.http import ResilientClient
 from tests.client.conftest import BASE, policy
+from tests.clock import NEW_YEARS_EVE
 from tests.conftest import FAKE_KEY
 
 URL = f"{BASE}/studies/odata?$top=10"
@@ -26,10 +27,15 @@ class FakeSleep:
         self.calls.append(seconds)
 
 
-def client(aengine, config_id, sleep, **overrides) -> ResilientClient:  # type: ignore[no-untyped-def]
+def client(aengine, config_id, sleep, clock=None, **overrides) -> ResilientClient:  # type: ignore[no-untyped-def]
     # the shared rate-limit coordinator waits on the database clock: tested on its own
     return ResilientClient(
-        policy(config_id, **overrides), FAKE_KEY, aengine, sleep=sleep, coordinate=False
+        policy(config_id, **overrides),
+        FAKE_KEY,
+        aengine,
+        sleep=sleep,
+        coordinate=False,
+        **({"clock": clock} if clock else {}),
     )
 
 
@@ -74,7 +80,7 @@ async def test_retry_after_seconds_is_honoured(aengine, config_id, database) -> 
 
 @respx.mock
 async def test_retry_after_http_date_and_cap(aengine, config_id) -> None:  # type: ignore[no-untyped-def]
-    later = format_datetime(datetime.now(UTC) + timedelta(seconds=600), usegmt=True)
+    later = format_datetime(NEW_YEARS_EVE + timedelta(seconds=600), usegmt=True)
     respx.get(URL).mock(
         side_effect=[
             httpx.Response(429, headers={"Retry-After": later}),
@@ -82,10 +88,26 @@ async def test_retry_after_http_date_and_cap(aengine, config_id) -> None:  # typ
         ]
     )
     sleep = FakeSleep()
-    api = client(aengine, config_id, sleep, retry_after_cap_s=30)
+    api = client(aengine, config_id, sleep, clock=lambda: NEW_YEARS_EVE, retry_after_cap_s=30)
     await api.get(URL, endpoint_path="/studies/odata")
     await api.aclose()
-    assert sleep.calls == [30]  # the HTTP-date is 600 s away: capped at 30
+    assert sleep.calls == [30]  # the HTTP-date is 600 s away (next year): capped at 30
+
+
+@respx.mock
+async def test_retry_after_http_date_is_read_against_the_clock(aengine, config_id) -> None:  # type: ignore[no-untyped-def]
+    soon = format_datetime(NEW_YEARS_EVE + timedelta(seconds=4), usegmt=True)
+    respx.get(URL).mock(
+        side_effect=[
+            httpx.Response(503, headers={"Retry-After": soon}),
+            httpx.Response(200, json=[]),
+        ]
+    )
+    sleep = FakeSleep()
+    api = client(aengine, config_id, sleep, clock=lambda: NEW_YEARS_EVE, backoff_base_s=0.1)
+    await api.get(URL, endpoint_path="/studies/odata")
+    await api.aclose()
+    assert sleep.calls == [pytest.approx(4, abs=1)]  # the date's whole seconds, not the backoff
 
 
 @respx.mock

@@ -31,6 +31,7 @@ _STEPS = [
     INSERT INTO cc_api_client_config (id, name, base_url, secret_ref, created_by, updated_by)
     VALUES ('00000000-0000-4000-8000-00000000b001', 'bulk', 'http://sim/api/v1',
             'env:CC_BULK_KEY', 'bulk', 'bulk')
+    ON CONFLICT DO NOTHING
     """,
     """
     INSERT INTO cc_odata_query_template (id, config_id, name, resource_path, params,
@@ -38,12 +39,13 @@ _STEPS = [
     SELECT md5('t' || e)::uuid, '00000000-0000-4000-8000-00000000b001', e, '/' || e || '/odata',
            '{}', md5('p' || e) || md5('p' || e), md5('f' || e) || md5('f' || e), 600, 'bulk', 'bulk'
     FROM unnest(CAST(:endpoints AS text[])) AS e
+    ON CONFLICT DO NOTHING
     """,
     """
     INSERT INTO cc_sync_run (id, config_id, template_id, resource_path, filter_hash, trigger,
         status, started_at, heartbeat_at, finished_at, pages, records, odata_count, requests,
         retries, http_429_count, wait_s, created_by)
-    SELECT md5('r' || e || h)::uuid, '00000000-0000-4000-8000-00000000b001', md5('t' || e)::uuid,
+    SELECT md5(:tag || 'r' || e || h)::uuid, '00000000-0000-4000-8000-00000000b001', md5('t' || e)::uuid,
            '/' || e || '/odata', md5('f' || e) || md5('f' || e), 'schedule',
            CASE WHEN h % 17 = 0 THEN 'partial' ELSE 'succeeded' END,
            :now - make_interval(hours => h * 6 + 6), :now - make_interval(hours => h * 6 + 6),
@@ -54,9 +56,9 @@ _STEPS = [
     """
     INSERT INTO cc_api_request_log (id, sent_at, config_id, run_id, template_id, method, url,
         endpoint_path, query_params, headers, attempt_no)
-    SELECT md5('q' || n)::uuid, :now - make_interval(secs => n * :spacing),
+    SELECT md5(:tag || 'q' || n)::uuid, :now - make_interval(secs => n * :spacing),
            '00000000-0000-4000-8000-00000000b001',
-           md5('r' || (CAST(:endpoints AS text[]))[1 + n % 8]
+           md5(:tag || 'r' || (CAST(:endpoints AS text[]))[1 + n % 8]
                || least(floor(n * :spacing / 21600), :runs - 1)::int)::uuid,
            md5('t' || (CAST(:endpoints AS text[]))[1 + n % 8])::uuid, 'GET',
            'http://sim/api/v1/' || (CAST(:endpoints AS text[]))[1 + n % 8] || '/odata?$skip=' || n,
@@ -67,7 +69,7 @@ _STEPS = [
     """
     INSERT INTO cc_api_response_log (id, sent_at, request_id, received_at, status_code, headers,
         size_bytes, elapsed_ms, parse_ok)
-    SELECT md5('s' || n)::uuid, :now - make_interval(secs => n * :spacing), md5('q' || n)::uuid,
+    SELECT md5(:tag || 's' || n)::uuid, :now - make_interval(secs => n * :spacing), md5(:tag || 'q' || n)::uuid,
            :now - make_interval(secs => n * :spacing) + interval '80 ms',
            CASE WHEN n % 40 = 0 THEN 429 ELSE 200 END,
            jsonb_build_object('x-ratelimit-limit', '10',
@@ -78,16 +80,17 @@ _STEPS = [
     """
     INSERT INTO cc_error_event (id, occurred_at, kind, retryable, status_code, endpoint_path,
         message, config_id, run_id, request_id, request_sent_at)
-    SELECT md5('e' || q.id::text)::uuid, q.sent_at + interval '90 ms', 'http_429', true, 429,
+    SELECT md5(:tag || 'e' || q.id::text)::uuid, q.sent_at + interval '90 ms', 'http_429', true, 429,
            q.endpoint_path, '429 Too Many Requests', q.config_id, q.run_id, q.id, q.sent_at
     FROM cc_api_response_log s JOIN cc_api_request_log q ON q.id = s.request_id
          AND q.sent_at = s.sent_at
-    WHERE s.status_code = 429
+    WHERE s.status_code = 429 AND s.sent_at <= :now
+      AND s.sent_at >= :now - make_interval(secs => :requests * :spacing)
     """,
     """
     INSERT INTO cc_schema_validation (id, checked_at, response_id, response_sent_at, run_id,
         resource_path, schema_name, schema_version, ok, records_checked, records_invalid)
-    SELECT md5('v' || n)::uuid, :now - make_interval(secs => n * :spacing), md5('s' || n)::uuid,
+    SELECT md5(:tag || 'v' || n)::uuid, :now - make_interval(secs => n * :spacing), md5(:tag || 's' || n)::uuid,
            :now - make_interval(secs => n * :spacing), NULL,
            '/' || (CAST(:endpoints AS text[]))[1 + n % 8] || '/odata', 'bulk', '1', true, 1000, 0
     FROM generate_series(10, :requests, 10) AS n WHERE n % 500 <> 0
@@ -96,9 +99,12 @@ _STEPS = [
 
 
 def generate_history(
-    conn: Any, *, now: datetime, requests: int = 1_000_000, days: int = 30
+    conn: Any, *, now: datetime, requests: int = 1_000_000, days: int = 30, tag: str = ""
 ) -> None:
-    """Fill an empty, migrated database (the caller commits), then ANALYZE it.
+    """Fill a migrated database (the caller commits) with ``days`` of history ending ``now``.
+
+    A second call with another ``tag`` (and days that do not overlap) adds more history to
+    the same config. The caller creates the partitions of those days first.
 
     Foreign-key triggers are skipped while filling (``session_replication_role``, superuser):
     the generator makes every reference valid by construction, and checking 2M of them
@@ -114,6 +120,7 @@ def generate_history(
         "runs": runs,
         "per_run": requests // (len(ENDPOINTS) * runs),
         "endpoints": ENDPOINTS,
+        "tag": tag,
     }
     for step in _STEPS:
         conn.execute(text(step), params)

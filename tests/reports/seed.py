@@ -23,6 +23,7 @@ from typing import Any
 
 from cc_console.odata import canonical_params, filter_hash, params_hash
 from cc_console.store.database import Database
+from tests.clock import partitions_at
 from tests.tui.seed import _insert, insert_config, uid
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -177,6 +178,7 @@ class Writer:
 
 def seed_reports(database: Database) -> None:
     with database.engine.begin() as conn:
+        partitions_at(conn, NOW)
         insert_config(conn, CONFIG, "http://sim/api/v1")
         fs = _template(conn, STUDIES, "studies", "/studies/odata", 3600)
         fp = _template(conn, PATIENTS, "patients", "/patients/odata", None)

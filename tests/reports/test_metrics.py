@@ -11,11 +11,11 @@ from sqlalchemy import text
 from cc_console.reports.metrics import serve_metrics
 from tests.tui.seed import uid
 
-from .seed import Writer, seed_reports
+from .seed import NOW, Writer, seed_reports
 
 
 def scrape(database) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:  # type: ignore[no-untyped-def]
-    server, thread = serve_metrics(database.engine, "127.0.0.1", 0)
+    server, thread = serve_metrics(database.engine, "127.0.0.1", 0, clock=lambda: NOW)
     try:
         body = httpx.get(f"http://127.0.0.1:{server.server_port}/metrics", timeout=10).text
     finally:
@@ -46,7 +46,7 @@ def test_recent_request_series_and_scopes(database) -> None:
     with database.engine.begin() as conn:
         writer = Writer(conn)
         writer.n = 1000  # ids after the seed's
-        a_minute_ago = datetime.now(UTC) - timedelta(minutes=1)
+        a_minute_ago = NOW - timedelta(minutes=1)
         writer.request(uid(602), "/patients/odata", a_minute_ago)
         writer.request(uid(602), "/patients/odata", a_minute_ago, None)
         conn.execute(
@@ -58,7 +58,8 @@ def test_recent_request_series_and_scopes(database) -> None:
     series = scrape(database)
     recent = series["cc_requests_recent"]
     assert recent[(("code", "200"), ("endpoint", "/patients/odata"))] == 1
-    assert recent[(("code", "none"), ("endpoint", "/patients/odata"))] == 1
+    # unanswered: this one and the seed's running run's request in flight since 11:59:30
+    assert recent[(("code", "none"), ("endpoint", "/patients/odata"))] == 2
     assert not any(dict(k)["endpoint"] == "/studies/odata" for k in recent)  # days ago
     assert series["cc_parse_ok_ratio"][(("endpoint", "/patients/odata"),)] == 1.0
     assert series["cc_rate_limit_remaining"][(("config", "acme"), ("scope", "global"))] == 3

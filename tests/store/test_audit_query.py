@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import text
 
 from cc_console.store.audit_query import AuditFilterError, audit_page, parse_audit_filter
 from cc_console.store.database import Database
+from tests.clock import FIRST_OF_MONTH, partitions_at
 from tests.store.test_schema import insert_config, insert_run
 
-NOW = datetime.now(UTC)
+# the first minutes of a month: the day-old rows sit in the month before
+NOW = FIRST_OF_MONTH
 # (minutes ago, endpoint, method, status or None, error kind or None, run index)
 ROWS = [
     (5, "/subjects/odata", "GET", 200, None, 0),
@@ -28,6 +30,7 @@ ROWS = [
 @pytest.fixture
 def seeded(database: Database):  # type: ignore[no-untyped-def]
     with database.engine.begin() as conn:
+        partitions_at(conn, NOW)
         config = insert_config(conn)
         runs = [insert_run(conn, config), insert_run(conn, config)]
         for minutes, endpoint, method, status, kind, run in ROWS:

@@ -68,13 +68,12 @@ def test_unversioned_cc_tables_are_not_touched(empty_db_url: str) -> None:
 
 
 def test_page_bodies_are_stored_uncompressed_in_every_partition(database: Database) -> None:
-    from datetime import UTC, datetime
-
     from cc_console.store.partitions import add_months, apply_plan, month_start, plan_maintenance
+    from tests.clock import NEW_YEARS_EVE
 
     with database.engine.begin() as conn:  # a month created after the migration inherits it
-        apply_plan(conn, plan_maintenance(conn, months_ahead=6))
-        far = add_months(month_start(datetime.now(UTC).date()), 6)
+        apply_plan(conn, plan_maintenance(conn, now=NEW_YEARS_EVE, months_ahead=6))
+        far = add_months(month_start(NEW_YEARS_EVE.date()), 6)
         storage = conn.execute(
             text(
                 "SELECT c.relname, a.attstorage FROM pg_attribute a JOIN pg_class c"

@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from cc_console.store.database import Database
 from cc_console.store.models import Base
+from tests.clock import EDGES, MID_MONTH, partitions_at
 
 TABLES = {
     "cc_api_client_config",
@@ -287,9 +288,10 @@ def test_foreign_keys_refuse_orphans(database: Database, sql: str, constraint: s
 
 
 def test_one_response_per_request(database: Database) -> None:
-    sent = datetime.now(UTC)
+    sent = MID_MONTH
 
     def setup(conn: Connection) -> dict[str, object]:
+        partitions_at(conn, sent)
         request_id = insert_request(conn, insert_config(conn), sent)
         insert_response(conn, request_id, sent)
         return {"rid": request_id, "sent_at": sent}
@@ -302,10 +304,11 @@ def test_one_response_per_request(database: Database) -> None:
     assert refused(database, sql, setup=setup).endswith("request_id_sent_at_key")
 
 
-def test_rows_route_to_their_month_or_default(database: Database) -> None:
+@pytest.mark.parametrize("now", EDGES)
+def test_rows_route_to_their_month_or_default(database: Database, now: datetime) -> None:
     with database.engine.begin() as conn:
+        partitions_at(conn, now)
         config_id = insert_config(conn)
-        now = datetime.now(UTC)
         this_month = insert_request(conn, config_id, now)
         insert_response(conn, this_month, now)
         ancient = datetime(2001, 3, 4, tzinfo=UTC)

@@ -11,6 +11,7 @@ from sqlalchemy import text
 
 from cc_console.odata import canonical_params, filter_hash, params_hash
 from cc_console.store.database import Database
+from tests.clock import partitions_at
 
 FROZEN = datetime(2026, 11, 26, 14, 0, 0, tzinfo=UTC)
 FAKE_KEY_FINGERPRINT = "5e1f00d3"
@@ -210,6 +211,7 @@ def page(resource: str, skip: int, count: int) -> dict[str, Any]:
 def seed_console(database: Database) -> None:
     """Four runs (succeeded, failed, partial, running) with requests, errors, scopes, cursors."""
     with database.engine.begin() as conn:
+        partitions_at(conn, FROZEN)
         insert_config(conn, CONFIG, "http://127.0.0.1:8765/api/v1")
         fh = {name: _template(conn, tid, name, {}) for name, tid in TEMPLATES.items()}
         _run(
