@@ -20,6 +20,9 @@ from .embedded import start_embedded
 __all__ = ["Database", "mask_url", "open_database", "to_sqlalchemy_url"]
 
 CONNECT_TIMEOUT_S = 5
+# Every session reads timestamps in UTC, whatever the server's TimeZone: what a report prints
+# or the console shows must not depend on where the database was initialised.
+CONNECT_ARGS = {"connect_timeout": CONNECT_TIMEOUT_S, "options": "-c timezone=UTC"}
 
 
 def to_sqlalchemy_url(raw: str) -> URL:
@@ -58,7 +61,7 @@ class Database:
 
     def async_engine(self) -> AsyncEngine:
         """An asyncio engine on the same database (psycopg 3 async)."""
-        return create_async_engine(self.url, connect_args={"connect_timeout": CONNECT_TIMEOUT_S})
+        return create_async_engine(self.url, connect_args=CONNECT_ARGS)
 
     def dispose(self) -> None:
         """Close pooled connections."""
@@ -105,9 +108,7 @@ def open_database(
         url, embedded = to_sqlalchemy_url(settings.database_url), False
     else:
         url, embedded = _ensure_embedded_database(settings), True
-    engine = create_engine(
-        url, pool_pre_ping=True, connect_args={"connect_timeout": CONNECT_TIMEOUT_S}
-    )
+    engine = create_engine(url, pool_pre_ping=True, connect_args=CONNECT_ARGS)
     try:
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))

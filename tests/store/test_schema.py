@@ -355,3 +355,17 @@ def test_indexes_of_design_exist(database: Database) -> None:
     next_link = defs["ix_cc_api_response_log_next_link"]
     assert "WHERE has_next_link" in next_link and "gin" not in next_link.lower()
     assert not any("gin (body" in d.lower() for d in defs.values()), "no GIN over whole bodies"
+
+
+async def test_every_session_reads_timestamps_in_utc(database: Database) -> None:
+    """Whatever the server's TimeZone (the embedded one takes the TZ of its first start)."""
+    with database.engine.connect() as conn:
+        assert conn.scalar(text("SELECT current_setting('TimeZone')")) == "UTC"
+        assert conn.scalar(text("SELECT now()")).utcoffset().total_seconds() == 0
+    engine = database.async_engine()
+    try:
+        async with engine.connect() as conn:
+            zone = (await conn.execute(text("SELECT current_setting('TimeZone')"))).scalar()
+        assert zone == "UTC"
+    finally:
+        await engine.dispose()
