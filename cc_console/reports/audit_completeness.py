@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
+from ..errors import ErrorKind
 from .window import Window
 
 __all__ = ["audit_report", "unanswered_by_endpoint"]
@@ -77,13 +78,16 @@ _UNANSWERED = text(
 
 # error kinds raised when no response arrived (the others come with one)
 UNANSWERED_KINDS = [
-    "timeout",
-    "connect",
-    "reset",
-    "interrupted",
-    "cancelled",
-    "db",
-    "secret_unavailable",
+    kind.value
+    for kind in (
+        ErrorKind.TIMEOUT,
+        ErrorKind.CONNECT,
+        ErrorKind.RESET,
+        ErrorKind.INTERRUPTED,
+        ErrorKind.CANCELLED,
+        ErrorKind.DB,
+        ErrorKind.SECRET_UNAVAILABLE,
+    )
 ]
 
 _RUNS_WITHOUT_REQUESTS = text(
@@ -102,7 +106,7 @@ EXPLANATIONS = ("in_flight", "timed_out", "failed_before_response", "interrupted
 
 def _explain(row: Any) -> str:
     kinds = set(row.kinds or [])
-    if "timeout" in kinds:
+    if ErrorKind.TIMEOUT in kinds:
         return "timed_out"
     if kinds:
         return "failed_before_response"  # connect, reset, … each has its error event

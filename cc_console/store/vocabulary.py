@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ..errors import ErrorKind
+
 __all__ = [
     "BACKOFF_JITTER",
     "CURSOR_STATUSES",
@@ -17,35 +19,8 @@ RUN_TRIGGERS = ("manual", "schedule", "resume", "retry", "backfill", "console", 
 CURSOR_STATUSES = ("idle", "running", "completed", "failed", "partial")
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 BACKOFF_JITTER = ("full", "equal", "none")
-ERROR_KINDS = (
-    # retryable by default
-    "timeout",
-    "connect",
-    "reset",
-    "http_429",
-    "http_500",
-    "http_502",
-    "http_503",
-    "http_504",
-    # not retryable
-    "http_400",
-    "http_401",
-    "http_403",
-    "http_404",
-    "http_409",
-    "http_501",
-    "http_other",
-    "parse",
-    "validation",
-    "foreign_next_link",
-    "secret_unavailable",
-    # lifecycle
-    "interrupted",
-    "cancelled",
-    "db",
-    # cutover: attempts the engine could not mirror to the legacy store (migration 0004)
-    "legacy_write",
-)
+# every error kind, in the order of cc_console.errors.ErrorKind (the one definition)
+ERROR_KINDS = tuple(kind.value for kind in ErrorKind)
 
 
 def in_list(column: str, values: tuple[str, ...]) -> str:
