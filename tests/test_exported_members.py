@@ -24,7 +24,14 @@ EXPECTED = {
         "resolve_secret",
         "validate_secret_ref",
     ],
-    "cc_console.engine": ["CursorBusy", "RunSummary", "mark_stale_runs", "run_template"],
+    "cc_console.engine": [
+        "CompanionFactory",
+        "CursorBusy",
+        "RunCompanion",
+        "RunSummary",
+        "mark_stale_runs",
+        "run_template",
+    ],
     "cc_console.sim": [
         "DEFAULT_SIZES",
         "PROFILES",

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
@@ -29,13 +29,15 @@ from tenacity import (
 )
 
 from .. import __version__
-from ..store.audit import RequestRef, ResponseFields, write_failure, write_request
-from .errors import ApiError, classify_exception, classify_status
+from ..errors import ApiError, ErrorKind
+from ..store.audit_log import RequestRef, ResponseFields, write_failure, write_request
+from ..store.configs import ConfigRow
+from .errors import classify_exception, classify_status
 from .masking import mask_headers, scrub
 from .ratelimit import RateLimitCoordinator, parse_rate_headers
 from .secrets import key_fingerprint
 
-__all__ = ["Attempt", "AttemptMirror", "ClientPolicy", "ResilientClient"]
+__all__ = ["Attempt", "ClientPolicy", "ResilientClient"]
 
 
 @dataclass(frozen=True)
@@ -58,17 +60,27 @@ class ClientPolicy:
     masked_headers: tuple[str, ...] = ()
 
     @classmethod
-    def from_row(cls, row: Any) -> ClientPolicy:
-        """Snapshot an ``ApiClientConfig`` row."""
-        names = [f for f in cls.__dataclass_fields__ if f not in ("config_id", "masked_headers")]
+    def from_config(cls, config: ConfigRow) -> ClientPolicy:
+        """The client's part of a config."""
         return cls(
-            config_id=row.id,
-            masked_headers=tuple(row.masked_headers or ()),
-            **{name: getattr(row, name) for name in names},
+            config_id=config.id,
+            base_url=config.base_url,
+            auth_header=config.auth_header,
+            connect_timeout_s=config.connect_timeout_s,
+            read_timeout_s=config.read_timeout_s,
+            total_timeout_s=config.total_timeout_s,
+            max_retries=config.max_retries,
+            backoff_base_s=config.backoff_base_s,
+            backoff_max_s=config.backoff_max_s,
+            backoff_jitter=config.backoff_jitter,
+            retry_after_cap_s=config.retry_after_cap_s,
+            retry_http_500=config.retry_http_500,
+            max_requests_per_second=config.max_requests_per_second,
+            masked_headers=config.masked_headers,
         )
 
 
-@dataclass
+@dataclass(frozen=True)
 class Attempt:
     """A successful (2xx) attempt, ready to be landed by the engine."""
 
@@ -77,18 +89,6 @@ class Attempt:
     response: ResponseFields
     url: str
     request_headers: dict[str, Any]  # masked
-
-
-class AttemptMirror(Protocol):
-    """Somewhere every attempt is copied after its primary write (the cutover's dual-write)."""
-
-    def record(
-        self,
-        sent_at: datetime,
-        url: str,
-        request_headers: dict[str, Any],
-        response: ResponseFields | None,
-    ) -> None: ...
 
 
 @dataclass
@@ -119,12 +119,10 @@ class ResilientClient:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: random.Random | None = None,
         coordinate: bool = True,
-        mirror: AttemptMirror | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.policy = policy
         self.clock = clock  # reads Retry-After and reset dates; tests fix it
-        self.mirror = mirror
         self._key = api_key
         # the config's own auth header is masked whatever its name (X-Custom-Key, ...)
         self._masked_names = (policy.auth_header, *policy.masked_headers)
@@ -225,7 +223,7 @@ class ResilientClient:
         except (SQLAlchemyError, OSError) as exc:
             # invariant 1: no request leaves unlogged
             raise ApiError(
-                "db", f"cannot write the request log: {type(exc).__name__}", retryable=False
+                ErrorKind.DB, f"cannot write the request log: {type(exc).__name__}", retryable=False
             ) from None
         self.stats.attempts += 1
         self.stats.retries += 1 if attempt_no > 1 else 0
@@ -237,11 +235,7 @@ class ResilientClient:
             kind, retryable = classify_exception(exc)
             message = scrub(f"{type(exc).__name__}: {exc}", [self._key])
             await self._fail(request, None, kind, retryable, message, None, endpoint_path, run_id)
-            self._mirror(request, url, masked, None)
             raise ApiError(kind, message, retryable=retryable) from None
-        except asyncio.CancelledError:
-            self._mirror(request, url, masked, None)  # sent, never answered: as logged here
-            raise
         elapsed_ms = (time.perf_counter() - started) * 1000
         fields = ResponseFields(
             status_code=response.status_code,
@@ -262,7 +256,6 @@ class ResilientClient:
         await self._fail(
             request, fields, kind, retryable, message, response.status_code, endpoint_path, run_id
         )
-        self._mirror(request, url, masked, fields)
         raise ApiError(
             kind,
             message,
@@ -271,27 +264,11 @@ class ResilientClient:
             retry_after_s=info.retry_after_s,
         )
 
-    def mirror_attempt(self, attempt: Attempt, *, answered: bool = True) -> None:
-        """Copy a returned attempt to the mirror once the engine has written it (its response
-        too, unless the engine dropped it unlanded: then it is a call without an answer)."""
-        response = attempt.response if answered else None
-        self._mirror(attempt.request, attempt.url, attempt.request_headers, response)
-
-    def _mirror(
-        self,
-        request: RequestRef,
-        url: str,
-        headers: dict[str, Any],
-        fields: ResponseFields | None,
-    ) -> None:
-        if self.mirror is not None:
-            self.mirror.record(request.sent_at, url, headers, fields)
-
     async def _fail(
         self,
         request: RequestRef,
         fields: ResponseFields | None,
-        kind: str,
+        kind: ErrorKind,
         retryable: bool,
         message: str,
         status: int | None,
@@ -313,5 +290,5 @@ class ResilientClient:
             )
         except (SQLAlchemyError, OSError):
             raise ApiError(
-                "db", "cannot write the failure to the audit log", retryable=False
+                ErrorKind.DB, "cannot write the failure to the audit log", retryable=False
             ) from None

@@ -1,9 +1,10 @@
 """Rate-limit headers, and the coordinator that shares their state through the database.
 
-Every engine — task, process or host — reads and updates ``cc_rate_limit_state`` under row
-locks before and after each attempt: it waits while a scope is exhausted or inside a
-Retry-After window, and it takes a pacing slot (``next_request_at``) so that together the
-engines of one config stay under its ``max_requests_per_second``.
+Every engine — task, process or host — reads and updates ``cc_rate_limit_state`` (its SQL:
+``store/rate_limits.py``) under row locks before and after each attempt: it waits while a
+scope is exhausted or inside a Retry-After window, and it takes a pacing slot
+(``next_request_at``) so that together the engines of one config stay under its
+``max_requests_per_second``.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ..store.rate_limits import ensure_scopes, record_response, take_slot
 
 __all__ = ["RateInfo", "RateLimitCoordinator", "parse_rate_headers", "parse_retry_after"]
 
@@ -83,45 +85,6 @@ def _int(value: str | None) -> int | None:
         return None
 
 
-_ENSURE = text(
-    "INSERT INTO cc_rate_limit_state (config_id, scope) VALUES (:config, :scope)"
-    " ON CONFLICT (config_id, scope) DO NOTHING"
-)
-# One statement: lock the scopes, decide, and (when nothing blocks) take the pacing slot.
-_ACQUIRE = text(
-    """
-    WITH locked AS (
-        SELECT scope, remaining, reset_at, retry_after_until, next_request_at
-        FROM cc_rate_limit_state WHERE config_id = :config AND scope = ANY(:scopes)
-        ORDER BY scope FOR UPDATE
-    ), verdict AS (
-        SELECT clock_timestamp() AS now,
-            max(GREATEST(
-                CASE WHEN retry_after_until > clock_timestamp() THEN retry_after_until END,
-                CASE WHEN remaining <= 0 AND reset_at > clock_timestamp() THEN reset_at END
-            )) AS blocked_until,
-            max(next_request_at) FILTER (WHERE scope = 'global') AS next_slot
-        FROM locked
-    ), reserve AS (
-        UPDATE cc_rate_limit_state t SET
-            remaining = CASE WHEN t.remaining > 0 AND (t.reset_at IS NULL OR t.reset_at > v.now)
-                        THEN t.remaining - 1 ELSE t.remaining END,
-            next_request_at = CASE WHEN t.scope = 'global'
-                THEN GREATEST(COALESCE(t.next_request_at, v.now), v.now)
-                     + make_interval(secs => CAST(:interval AS float8))
-                ELSE t.next_request_at END,
-            updated_at = v.now
-        FROM verdict v
-        WHERE t.config_id = :config AND t.scope = ANY(:scopes) AND v.blocked_until IS NULL
-        RETURNING 1
-    )
-    SELECT v.now, v.blocked_until, GREATEST(COALESCE(v.next_slot, v.now), v.now) AS slot,
-        (SELECT count(*) FROM reserve) AS reserved
-    FROM verdict v
-    """
-)
-
-
 class RateLimitCoordinator:
     """Waits and paces through ``cc_rate_limit_state`` so several engines share one budget."""
 
@@ -150,14 +113,12 @@ class RateLimitCoordinator:
         """Wait until the shared state lets one request go; return the seconds waited."""
         waited = 0.0
         scopes = self.scopes(endpoint_path)
-        params = {"config": self.config_id, "scopes": scopes, "interval": self.interval}
+        missing = [scope for scope in scopes if scope not in self._ensured]
+        if missing:
+            await ensure_scopes(self.engine, self.config_id, missing)
+            self._ensured.update(missing)
         while True:
-            async with self.engine.begin() as conn:
-                for scope in scopes:
-                    if scope not in self._ensured:
-                        await conn.execute(_ENSURE, {"config": self.config_id, "scope": scope})
-                        self._ensured.add(scope)
-                verdict = (await conn.execute(_ACQUIRE, params)).one()
+            verdict = await take_slot(self.engine, self.config_id, scopes, self.interval)
             if verdict.blocked_until is not None:  # a Retry-After window or an exhausted scope
                 delay = (verdict.blocked_until - verdict.now).total_seconds()
                 await self.sleep(delay)
@@ -179,31 +140,13 @@ class RateLimitCoordinator:
                 self.retry_after_cap_s,
                 info.retry_after_s if info.retry_after_s is not None else 1.0,
             )
-        async with self.engine.begin() as conn:
-            await conn.execute(
-                text(
-                    "UPDATE cc_rate_limit_state SET"
-                    ' "limit" = COALESCE(CAST(:limit AS integer), "limit"),'
-                    " remaining = CASE WHEN CAST(:remaining AS integer) IS NOT NULL"
-                    " THEN CAST(:remaining AS integer)"
-                    " WHEN CAST(:status AS integer) = 429 THEN 0 ELSE remaining END,"
-                    " reset_at = COALESCE(CAST(:reset AS timestamptz), reset_at),"
-                    " retry_after_until = CASE WHEN CAST(:retry AS float8) IS NOT NULL THEN"
-                    " GREATEST(COALESCE(retry_after_until, clock_timestamp()),"
-                    " clock_timestamp() + make_interval(secs => CAST(:retry AS float8)))"
-                    " ELSE retry_after_until END,"
-                    " last_429_at = CASE WHEN CAST(:status AS integer) = 429"
-                    " THEN clock_timestamp() ELSE last_429_at END,"
-                    " updated_at = clock_timestamp()"
-                    " WHERE config_id = :config AND scope = :scope"
-                ),
-                {
-                    "limit": info.limit,
-                    "remaining": info.remaining,
-                    "reset": info.reset_at,
-                    "retry": retry_seconds,
-                    "status": status,
-                    "config": self.config_id,
-                    "scope": "global",
-                },
-            )
+        await record_response(
+            self.engine,
+            self.config_id,
+            "global",
+            status=status,
+            limit=info.limit,
+            remaining=info.remaining,
+            reset_at=info.reset_at,
+            retry_after_s=retry_seconds,
+        )

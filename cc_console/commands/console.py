@@ -7,7 +7,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ..engine import RunCompanion
 from ..errors import NotFoundError, UsageError
 from ..odata import canonical_params
 from ..settings import current_user
@@ -17,7 +19,7 @@ from ..store.database import Database
 from ..store.templates import add_template
 from .common import err_console, open_db, session_scope, settings
 
-__all__ = ["DEMO_TEMPLATES", "demo", "open_console", "seed_demo"]
+__all__ = ["DEMO_TEMPLATES", "demo", "open_console", "run_companions", "seed_demo"]
 
 ReadOnly = Annotated[
     bool, typer.Option("--read-only", help="Watch and browse only: actions are disabled.")
@@ -37,6 +39,13 @@ DEMO_TEMPLATES: list[tuple[str, str, dict[str, Any]]] = [
 ]
 
 
+def run_companions(engine: AsyncEngine) -> list[RunCompanion]:
+    """What goes along with every run the console starts: the cutover's log follower."""
+    from ..migrate.follower import DualWrite
+
+    return [DualWrite(engine)]
+
+
 def _need_terminal() -> None:
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise UsageError(
@@ -51,7 +60,9 @@ def open_console(read_only: bool, theme: str | None) -> None:
     _need_terminal()
     current = settings()
     with open_db() as database:
-        make_app(current, database, read_only=read_only, theme=theme).run()
+        make_app(
+            current, database, read_only=read_only, theme=theme, companions=run_companions
+        ).run()
 
 
 def _demo_key_file(data_dir: Path) -> Path:
@@ -141,4 +152,5 @@ def demo(
             theme=theme,
             start_templates=starts,
             trigger="demo",
+            companions=run_companions,
         ).run()

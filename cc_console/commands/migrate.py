@@ -7,13 +7,10 @@ from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-from sqlalchemy import text
-from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from ..engine.gc_tuning import tune_gc
-from ..errors import UsageError
-from ..migrate import backfill, legacy_engine, verify
-from ..migrate.reader import count_window
+from ..migrate import backfill, verify
+from ..migrate.reader import count_window, open_legacy_source
 from ..settings import current_user
 from .common import console, emit_json, err_console, open_db, session_scope, settings
 
@@ -41,21 +38,6 @@ def _config(database: Any, name: str) -> dict[str, Any]:
         }
 
 
-def _legacy(url: str) -> Any:
-    if not url.startswith(("postgresql", "postgres")):
-        raise UsageError("--from takes a PostgreSQL URL like postgresql://user@host/legacy")
-    engine = legacy_engine(url)
-    try:
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1 FROM api_call_log LIMIT 1"))
-    except ProgrammingError:
-        raise UsageError("the --from database has no api_call_log table (see db/legacy/)") from None
-    except OperationalError as exc:
-        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else "unreachable"
-        raise UsageError(f"cannot reach the legacy database: {reason}") from None
-    return engine
-
-
 @app.command(name="backfill")
 def backfill_command(
     source: FromOpt,
@@ -70,7 +52,7 @@ def backfill_command(
 ) -> None:
     """Copy the last N days of legacy calls (idempotent: rerun it safely after a kill)."""
     user = current_user(settings())
-    legacy = _legacy(source)
+    legacy = open_legacy_source(source)
     tune_gc()  # each batch parses thousands of bodies: collect less often, as the engine does
     now = datetime.now(UTC)
     with open_db() as database:
@@ -122,7 +104,7 @@ def verify_command(
     json_output: JsonOpt = False,
 ) -> None:
     """Parity of legacy and new per day and endpoint, plus a payload sample (exit 0 = parity)."""
-    legacy = _legacy(source)
+    legacy = open_legacy_source(source)
     with open_db() as database:
         report = verify(
             legacy,

@@ -9,7 +9,6 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.table import Table
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..engine import RunSummary, mark_stale_runs, run_template
@@ -17,7 +16,8 @@ from ..engine.control import continue_job, request_cancel, resolve_run
 from ..errors import NotFoundError, UsageError
 from ..settings import current_user
 from ..store.database import Database
-from ..store.templates import find_template
+from ..store.runs import RunRow, database_clock, latest_run_id, recent_runs
+from ..store.templates import active_template_ids, find_template
 from .common import console, emit_json, err_console, open_db, session_scope, settings
 from .progress import watch_runs
 
@@ -30,41 +30,36 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print the summary as JSON
 def _template_ids(database: Database, refs: list[str], all_active: bool) -> list[uuid.UUID]:
     with session_scope(database) as session:
         if all_active:
-            rows = (
-                session.execute(
-                    text(
-                        "SELECT t.id FROM cc_odata_query_template t JOIN cc_api_client_config c"
-                        " ON c.id = t.config_id WHERE t.is_active AND c.is_active ORDER BY t.created_at"
-                    )
-                )
-                .scalars()
-                .all()
-            )
-            if not rows:
+            ids = active_template_ids(session)
+            if not ids:
                 raise UsageError("no active templates; add one with `cc-console template add`")
-            return list(rows)
+            return ids
         if not refs:
             raise UsageError("name a template with --template (or use --all-active)")
         return [find_template(session, ref).id for ref in refs]
 
 
 async def _run_all(database: Database, jobs: list[dict[str, Any]]) -> list[RunSummary]:
+    from ..migrate.follower import DualWrite
+
     engine = database.async_engine()
+    dual_write = DualWrite(engine)  # the summary waits for its catch-up
     stop = asyncio.Event()
     watcher = None
     if err_console.is_terminal:
-        async with engine.connect() as conn:
-            since = (await conn.execute(text("SELECT clock_timestamp()"))).scalar_one()
+        since = await database_clock(engine)
         templates = [job["template_id"] for job in jobs]
         watcher = asyncio.create_task(watch_runs(engine, templates, since, err_console, stop))
     try:
         results = await asyncio.gather(
-            *(run_template(engine, **job) for job in jobs), return_exceptions=True
+            *(run_template(engine, **job, companions=[dual_write]) for job in jobs),
+            return_exceptions=True,
         )
     finally:
         stop.set()
         if watcher is not None:
             await watcher
+        await dual_write.aclose()
         await engine.dispose()
     summaries = []
     for result in results:
@@ -160,14 +155,7 @@ def resume(
         raise UsageError("give a run id, or --template NAME (one of the two)")
     if template is not None:
         with open_db() as database, session_scope(database) as session:
-            template_id = find_template(session, template).id
-            latest = session.execute(
-                text(
-                    "SELECT id FROM cc_sync_run WHERE template_id = :t ORDER BY started_at DESC"
-                    " LIMIT 1"
-                ),
-                {"t": template_id},
-            ).scalar()
+            latest = latest_run_id(session.connection(), find_template(session, template).id)
         if latest is None:
             raise NotFoundError(f"template {template!r} has no run to resume; use `sync`")
         run = str(latest)
@@ -187,13 +175,34 @@ def cancel(run: Annotated[str, typer.Argument(help="Id (or prefix) of a running 
     """Ask a running run to stop between attempts (it ends partial and can be resumed)."""
     with open_db() as database:
 
-        async def flag(engine: AsyncEngine) -> tuple[dict[str, Any], bool]:
+        async def flag(engine: AsyncEngine) -> tuple[RunRow, bool]:
             found = await resolve_run(engine, run)
-            return found, await request_cancel(engine, found["id"])
+            return found, await request_cancel(engine, found.id)
 
         found, flagged = asyncio.run(_with_engine(database, flag))
-    state = "cancel requested" if flagged else f"already {found['status']}"
-    console.print(f"run {str(found['id'])[:8]}: {state}")
+    state = "cancel requested" if flagged else f"already {found.status}"
+    console.print(f"run {str(found.id)[:8]}: {state}")
+
+
+# what `runs --json` prints of each run
+_RUN_JSON = (
+    "id",
+    "parent_run_id",
+    "resource_path",
+    "trigger",
+    "status",
+    "started_at",
+    "finished_at",
+    "pages",
+    "records",
+    "odata_count",
+    "requests",
+    "retries",
+    "http_429_count",
+    "error_count",
+    "wait_s",
+    "message",
+)
 
 
 def runs(
@@ -203,21 +212,10 @@ def runs(
     """List recent sync runs (stale running runs are marked interrupted first)."""
     with open_db() as database:
         asyncio.run(_stale(database))
-        with session_scope(database) as session:
-            rows = [
-                dict(r)
-                for r in session.execute(
-                    text(
-                        "SELECT id, parent_run_id, resource_path, trigger, status, started_at,"
-                        " finished_at, pages, records, odata_count, requests, retries, http_429_count,"
-                        " error_count, wait_s, message FROM cc_sync_run ORDER BY started_at DESC"
-                        " LIMIT :n"
-                    ),
-                    {"n": limit},
-                ).mappings()
-            ]
+        with database.engine.connect() as conn:
+            rows = recent_runs(conn, limit)
     if json_output:
-        emit_json(rows)
+        emit_json([{name: getattr(r, name) for name in _RUN_JSON} for r in rows])
         return
     if not rows:
         console.print("no runs yet: `cc-console sync --template NAME`")
@@ -226,15 +224,15 @@ def runs(
         "run", "resource", "trigger", "status", "records/count", "req", "429", "err", box=None
     )
     for r in rows:
-        count = "?" if r["odata_count"] is None else f"{r['odata_count']:,}"
+        count = "?" if r.odata_count is None else f"{r.odata_count:,}"
         table.add_row(
-            str(r["id"])[:8],
-            r["resource_path"],
-            r["trigger"],
-            r["status"],
-            f"{r['records']:,}/{count}",
-            str(r["requests"]),
-            str(r["http_429_count"]),
-            str(r["error_count"]),
+            str(r.id)[:8],
+            r.resource_path,
+            r.trigger,
+            r.status,
+            f"{r.records:,}/{count}",
+            str(r.requests),
+            str(r.http_429_count),
+            str(r.error_count),
         )
     console.print(table)

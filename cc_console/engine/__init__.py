@@ -1,8 +1,19 @@
-"""Sync orchestration: runs, the paging loop, resume, Silver upsert, validation."""
+"""Sync orchestration: a run of one template, its paging loop, resume and retry.
+
+The engine writes no SQL of its own: rows go through their table's home in ``store/``.
+"""
 
 from __future__ import annotations
 
-from .runner import RunSummary, run_template
-from .runs import CursorBusy, mark_stale_runs
+from ..store.cursors import CursorBusy
+from ..store.stale import mark_stale_runs
+from .runner import CompanionFactory, RunCompanion, RunSummary, run_template
 
-__all__ = ["CursorBusy", "RunSummary", "mark_stale_runs", "run_template"]
+__all__ = [
+    "CompanionFactory",
+    "CursorBusy",
+    "RunCompanion",
+    "RunSummary",
+    "mark_stale_runs",
+    "run_template",
+]

@@ -5,24 +5,27 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..client.http import Attempt, ResilientClient
+from ..errors import ErrorKind, StopRun
 from ..odata.envelope import EnvelopeError, Page, parse_page
 from ..odata.query import encode_query
 from ..odata.resources import RESOURCE_SCHEMAS, Validation, resource_name, validate_records
-from ..store.audit import write_failure
-from ..store.landing import CursorAdvance, PageLanding, land_page, silver_rows
+from ..store.audit_log import write_failure
+from ..store.configs import ConfigRow
+from ..store.landing import CursorAdvance, PageLanding, land_page
+from ..store.runs import cancel_requested
+from ..store.silver import silver_rows
+from ..store.templates import TemplateRow
 
-__all__ = ["Pager", "StopRun"]
+__all__ = ["Pager"]
 
 
-@dataclass
+@dataclass(frozen=True)
 class PreparedPage:
     """A fetched page, parsed and validated, with its Silver hashes: ready to land."""
 
@@ -31,15 +34,6 @@ class PreparedPage:
     validation: Validation
     hashes: str
     valid: str
-
-
-class StopRun(Exception):
-    """Ends the paging loop with a status and a reason."""
-
-    def __init__(self, kind: str, message: str, retryable: bool = False) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.retryable = retryable
 
 
 def _same_origin(link: str, base_url: str) -> bool:
@@ -54,8 +48,8 @@ class Pager:
         self,
         engine: AsyncEngine,
         client: ResilientClient,
-        template: dict[str, Any],
-        config: Any,
+        template: TemplateRow,
+        config: ConfigRow,
         run_id: uuid.UUID,
         cancel: asyncio.Event | None,
     ) -> None:
@@ -65,10 +59,10 @@ class Pager:
         self.config = config
         self.run_id = run_id
         self.cancel = cancel
-        self.resource = resource_name(template["resource_path"])
+        self.resource = resource_name(template.resource_path)
         schema = RESOURCE_SCHEMAS.get(self.resource)
         self.key = schema.key if schema else "id"
-        params = dict(template["params"])
+        params = dict(template.params)
         self.top = int(params.pop("$top", config.default_page_size))
         self.orderby = params.pop("$orderby", None) or f"{self.key} asc"
         params.pop("$skip", None)
@@ -86,7 +80,7 @@ class Pager:
             "$skip": skip,
             "$count": "true" if first else None,
         }
-        return f"{self.config.base_url}{self.template['resource_path']}?{encode_query(query)}"
+        return f"{self.config.base_url}{self.template.resource_path}?{encode_query(query)}"
 
     async def cancelled(self) -> bool:
         """Cancel asked in-process, or in the database (seen by the last landing)."""
@@ -94,14 +88,7 @@ class Pager:
             return True
         if self.pages:
             return self.cancel_seen
-        async with self.engine.connect() as conn:
-            flag = (
-                await conn.execute(
-                    text("SELECT cancel_requested_at FROM cc_sync_run WHERE id = :id"),
-                    {"id": self.run_id},
-                )
-            ).scalar_one()
-        return flag is not None
+        return await cancel_requested(self.engine, self.run_id)
 
     def _next_url(self, skip: int, link: str | None, first: bool) -> tuple[str, bool]:
         """The URL of the next page and whether it is our own ($skip) request."""
@@ -109,7 +96,7 @@ class Pager:
             if not _same_origin(link, self.config.base_url):
                 where = urlsplit(link)
                 raise StopRun(
-                    "foreign_next_link",
+                    ErrorKind.FOREIGN_NEXT_LINK,
                     f"refused a next link to another host: {where.scheme}://{where.netloc}",
                 )
             return link, False
@@ -122,21 +109,27 @@ class Pager:
         """Fetch, parse and validate one page: CPU work that overlaps the previous landing."""
         attempt = await self.client.get(
             url,
-            endpoint_path=self.template["resource_path"],
+            endpoint_path=self.template.resource_path,
             run_id=self.run_id,
-            template_id=self.template["id"],
+            template_id=self.template.id,
         )
         page = await self._parse(attempt)
         validation = validate_records(self.resource, page.records, key=self.key)
-        if not validation.ok:
-            attempt.response.validation_errors = validation.errors_sample
+        response = replace(
+            attempt.response,
+            parse_ok=True,
+            is_json=True,
+            odata_count=page.count,
+            has_next_link=page.next_link is not None,
+            validation_errors=None if validation.ok else validation.errors_sample,
+        )
         hashes, valid = silver_rows(page.records, self.key, set(validation.invalid_keys))
-        return PreparedPage(attempt, page, validation, hashes, valid)
+        return PreparedPage(replace(attempt, response=response), page, validation, hashes, valid)
 
     async def run(self, cursor_id: uuid.UUID, skip: int, next_link: str | None) -> None:
         """Page until done. The next page is fetched while the current one lands."""
         if await self.cancelled():
-            raise StopRun("cancelled", "cancelled by request")
+            raise StopRun(ErrorKind.CANCELLED, "cancelled by request")
         url, own = self._next_url(skip, next_link, first=True)
         pending: asyncio.Future[PreparedPage] | None = self._fetch(url)
         window = 0
@@ -158,53 +151,45 @@ class Pager:
                 if not done:
                     try:
                         if await self.cancelled():
-                            raise StopRun("cancelled", "cancelled by request")
+                            raise StopRun(ErrorKind.CANCELLED, "cancelled by request")
                         url, own = self._next_url(skip + served, link, first=False)
                         pending = self._fetch(url)
                     except StopRun as stop:
                         follow_up = stop  # land this page first, then stop
                 # a refused link is not kept: a resume continues with $skip paging instead
-                keep = None if follow_up and follow_up.kind == "foreign_next_link" else link
+                refused = follow_up and follow_up.kind is ErrorKind.FOREIGN_NEXT_LINK
+                keep = None if refused else link
                 await self._land(prepared, cursor_id, skip + served, keep, done)
                 self.pages += 1
                 if follow_up is not None:
                     raise follow_up
                 skip += served
         finally:
+            # a page fetched ahead and never landed keeps its request row without a response
             if pending is not None and not pending.done():
                 pending.cancel()
                 with contextlib.suppress(BaseException):
                     await pending
-            elif pending is not None and not pending.cancelled() and not pending.exception():
-                # fetched ahead, never landed: its request row has no response
-                self.client.mirror_attempt(pending.result().attempt, answered=False)
 
     async def _parse(self, attempt: Attempt) -> Page:
         response = attempt.response
         try:
-            page = parse_page(response.body)
+            return parse_page(response.body)
         except EnvelopeError as exc:
-            response.parse_ok = False
             await write_failure(
                 self.engine,
                 request=attempt.request,
-                response=response,
-                kind="parse",
+                response=replace(response, parse_ok=False),
+                kind=ErrorKind.PARSE,
                 retryable=False,
                 message=str(exc)[:500],
                 status_code=response.status_code,
-                endpoint_path=self.template["resource_path"],
+                endpoint_path=self.template.resource_path,
                 config_id=self.config.id,
                 run_id=self.run_id,
                 detail={"content_type": response.content_type},
             )
-            self.client.mirror_attempt(attempt)
-            raise StopRun("parse", f"unparseable page: {exc}", retryable=False) from None
-        response.parse_ok = True
-        response.is_json = True
-        response.odata_count = page.count
-        response.has_next_link = page.next_link is not None
-        return page
+            raise StopRun(ErrorKind.PARSE, f"unparseable page: {exc}") from None
 
     async def _land(
         self,
@@ -226,16 +211,7 @@ class Pager:
             records=len(page.records),
             hashes=prepared.hashes,
             valid=prepared.valid,
-            validation={
-                "schema_name": validation.schema_name,
-                "schema_version": validation.schema_version,
-                "ok": validation.ok,
-                "checked": validation.checked,
-                "invalid": len(validation.invalid_keys),
-                "errors_sample": validation.errors_sample,
-                "drift": validation.drift,
-                "fingerprint": validation.fingerprint,
-            },
+            validation=validation,
             cursor=CursorAdvance(cursor_id, next_skip, link, "completed" if done else "running"),
             odata_count=page.count,
             waited_s=waited,
@@ -244,4 +220,3 @@ class Pager:
         )
         async with self.engine.begin() as conn:
             _, self.cancel_seen = await land_page(conn, landing)
-        self.client.mirror_attempt(prepared.attempt)

@@ -1,4 +1,8 @@
-"""Run one template: lock the cursor, page through the resource, land every page, end honestly."""
+"""Run one template: lock the cursor, page through the resource, land every page, end honestly.
+
+The engine orchestrates; every row it reads or writes goes through its table's home in
+``store/``.
+"""
 
 from __future__ import annotations
 
@@ -6,34 +10,28 @@ import asyncio
 import contextlib
 import time
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
-from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ..client.errors import ApiError
 from ..client.http import ClientPolicy, ResilientClient
 from ..client.masking import scrub
 from ..client.secrets import SecretUnavailable, resolve_secret
-from ..errors import NotFoundError, UsageError
-from .dual_write import finish_mirror, open_mirror
+from ..errors import ErrorKind, NotFoundError, StopRun, SyncError, UsageError
+from ..store import runs
+from ..store.configs import ConfigRow, load_config
+from ..store.cursors import CursorBusy, CursorLock, close_cursor, lock_key, open_cursor
+from ..store.error_events import record_error_event
+from ..store.stale import mark_stale_runs
+from ..store.templates import TemplateRow, load_template
 from .gc_tuning import tune_gc
-from .pager import Pager, StopRun
-from .runs import (
-    CursorBusy,
-    CursorLock,
-    create_run,
-    finish_run,
-    lock_key,
-    mark_stale_runs,
-    open_cursor,
-    record_event,
-)
+from .pager import Pager
 
-__all__ = ["RunSummary", "run_template"]
+__all__ = ["CompanionFactory", "RunCompanion", "RunSummary", "run_template"]
 
 HEARTBEAT_S = 10
 
@@ -60,6 +58,29 @@ class RunSummary:
     legacy_writes: int | None = None  # dual-write: attempts mirrored (None: not dual-writing)
     legacy_write_failures: int | None = None
 
+    @classmethod
+    def of(cls, run: runs.RunRow, duration_s: float) -> RunSummary:
+        """The summary of a finished run's row."""
+        return cls(
+            run_id=str(run.id),
+            template_id=str(run.template_id),
+            resource_path=run.resource_path,
+            trigger=run.trigger,
+            status=run.status,
+            pages=run.pages,
+            records=run.records,
+            odata_count=run.odata_count,
+            requests=run.requests,
+            retries=run.retries,
+            http_429=run.http_429_count,
+            errors=run.error_count,
+            wait_s=round(run.wait_s, 3),
+            duration_s=round(duration_s, 3),
+            message=run.message,
+            legacy_writes=run.legacy_writes,
+            legacy_write_failures=run.legacy_write_failures,
+        )
+
     @property
     def reconciled(self) -> bool | None:
         """Records landed == the server's count (None when the server gave no count)."""
@@ -70,40 +91,38 @@ class RunSummary:
         return {**asdict(self), "reconciled": self.reconciled}
 
 
-async def _load(engine: AsyncEngine, template_id: uuid.UUID) -> tuple[dict[str, Any], Any]:
+class RunCompanion(Protocol):
+    """Work that goes along with a run, given by whoever starts it (e.g. the cutover's
+    log follower): told when the run exists, and waited for once it ended — anything it
+    writes on the run row is in the summary."""
+
+    async def started(self, run_id: uuid.UUID) -> None: ...
+
+    async def finished(self, run_id: uuid.UUID) -> object: ...
+
+    async def aclose(self) -> None: ...
+
+
+# what a starter (the console, a worker) is given to make its companions on its own engine
+CompanionFactory = Callable[[AsyncEngine], Sequence[RunCompanion]]
+
+
+async def _load(engine: AsyncEngine, template_id: uuid.UUID) -> tuple[TemplateRow, ConfigRow]:
     async with engine.connect() as conn:
-        template = (
-            (
-                await conn.execute(
-                    text("SELECT * FROM cc_odata_query_template WHERE id = :id"),
-                    {"id": template_id},
-                )
-            )
-            .mappings()
-            .one_or_none()
-        )
+        template = await load_template(conn, template_id)
         if template is None:
             raise NotFoundError(f"no template {template_id}")
-        config = (
-            await conn.execute(
-                text("SELECT * FROM cc_api_client_config WHERE id = :id"),
-                {"id": template["config_id"]},
-            )
-        ).one()
+        config = await load_config(conn, template.config_id)
     if not config.is_active:
         raise UsageError(f"config {config.name} is inactive; `cc-console config activate` it")
-    return dict(template), config
+    return template, config
 
 
 async def _heartbeat(engine: AsyncEngine, run_id: uuid.UUID) -> None:
     while True:
         await asyncio.sleep(HEARTBEAT_S)
         with contextlib.suppress(SQLAlchemyError):
-            async with engine.begin() as conn:
-                await conn.execute(
-                    text("UPDATE cc_sync_run SET heartbeat_at = clock_timestamp() WHERE id = :id"),
-                    {"id": run_id},
-                )
+            await runs.beat(engine, run_id)
 
 
 async def run_template(
@@ -116,11 +135,12 @@ async def run_template(
     cancel: asyncio.Event | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
     coordinate: bool = True,
+    companions: Sequence[RunCompanion] = (),
 ) -> RunSummary:
     """Execute one sync run of a template and return how it ended."""
     tune_gc()
     template, config = await _load(engine, template_id)
-    path, filter_hash = template["resource_path"], template["filter_hash"]
+    path, filter_hash = template.resource_path, template.filter_hash
     lock = CursorLock(engine, lock_key(config.id, path, filter_hash))
     if not await lock.acquire():
         raise CursorBusy(
@@ -128,9 +148,10 @@ async def run_template(
             f"{config.name}; wait for it to finish or cancel it"
         )
     started = time.monotonic()
+    run_id: uuid.UUID | None = None
     try:
         await mark_stale_runs(engine)
-        run_id = await create_run(
+        run_id = await runs.create_run(
             engine,
             config_id=config.id,
             template_id=template_id,
@@ -138,40 +159,54 @@ async def run_template(
             resource_path=path,
             filter_hash=filter_hash,
             trigger=trigger,
-            sla_target_s=template["sla_target_s"],
+            sla_target_s=template.sla_target_s,
             created_by=created_by,
         )
+        for companion in companions:
+            await companion.started(run_id)
         status, message = await _execute(
             engine, template, config, run_id, trigger, cancel, transport, coordinate
         )
-        row = await finish_run(engine, run_id, status, message)
+        row = await runs.finish_run(engine, run_id, status, message)
     finally:
         await lock.release()
-    return RunSummary(
-        run_id=str(run_id),
-        template_id=str(template_id),
-        resource_path=path,
-        trigger=trigger,
-        status=row["status"],
-        pages=row["pages"],
-        records=row["records"],
-        odata_count=row["odata_count"],
-        requests=row["requests"],
-        retries=row["retries"],
-        http_429=row["http_429_count"],
-        errors=row["error_count"],
-        wait_s=round(row["wait_s"], 3),
-        duration_s=round(time.monotonic() - started, 3),
-        message=row["message"],
-        legacy_writes=row["legacy_writes"],
-        legacy_write_failures=row["legacy_write_failures"],
-    )
+        if run_id is not None:
+            for companion in companions:
+                await companion.finished(run_id)
+    if companions:  # they may have written to the run row
+        async with engine.connect() as conn:
+            row = await runs.load_run(conn, run_id) or row
+    return RunSummary.of(row, time.monotonic() - started)
+
+
+async def _stop(
+    engine: AsyncEngine,
+    run_id: uuid.UUID,
+    config: ConfigRow,
+    status: str,
+    event: tuple[ErrorKind, str, bool] | None,
+    endpoint_path: str | None = None,
+) -> None:
+    """End the run's cursor with ``status``, recording the run-level ``event`` if any."""
+    async with engine.begin() as conn:
+        if event is not None:
+            kind, message, retryable = event
+            await record_error_event(
+                conn,
+                kind=kind,
+                message=message,
+                config_id=config.id,
+                run_id=run_id,
+                retryable=retryable,
+                endpoint_path=endpoint_path,
+            )
+        await close_cursor(conn, run_id, status)
 
 
 async def _execute(
     engine: AsyncEngine,
-    template: dict[str, Any],
-    config: Any,
+    template: TemplateRow,
+    config: ConfigRow,
     run_id: uuid.UUID,
     trigger: str,
     cancel: asyncio.Event | None,
@@ -181,23 +216,11 @@ async def _execute(
     try:
         key = resolve_secret(config.secret_ref)
     except SecretUnavailable as exc:
-        async with engine.begin() as conn:
-            await record_event(
-                conn,
-                kind="secret_unavailable",
-                message=str(exc),
-                run_id=run_id,
-                config_id=config.id,
-            )
+        kind = ErrorKind.SECRET_UNAVAILABLE
+        await _stop(engine, run_id, config, "failed", (kind, str(exc), False))
         return "failed", str(exc)
-    mirror = await open_mirror(engine, config, run_id)
     client = ResilientClient(
-        ClientPolicy.from_row(config),
-        key,
-        engine,
-        transport=transport,
-        coordinate=coordinate,
-        mirror=mirror,
+        ClientPolicy.from_config(config), key, engine, transport=transport, coordinate=coordinate
     )
     pager = Pager(engine, client, template, config, run_id, cancel)
     heartbeat = asyncio.create_task(_heartbeat(engine, run_id))
@@ -205,70 +228,35 @@ async def _execute(
         cursor = await open_cursor(
             engine,
             config_id=config.id,
-            template_id=template["id"],
-            resource_path=template["resource_path"],
-            filter_hash=template["filter_hash"],
-            filter_text=template["params"].get("$filter"),
+            template_id=template.id,
+            resource_path=template.resource_path,
+            filter_hash=template.filter_hash,
+            filter_text=template.params.get("$filter"),
             page_size=pager.top,
             run_id=run_id,
             from_start=trigger != "resume",
         )
         await pager.run(cursor.id, cursor.next_skip, cursor.next_link)
         return "succeeded", None
-    except (ApiError, StopRun) as exc:
-        kind = exc.kind
+    except SyncError as exc:
         message = scrub(str(exc), [key])
-        if isinstance(exc, StopRun) and kind not in ("parse",):
-            async with engine.begin() as conn:
-                await record_event(
-                    conn,
-                    kind=kind,
-                    message=message,
-                    run_id=run_id,
-                    config_id=config.id,
-                    retryable=exc.retryable,
-                    endpoint_path=template["resource_path"],
-                )
-        status = "partial" if pager.pages else "failed"
-        await _close_cursor(engine, run_id, status)
-        return status, f"{kind}: {message}"
+        status = runs.end_status(pager.pages)
+        # an attempt's failure has its event already (with its request); a stop gets one here
+        # — but a parse failure was recorded with its response
+        recorded = not isinstance(exc, StopRun) or exc.kind is ErrorKind.PARSE
+        event = None if recorded else (exc.kind, message, exc.retryable)
+        await _stop(engine, run_id, config, status, event, template.resource_path)
+        return status, f"{exc.kind}: {message}"
     except asyncio.CancelledError:
         # Ctrl+C or a cancelled task: close the run honestly (it stays resumable)
-        status = "partial" if pager.pages else "failed"
-        async with engine.begin() as conn:
-            await record_event(
-                conn,
-                kind="cancelled",
-                message="the run was cancelled",
-                run_id=run_id,
-                config_id=config.id,
-            )
-        await _close_cursor(engine, run_id, status)
+        status = runs.end_status(pager.pages)
+        event = (ErrorKind.CANCELLED, "the run was cancelled", False)
+        await _stop(engine, run_id, config, status, event)
         return status, "cancelled: the run was interrupted by the operator"
     finally:
         heartbeat.cancel()
         await client.aclose()
-        if mirror is not None:
-            await finish_mirror(engine, mirror, run_id, config.id)
         requests, retries, waited = client.stats.take()
         if requests or waited:  # attempts that never landed a page
             with contextlib.suppress(SQLAlchemyError):
-                async with engine.begin() as conn:
-                    await conn.execute(
-                        text(
-                            "UPDATE cc_sync_run SET requests = requests + :r,"
-                            " retries = retries + :t, wait_s = wait_s + :w WHERE id = :id"
-                        ),
-                        {"r": requests, "t": retries, "w": waited, "id": run_id},
-                    )
-
-
-async def _close_cursor(engine: AsyncEngine, run_id: uuid.UUID, status: str) -> None:
-    async with engine.begin() as conn:
-        await conn.execute(
-            text(
-                "UPDATE cc_pagination_state SET status = :status,"
-                " updated_at = now() WHERE last_run_id = :run"
-            ),
-            {"status": status, "run": run_id},
-        )
+                await runs.add_attempt_counts(engine, run_id, requests, retries, waited)

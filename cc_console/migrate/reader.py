@@ -9,9 +9,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from psycopg.rows import namedtuple_row
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.pool import NullPool
 
+from ..errors import UsageError
 from ..store.database import to_sqlalchemy_url
 from .mirror import MIRROR_CLIENT_PREFIX
 from .transform import Call, transform
@@ -32,6 +34,25 @@ _COUNT = f"SELECT count(*) FROM api_call_log WHERE {_WINDOW}"
 def legacy_engine(url: str) -> Engine:
     """An engine on the legacy database (any PostgreSQL URL)."""
     return create_engine(to_sqlalchemy_url(url), poolclass=NullPool)
+
+
+def open_legacy_source(url: str) -> Engine:
+    """An engine on a legacy store that has an ``api_call_log``; a one-line UsageError when
+    the URL is no PostgreSQL URL, the server is unreachable or the table is missing."""
+    if not url.startswith(("postgresql", "postgres")):
+        raise UsageError("--from takes a PostgreSQL URL like postgresql://user@host/legacy")
+    engine = legacy_engine(url)
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1 FROM api_call_log LIMIT 1"))
+    except ProgrammingError:
+        engine.dispose()
+        raise UsageError("the --from database has no api_call_log table (see db/legacy/)") from None
+    except OperationalError as exc:
+        engine.dispose()
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else "unreachable"
+        raise UsageError(f"cannot reach the legacy database: {reason}") from None
+    return engine
 
 
 def _window(since: datetime) -> dict[str, Any]:

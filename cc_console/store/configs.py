@@ -1,18 +1,77 @@
-"""Repository of client configurations (rows of ``cc_api_client_config``)."""
+"""``cc_api_client_config``: how to reach one API — base URL, auth header, secret reference,
+timeouts, retry policy, paging and pacing. The CLI edits it through the ORM; a run reads it
+once, as a :class:`ConfigRow`."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass, fields
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import Session
 
 from ..errors import NotFoundError, UsageError
 from .models import ApiClientConfig
 
-__all__ = ["add_config", "get_config", "list_configs", "update_config"]
+__all__ = [
+    "ConfigRow",
+    "add_config",
+    "get_config",
+    "list_configs",
+    "load_config",
+    "update_config",
+]
+
+
+@dataclass(frozen=True)
+class ConfigRow:
+    """A config as a run uses it (never the key: ``secret_ref`` is a reference)."""
+
+    id: uuid.UUID
+    name: str
+    base_url: str
+    auth_header: str
+    secret_ref: str
+    connect_timeout_s: float
+    read_timeout_s: float
+    total_timeout_s: float
+    max_retries: int
+    backoff_base_s: float
+    backoff_max_s: float
+    backoff_jitter: str
+    retry_after_cap_s: float
+    retry_http_500: bool
+    default_page_size: int
+    max_requests_per_second: float | None
+    masked_headers: tuple[str, ...]
+    is_active: bool
+    dual_write_legacy: bool
+    legacy_url: str | None
+
+    @classmethod
+    def of(cls, row: Any) -> ConfigRow:
+        """From an ORM row or a result row with every column."""
+        values = {f.name: getattr(row, f.name) for f in fields(cls)}
+        values["masked_headers"] = tuple(values["masked_headers"] or ())
+        return cls(**values)
+
+
+_COLUMNS = ", ".join(f.name for f in fields(ConfigRow))
+
+
+async def load_config(conn: AsyncConnection, config_id: uuid.UUID) -> ConfigRow:
+    """The config a template belongs to (it exists: the foreign key says so)."""
+    row = (
+        await conn.execute(
+            text(f"SELECT {_COLUMNS} FROM cc_api_client_config WHERE id = :id"), {"id": config_id}
+        )
+    ).one()
+    return ConfigRow.of(row)
+
 
 EDITABLE_FIELDS = (
     "base_url",

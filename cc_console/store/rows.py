@@ -1,13 +1,20 @@
-"""Turn ORM rows into JSON-ready dicts."""
+"""Rows as plain dicts: ORM rows for JSON output, result rows for the console's tables."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from .models import Base
 
-__all__ = ["row_as_dict"]
+__all__ = ["fetch_dicts", "row_as_dict"]
+
+
+async def fetch_dicts(conn: AsyncConnection, sql: Any, **params: Any) -> list[dict[str, Any]]:
+    """The rows of ``sql`` as plain dicts (the console's display rows)."""
+    return [dict(r) for r in (await conn.execute(sql, params)).mappings()]
 
 
 def row_as_dict(row: Base) -> dict[str, Any]:

@@ -1,11 +1,15 @@
-"""Repository of OData query templates (rows of ``cc_odata_query_template``)."""
+"""``cc_odata_query_template``: a named query against one resource — canonical params, their
+hashes, schedule and SLA. The CLI edits it through the ORM; a run reads it as a
+:class:`TemplateRow`."""
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass, fields
 from typing import Any
 
-from sqlalchemy import String, cast, exists, or_, select
+from sqlalchemy import String, cast, exists, false, or_, select, text
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import Session
 
 from ..errors import NotFoundError, UsageError
@@ -18,7 +22,91 @@ from .models import (
     SyncRun,
 )
 
-__all__ = ["add_template", "find_template", "list_templates", "remove_template"]
+__all__ = [
+    "ActiveTemplate",
+    "TemplateRow",
+    "active_template_ids",
+    "active_templates",
+    "add_template",
+    "find_template",
+    "list_templates",
+    "load_template",
+    "remove_template",
+]
+
+
+@dataclass(frozen=True)
+class TemplateRow:
+    """A template as a run uses it."""
+
+    id: uuid.UUID
+    config_id: uuid.UUID
+    name: str | None
+    resource_path: str
+    params: dict[str, Any]
+    params_hash: str
+    filter_hash: str
+    schedule_interval_s: int | None
+    sla_target_s: int | None
+    is_active: bool
+
+    @property
+    def label(self) -> str:
+        """The name, or the resource path of an unnamed template."""
+        return self.name or self.resource_path
+
+
+_COLUMNS = ", ".join(f.name for f in fields(TemplateRow))
+
+
+async def load_template(conn: AsyncConnection, template_id: uuid.UUID) -> TemplateRow | None:
+    """The template with this id, or None."""
+    row = (
+        await conn.execute(
+            text(f"SELECT {_COLUMNS} FROM cc_odata_query_template WHERE id = :id"),
+            {"id": template_id},
+        )
+    ).one_or_none()
+    return None if row is None else TemplateRow(**row._mapping)
+
+
+@dataclass(frozen=True)
+class ActiveTemplate:
+    """A template that may be synced now, for a picker: its config's name and whether a run
+    of it is going."""
+
+    id: uuid.UUID
+    name: str
+    resource_path: str
+    params: dict[str, Any]
+    config: str
+    running: bool
+
+
+async def active_templates(conn: AsyncConnection) -> list[ActiveTemplate]:
+    """Active templates of active configs, by config and name."""
+    rows = await conn.execute(
+        text(
+            "SELECT t.id, COALESCE(t.name, t.resource_path) AS name, t.resource_path,"
+            " t.params, c.name AS config,"
+            " EXISTS (SELECT 1 FROM cc_sync_run r WHERE r.template_id = t.id"
+            "   AND r.status = 'running') AS running"
+            " FROM cc_odata_query_template t JOIN cc_api_client_config c ON c.id = t.config_id"
+            " WHERE t.is_active AND c.is_active ORDER BY c.name, name"
+        )
+    )
+    return [ActiveTemplate(**row._mapping) for row in rows]
+
+
+def active_template_ids(session: Session) -> list[uuid.UUID]:
+    """Ids of active templates of active configs, oldest first."""
+    query = (
+        select(OdataQueryTemplate.id)
+        .join(ApiClientConfig, ApiClientConfig.id == OdataQueryTemplate.config_id)
+        .where(OdataQueryTemplate.is_active, ApiClientConfig.is_active)
+        .order_by(OdataQueryTemplate.created_at)
+    )
+    return list(session.scalars(query))
 
 
 def add_template(
@@ -93,7 +181,7 @@ def find_template(session: Session, ref: str) -> OdataQueryTemplate:
                     OdataQueryTemplate.name == ref,
                     cast(OdataQueryTemplate.id, String).startswith(ref.lower())
                     if len(ref) >= 4
-                    else False,
+                    else false(),
                 )
             )
         )

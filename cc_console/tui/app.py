@@ -8,6 +8,7 @@ dashboard, at most ``MAX_FLUSH_HZ`` times a second) and ``runs`` (syncs started 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from collections.abc import Callable
@@ -21,12 +22,13 @@ from textual.binding import Binding
 from textual.events import Resize
 from textual.worker import Worker, WorkerState
 
-from ..engine import mark_stale_runs, run_template
+from ..engine import CompanionFactory, RunCompanion, mark_stale_runs, run_template
 from ..engine.control import active_templates, continue_job, request_cancel
 from ..errors import CcError
 from ..store.dashboard import load_dashboard
 from ..store.database import Database
 from ..store.listen import listen_events
+from ..store.templates import ActiveTemplate
 from .keymap import binding
 from .messages import DashboardLoaded, DataChanged, LinkState
 from .palette import ConsoleCommands
@@ -80,6 +82,7 @@ class ConsoleApp(App[None]):
         start_templates: list[uuid.UUID] | None = None,
         trigger: str = "console",
         db_label: str | None = None,
+        companions: CompanionFactory | None = None,
     ) -> None:
         super().__init__()
         self.database = database
@@ -107,6 +110,8 @@ class ConsoleApp(App[None]):
         self._last_sweep = 0.0
         self._active_runs = 0
         self.console_runs: dict[Worker[Any], asyncio.Event] = {}
+        self._companion_factory = companions  # e.g. the cutover's log follower
+        self.companions: list[RunCompanion] = []
 
     # -- lifecycle -------------------------------------------------------------------------
     async def on_mount(self) -> None:
@@ -114,6 +119,8 @@ class ConsoleApp(App[None]):
         if self._keymap:
             self.set_keymap(self._keymap)
         self.aengine = self.database.async_engine()
+        if self._companion_factory is not None:
+            self.companions = list(self._companion_factory(self.aengine))
         self.sub_title = self.db_label + (" · READ-ONLY" if self.read_only else "")
         await self.push_screen(self.dashboard_screen)
         if self.live:
@@ -125,6 +132,9 @@ class ConsoleApp(App[None]):
         self._check_size()
 
     async def on_unmount(self) -> None:
+        for companion in self.companions:
+            with contextlib.suppress(Exception):  # leaving must not fail on a follower
+                await companion.aclose()
         if self.aengine is not None:
             await self.aengine.dispose()
 
@@ -226,7 +236,12 @@ class ConsoleApp(App[None]):
 
     async def _run(self, job: dict[str, Any], stop: asyncio.Event) -> Any:
         assert self.aengine is not None
-        return await run_template(self.aengine, **{"created_by": self.user, **job}, cancel=stop)
+        return await run_template(
+            self.aengine,
+            **{"created_by": self.user, **job},
+            cancel=stop,
+            companions=self.companions,
+        )
 
     @on(Worker.StateChanged)
     def _worker_changed(self, event: Worker.StateChanged) -> None:
@@ -284,25 +299,23 @@ class ConsoleApp(App[None]):
             self.notify("no active templates; add one with `cc-console template add`")
             return
 
-        def chosen(template: dict[str, Any] | None) -> None:
+        def chosen(template: ActiveTemplate | None) -> None:
             if template is not None:
                 self.start_sync_of(template)
 
         self.push_screen(TemplatePicker(templates), chosen)
 
-    def start_sync_of(self, template: dict[str, Any]) -> None:
-        """Start a run of ``template`` (a row of :func:`active_templates`)."""
-        self.start_run(
-            {"template_id": template["id"], "trigger": self.trigger}, label=template["name"]
-        )
-        self.notify(f"sync of {template['name']} started", markup=False)
+    def start_sync_of(self, template: ActiveTemplate) -> None:
+        """Start a run of ``template``."""
+        self.start_run({"template_id": template.id, "trigger": self.trigger}, label=template.name)
+        self.notify(f"sync of {template.name} started", markup=False)
 
     def _selected_run(self) -> dict[str, Any] | None:
         getter = getattr(self.screen, "selected_run", None)
-        run = getter() if getter else None
+        run: dict[str, Any] | None = getter() if getter else None
         if run is None:
             self.notify("select a run first (pane 1, or a run's detail)", severity="warning")
-        return run  # type: ignore[no-any-return]
+        return run
 
     def action_resume(self) -> None:
         self._continue("resume")

@@ -9,6 +9,7 @@ from typing import Any
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from ..engine.control import active_templates
+from ..store.templates import ActiveTemplate
 
 __all__ = ["ConsoleCommands"]
 
@@ -18,7 +19,7 @@ class ConsoleCommands(Provider):
 
     async def startup(self) -> None:
         app: Any = self.app
-        self.templates: list[dict[str, Any]] = []
+        self.templates: list[ActiveTemplate] = []
         try:
             self.templates = await active_templates(app.aengine)
         except Exception:  # the palette still offers actions when the database is away
@@ -36,9 +37,9 @@ class ConsoleCommands(Provider):
             if not app.read_only:
                 entries.append(
                     (
-                        f"sync {template['name']}",
+                        f"sync {template.name}",
                         partial(app.start_sync_of, template),
-                        f"start a sync of {template['resource_path']}",
+                        f"start a sync of {template.resource_path}",
                     )
                 )
         data = app.dashboard_screen.data
@@ -72,7 +73,7 @@ class ConsoleCommands(Provider):
         for name, callback, help_text in self._entries()[:4]:
             yield DiscoveryHit(name, callback, help=help_text)
 
-    async def search(self, query: str) -> AsyncIterator[Hit]:  # type: ignore[override]
+    async def search(self, query: str) -> AsyncIterator[Hit]:
         matcher = self.matcher(query)
         for name, callback, help_text in self._entries():
             score = matcher.match(name)

@@ -224,6 +224,15 @@ def test_a_killed_backfill_reruns_to_the_same_result(pg_server, migrated_templat
             time.sleep(0.05)
         process.kill()
         process.wait(timeout=10)
+        # a COMMIT sent just before the kill may still complete: count once the server has
+        # let go of the dead client's sessions
+        while scalar(
+            url,
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            " AND pid <> pg_backend_pid() AND backend_type = 'client backend'",
+        ):
+            assert time.monotonic() < deadline, "the killed backfill's sessions never ended"
+            time.sleep(0.05)
         partial = scalar(url, "SELECT count(*) FROM cc_api_request_log")
         assert 0 < partial < CALLS
         rerun = json.loads(migrate(url, history, "backfill").stdout)

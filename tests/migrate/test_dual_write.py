@@ -129,3 +129,42 @@ def test_bad_dual_write_settings_are_refused(cli, args: list[str], message: str)
     result = cli(*base, *args)
     assert result.exit_code == 2 and message in result.stderr
     assert "FAKE-PASSWORD" not in result.stderr + result.stdout
+
+
+async def test_a_console_started_run_is_mirrored_and_verify_accepts_it(
+    cli, simulator, monkeypatch, empty_legacy, database, db_url
+) -> None:  # type: ignore[no-untyped-def]
+    """The console starts the follower as `sync` does, and waits for it when the run ends."""
+    import time
+
+    from cc_console.commands.console import run_companions
+    from cc_console.settings import Settings
+    from cc_console.store.templates import ActiveTemplate
+    from cc_console.tui import make_app
+    from tests.tui.conftest import loaded
+
+    add_tenant(cli, simulator, monkeypatch, empty_legacy, faults={"error_503_bare": 0.15})
+    template_id = scalar(database, "SELECT id FROM cc_odata_query_template")
+    app = make_app(
+        Settings(database_url=db_url), database, db_label="test-db", companions=run_companions
+    )
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot)
+        app.start_sync_of(
+            ActiveTemplate(template_id, "patients", "/patients/odata", {}, "sim", False)
+        )
+        assert app.console_runs  # started here; it leaves the list once run and catch-up end
+        deadline = time.monotonic() + 60
+        while app.console_runs:
+            assert time.monotonic() < deadline, "the console's run never ended"
+            await pilot.pause(0.05)
+    requests = scalar(database, "SELECT count(*) FROM cc_api_request_log")
+    run = scalar(database, "SELECT legacy_writes || '/' || legacy_write_failures FROM cc_sync_run")
+    assert run == f"{requests}/0"
+    assert len(legacy_rows(empty_legacy)) == requests > 0
+    report = cli("migrate", "verify", "--from", empty_legacy, "--config", "sim", "--json")
+    assert report.exit_code == 0, report.stdout
+    assert json.loads(report.stdout)["dual_written"] == {
+        "legacy_rows": requests,
+        "new_requests": requests,
+    }

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import text
 
 from cc_console.settings import Settings
+from cc_console.store.templates import ActiveTemplate
 from cc_console.tui import make_app
 from cc_console.tui.screens.modals import ConfirmScreen
 from cc_console.tui.screens.picker import TemplatePicker
@@ -28,6 +29,11 @@ async def until(pilot: Any, condition: Any, what: str) -> None:
     while not condition():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         await pilot.pause(0.05)
+
+
+def picked(template_id: Any) -> ActiveTemplate:
+    """The picker's row of the template, as a user would choose it."""
+    return ActiveTemplate(template_id, "patients", "/patients/odata", {}, "sim", False)
 
 
 def runs(app: Any) -> list[dict[str, Any]]:
@@ -76,7 +82,7 @@ async def test_a_failed_run_resumed_with_r_continues_from_its_cursor(tenant, liv
     app = live_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await loaded(pilot)
-        app.start_sync_of({"id": template, "name": "patients"})
+        app.start_sync_of(picked(template))
         await until(pilot, lambda: runs(app) and runs(app)[0]["status"] != "running", "run 1")
         assert runs(app)[0]["status"] in ("failed", "partial")
         table = app.dashboard_screen.panes["runs"].table
@@ -172,7 +178,7 @@ async def test_quitting_with_active_runs_asks_and_cancel_ends_them_partial(
     app = live_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await loaded(pilot)
-        app.start_sync_of({"id": template, "name": "patients"})
+        app.start_sync_of(picked(template))
         await until(pilot, lambda: runs(app) and runs(app)[0]["pages"] >= 1, "a landed page")
         await pilot.press("q")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from rich.text import Text
 from textual import on
@@ -13,10 +13,12 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
+from ...store.templates import ActiveTemplate
+
 __all__ = ["TemplatePicker"]
 
 
-class TemplatePicker(ModalScreen[dict[str, Any] | None]):
+class TemplatePicker(ModalScreen[ActiveTemplate | None]):
     """Dismisses with the chosen template row, or None."""
 
     BINDINGS: ClassVar = [
@@ -25,7 +27,7 @@ class TemplatePicker(ModalScreen[dict[str, Any] | None]):
         Binding("up", "move(-1)", show=False),
     ]
 
-    def __init__(self, templates: list[dict[str, Any]]) -> None:
+    def __init__(self, templates: list[ActiveTemplate]) -> None:
         super().__init__(classes="modal")
         self.templates = templates
 
@@ -44,12 +46,12 @@ class TemplatePicker(ModalScreen[dict[str, Any] | None]):
         options.clear_options()
         needle = needle.lower()
         for n, t in enumerate(self.templates):
-            haystack = f"{t['name']} {t['resource_path']} {t['config']}".lower()
+            haystack = f"{t.name} {t.resource_path} {t.config}".lower()
             if needle and needle not in haystack:
                 continue
-            label = Text(t["name"], style="bold")
-            label.append(f"  {t['resource_path']}  ({t['config']})", style="dim")
-            if t["running"]:
+            label = Text(t.name, style="bold")
+            label.append(f"  {t.resource_path}  ({t.config})", style="dim")
+            if t.running:
                 label.append("  running", style="cyan")
             options.add_option(Option(label, id=str(n)))
         if options.option_count:
