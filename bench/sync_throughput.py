@@ -21,7 +21,7 @@ from pathlib import Path
 
 import httpx
 import orjson
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.pool import NullPool
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -92,15 +92,23 @@ def seed(url: str, api: str) -> str:
     return str(template)
 
 
-async def engine_run(url: str, template: str) -> tuple[float, dict[str, object]]:
+async def engine_run(url: str, template: str) -> tuple[float, dict[str, object], int]:
+    """Records/s of one full run, its summary, and the SQL statements it executed."""
     database = open_database(Settings(database_url=url), migrate=False)
     engine = database.async_engine()
+    statements = 0
+
+    def count(*_: object) -> None:
+        nonlocal statements
+        statements += 1
+
+    event.listen(engine.sync_engine, "before_cursor_execute", count)
     started = time.perf_counter()
     summary = await run_template(engine, __import__("uuid").UUID(template))
     elapsed = time.perf_counter() - started
     await engine.dispose()
     database.dispose()
-    return summary.records / elapsed, summary.as_dict()
+    return summary.records / elapsed, summary.as_dict(), statements
 
 
 def main() -> None:
@@ -115,7 +123,7 @@ def main() -> None:
         bare = asyncio.run(bare_loop(api, args.records))
         url = fresh_database()
         template = seed(url, api)
-        full, summary = asyncio.run(engine_run(url, template))
+        full, summary, statements = asyncio.run(engine_run(url, template))
     finally:
         sim.terminate()
         sim.wait(10)
@@ -133,6 +141,8 @@ def main() -> None:
                 "run_status": summary["status"],
                 "reconciled": summary["reconciled"],
                 "pages": summary["pages"],
+                # every statement of the run (rate limits, requests, landings) per page landed
+                "statements_per_page": round(statements / max(1, int(summary["pages"])), 2),
             }
         )
     )

@@ -14,7 +14,8 @@ FORBIDDEN = {
     "odata": {"store", "client", "engine", "tui", "sim", "migrate", "reports", "commands", "cli"},
     "store": {"client", "engine", "tui", "sim", "migrate", "reports", "commands", "cli"},
     "client": {"engine", "tui", "sim", "migrate", "reports", "commands", "cli"},
-    "engine": {"tui", "sim", "commands", "cli"},
+    # the cutover goes along with runs as a companion its starter gives; the engine never knows
+    "engine": {"tui", "sim", "migrate", "commands", "cli"},
     "sim": {"client", "odata", "store", "engine", "tui", "commands", "cli"},
     # the console reads the store and asks the engine; it never talks HTTP or runs the simulator
     "tui": {"client", "sim", "migrate", "commands", "cli"},
@@ -74,6 +75,17 @@ def test_settings_are_the_only_environment_reader() -> None:
             continue
         source = path.read_text(encoding="utf-8")
         assert "os.environ" not in source and "os.getenv" not in source, path.name
+
+
+def test_the_engine_client_console_and_commands_write_no_sql() -> None:
+    """They ask the tables' homes in store/ (and migrate/ for the legacy store)."""
+    for layer in ("engine", "client", "tui", "commands"):
+        for path in layer_files(layer):
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            for node in ast.walk(tree):
+                if isinstance(node, ast.ImportFrom) and (node.module or "") == "sqlalchemy":
+                    names = {alias.name for alias in node.names}
+                    assert "text" not in names, f"{path.relative_to(PACKAGE)} writes SQL"
 
 
 def test_the_checker_sees_relative_imports() -> None:

@@ -71,6 +71,7 @@ def page_from_data(data: Any) -> Page:
     if not isinstance(data, dict):
         raise EnvelopeError(f"body is a JSON {type(data).__name__}, not a page")
     lowered = {key.lower(): key for key in data}
+    shape: Literal["odata", "pageresult"]
     if "value" in lowered:
         table, shape = _ODATA_KEYS, "odata"
     elif "items" in lowered:
@@ -86,7 +87,7 @@ def page_from_data(data: Any) -> Page:
             fields[target] = data[original]
             if target == "records":
                 items_key = original
-    return _build(shape, fields, items_key)  # type: ignore[arg-type]
+    return _build(shape, fields, items_key)
 
 
 def _build(

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import functools
 import hashlib
+from collections.abc import Hashable
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal, NotRequired
+from typing import Annotated, Any, Literal, NotRequired, cast
 
 from pydantic import AliasChoices, ConfigDict, Field, TypeAdapter, ValidationError, with_config
 from typing_extensions import TypedDict
@@ -154,14 +155,14 @@ _ALSO_DOCUMENTED = {
 
 
 @functools.cache
-def _adapter(model: type[_Keyed]) -> TypeAdapter[Any]:
+def _adapter(model: Any) -> TypeAdapter[Any]:
     return TypeAdapter(model)
 
 
 @functools.cache
-def _page_adapter(model: type[_Keyed]) -> TypeAdapter[Any]:
+def _page_adapter(model: Any) -> TypeAdapter[Any]:
     # one call per page instead of one per record: the happy path costs a third as much
-    return TypeAdapter(list[model])  # type: ignore[valid-type]
+    return TypeAdapter(list[model])
 
 
 @dataclass(frozen=True)
@@ -180,12 +181,12 @@ class ResourceSchema:
     @property
     def adapter(self) -> TypeAdapter[Any]:
         """The compiled validator (built once per schema)."""
-        return _adapter(self.model)
+        return _adapter(cast(Hashable, self.model))  # a TypedDict class hashes
 
     @property
     def page_adapter(self) -> TypeAdapter[Any]:
         """The compiled validator of a whole page (a list of records)."""
-        return _page_adapter(self.model)
+        return _page_adapter(cast(Hashable, self.model))
 
     @property
     def fields(self) -> set[str]:

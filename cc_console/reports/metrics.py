@@ -8,7 +8,7 @@ reads); run-level series are totals over the run table, which retention does not
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -99,7 +99,7 @@ class DatabaseCollector(Collector):
         yield limit
 
 
-def _request_metrics(rows: list[Any]) -> Iterator[Metric]:
+def _request_metrics(rows: Sequence[Any]) -> Iterator[Metric]:
     window = f"{WINDOW_MINUTES}m"
     requests = GaugeMetricFamily(
         "cc_requests_recent",
@@ -132,7 +132,7 @@ def _request_metrics(rows: list[Any]) -> Iterator[Metric]:
     yield parse_ok
 
 
-def _run_metrics(rows: list[Any], durations: list[Any]) -> Iterator[Metric]:
+def _run_metrics(rows: Sequence[Any], durations: Sequence[Any]) -> Iterator[Metric]:
     runs = GaugeMetricFamily(
         "cc_runs", "Sync runs by template and outcome.", labels=["template", "status"]
     )

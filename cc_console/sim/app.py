@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import math
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from email.utils import formatdate
 from time import time
 from typing import Any
@@ -133,8 +134,8 @@ class Simulator:
         endpoint = route.path if route is not None else request.url.path
         endpoint = endpoint.replace("{resource}", request.path_params.get("resource", ""))
         if request.headers.get(self.config.auth_header) != self.config.api_key:
-            body = {"Message": "Authorization has been denied for this request."}
-            return self._count(endpoint, _json(body, 401))
+            denied = {"Message": "Authorization has been denied for this request."}
+            return self._count(endpoint, _json(denied, 401))
         headers: dict[str, str] = {}
         if self.config.rate_limit.enabled:
             decision = self.limiter.check(self.config.api_key, endpoint)
@@ -203,7 +204,7 @@ class Simulator:
             return Response(body, media_type="text/plain; charset=utf-8", headers=headers)
         if fault == "reset":
             app = reset_mid_body(body)
-            app.status_code = 200  # type: ignore[attr-defined]
+            app.status_code = 200
             return app
         return response
 
@@ -228,14 +229,15 @@ class Simulator:
             return _bad_request(str(exc))
         schema = self.dataset.schema(resource)
         type_name = TYPE_NAMES[resource]
-        filters = []
+        filters: list[tuple[str, Callable[[dict[str, Any]], bool]]] = []
         study_id = request.path_params.get("study_id")
         if study_id is None and resource == "subjects" and "studyId" in params:
             study_id = int(params["studyId"]) if params["studyId"].isdigit() else -1
         if study_id is not None:
             if self.dataset.get("studies", int(study_id)) is None:
                 return Response(b"", status_code=404)
-            filters.append((f"study:{study_id}", lambda r, s=int(study_id): r["study"]["id"] == s))
+            wanted = int(study_id)
+            filters.append((f"study:{study_id}", lambda r: bool(r["study"]["id"] == wanted)))
         try:
             if "$filter" in params:
                 predicate = compile_filter(params["$filter"], schema, type_name)
@@ -280,10 +282,10 @@ class Simulator:
         count = page.total if params.get("$count", "").lower() == "true" else None
         next_link = self._next_link(request, skip, top, len(records), page.more)
         context = f"{request.base_url}api/v1/$metadata#{resource}"
-        body = page_bytes(
+        served = page_bytes(
             kind, self.config, records, count=count, next_link=next_link, context=context
         )
-        return Response(body, media_type=JSON)
+        return Response(served, media_type=JSON)
 
     def _paging(self, params: Any) -> tuple[int, int]:
         top_text, skip_text = params.get("$top"), params.get("$skip", "0")

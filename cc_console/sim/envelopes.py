@@ -71,29 +71,16 @@ def page_bytes(
     context: str,
 ) -> bytes:
     """The serialised body; records given as bytes are spliced in without re-encoding."""
-    if not records or isinstance(records[0], dict):
+    dicts = [r for r in records if isinstance(r, dict)]
+    if len(dicts) == len(records):
         return orjson.dumps(
-            shape_page(
-                kind,
-                config,
-                records,
-                count=count,  # type: ignore[arg-type]
-                next_link=next_link,
-                context=context,
-            )
+            shape_page(kind, config, dicts, count=count, next_link=next_link, context=context)
         )
-    joined = b"[" + b",".join(records) + b"]"  # type: ignore[arg-type]
+    joined = b"[" + b",".join(r for r in records if isinstance(r, bytes)) + b"]"
     if kind == "array":
         return joined
     envelope = orjson.dumps(
-        shape_page(
-            kind,
-            config,
-            _SLOT,  # type: ignore[arg-type]
-            count=count,
-            next_link=next_link,
-            context=context,
-        )
+        shape_page(kind, config, _SLOT, count=count, next_link=next_link, context=context)
     )
     return envelope.replace(_SLOT_JSON, joined, 1)
 
@@ -101,7 +88,7 @@ def page_bytes(
 def shape_page(
     kind: str,
     config: SimConfig,
-    records: list[dict[str, Any]],
+    records: list[dict[str, Any]] | str,  # a placeholder string, for page_bytes to replace
     *,
     count: int | None,
     next_link: str | None,

@@ -39,7 +39,7 @@ _TOKEN = re.compile(
     """,
     re.VERBOSE,
 )
-_COMPARISONS = {
+_COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
     "eq": lambda a, b: a == b,
     "ne": lambda a, b: a != b,
     "gt": lambda a, b: a is not None and b is not None and a > b,
@@ -47,12 +47,12 @@ _COMPARISONS = {
     "lt": lambda a, b: a is not None and b is not None and a < b,
     "le": lambda a, b: a is not None and b is not None and a <= b,
 }
-_BOOL_FUNCTIONS = {
+_BOOL_FUNCTIONS: dict[str, Callable[[Any, Any], bool]] = {
     "contains": lambda a, b: isinstance(a, str) and isinstance(b, str) and b in a,
     "startswith": lambda a, b: isinstance(a, str) and isinstance(b, str) and a.startswith(b),
     "endswith": lambda a, b: isinstance(a, str) and isinstance(b, str) and a.endswith(b),
 }
-_VALUE_FUNCTIONS = {
+_VALUE_FUNCTIONS: dict[str, Callable[[Any], Any]] = {
     "tolower": lambda a: a.lower() if isinstance(a, str) else a,
     "toupper": lambda a: a.upper() if isinstance(a, str) else a,
     "length": lambda a: len(a) if isinstance(a, str) else None,
@@ -134,8 +134,8 @@ class _Parser:
 
     def parse(self) -> Predicate:
         predicate = self.or_expr()
-        if self.peek() is not None:
-            raise QueryError(f"Syntax error: unexpected '{self.peek()[1]}' in '{self.text}'.")  # type: ignore[index]
+        if (extra := self.peek()) is not None:
+            raise QueryError(f"Syntax error: unexpected '{extra[1]}' in '{self.text}'.")
         return predicate
 
     def or_expr(self) -> Predicate:
@@ -202,7 +202,7 @@ class _Parser:
     def function(self, name: str) -> Getter:
         self.take("lparen")
         args = [self.operand()]
-        while self.peek() and self.peek()[0] == "comma":  # type: ignore[index]
+        while (nxt := self.peek()) and nxt[0] == "comma":
             self.take("comma")
             args.append(self.operand())
         self.take("rparen")

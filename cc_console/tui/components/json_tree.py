@@ -48,7 +48,7 @@ class JsonTree(Tree[Any]):
             return
         self._built.add(node.id)
         value = node.data
-        items = list(value.items()) if isinstance(value, dict) else list(enumerate(value))
+        items = list(value.items()) if isinstance(value, dict) else list(enumerate(value or ()))
         for key, child in items[:CHILD_CAP]:
             if isinstance(child, dict | list):
                 node.add(_label(str(key), child), data=child)

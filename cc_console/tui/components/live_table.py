@@ -114,7 +114,7 @@ class LiveTable(DataTable[Any]):
                 self.move_cursor(row=0)
                 self.scroll_y = 0
             return
-        after = self._order.index(selected)  # type: ignore[arg-type]
+        after = self._order.index(selected)
         if before is not None and after != before:
             self.scroll_y = max(0, self.scroll_y + (after - before))
             self.move_cursor(row=after, scroll=False)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from rich.table import Table
 from rich.text import Text
@@ -13,6 +13,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Static
+from textual.widgets.button import ButtonVariant
 
 from ..keymap import ACTIONS
 
@@ -40,7 +41,7 @@ class ConfirmScreen(ModalScreen[Any]):
                 yield Static(Text(self.detail), classes="dialog-body")
             with Horizontal(classes="dialog-buttons"):
                 for n, (_, label, variant) in enumerate(self.choices):
-                    yield Button(label, variant=variant, id=f"choice-{n}")  # type: ignore[arg-type]
+                    yield Button(label, variant=cast(ButtonVariant, variant), id=f"choice-{n}")
 
     def on_mount(self) -> None:
         self.query_one("#choice-0", Button).focus()
