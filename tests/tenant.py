@@ -46,14 +46,18 @@ class Tenant:
                 values,
             ).scalar_one()
 
-    def template(self, resource_path: str, **options: Any) -> uuid.UUID:
+    def template(
+        self, resource_path: str, key: list[str] | None = None, **options: Any
+    ) -> uuid.UUID:
+        """A template of ``resource_path``; ``key``: its record key (else the built-in one)."""
         params = canonical_params(options)
         with self.database.engine.begin() as conn:
             return conn.execute(
                 text(
                     "INSERT INTO cc_odata_query_template (config_id, resource_path, params,"
-                    " params_hash, filter_hash, created_by, updated_by) VALUES (:c, :p,"
-                    " CAST(:params AS jsonb), :ph, :fh, 't', 't') RETURNING id"
+                    " params_hash, filter_hash, record_key, created_by, updated_by) VALUES (:c,"
+                    " :p, CAST(:params AS jsonb), :ph, :fh, CAST(:key AS jsonb), 't', 't')"
+                    " RETURNING id"
                 ),
                 {
                     "c": self.config_id,
@@ -61,6 +65,7 @@ class Tenant:
                     "params": _json(params),
                     "ph": params_hash(params),
                     "fh": filter_hash(params),
+                    "key": None if key is None else _json(key),
                 },
             ).scalar_one()
 

@@ -17,7 +17,13 @@ PRESETS: dict[str, dict[str, Any]] = {
     "generic": {},
     # real tenants: header CCAPIKey, /CCSWeb/api/v1 (site) or /CCEWeb/api/v1 (enterprise),
     # $top up to 1000 (see shared/reference/clinical-conductor-api.md)
-    "clinical-conductor": {"auth_header": "CCAPIKey", "default_page_size": 1000},
+    "clinical-conductor": {
+        "auth_header": "CCAPIKey",
+        "default_page_size": 1000,
+        "dialect": "clinical-conductor",
+    },
+    # a standard OData v4 service: record keys and types come from its $metadata
+    "odata4": {"dialect": "odata4"},
 }
 PRESET_BASE_URL_HINT = {
     "clinical-conductor": "https://<tenant>.clinicalconductor.com/CCSWeb/api/v1",
@@ -48,6 +54,8 @@ class ClientConfigSpec(BaseModel):
     is_active: bool = True
     dual_write_legacy: bool = False
     legacy_url: str | None = None
+    # what the API speaks: the vendor's (built-in schemas), OData v4 ($metadata), or generic
+    dialect: Literal["clinical-conductor", "odata4", "generic"] = "clinical-conductor"
 
     @field_validator("base_url")
     @classmethod

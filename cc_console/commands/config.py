@@ -47,6 +47,13 @@ DualWrite = Annotated[
         help="Cutover: also append every attempt to the legacy api_call_log.",
     ),
 ]
+Dialect = Annotated[
+    str | None,
+    typer.Option(
+        help="What the API speaks: clinical-conductor (built-in resource schemas), odata4"
+        " (keys and types from $metadata) or generic (keys given with template add --key)."
+    ),
+]
 LegacyUrl = Annotated[
     str | None,
     typer.Option(
@@ -72,6 +79,7 @@ def _policy(options: dict[str, Any]) -> dict[str, Any]:
         "mask_header": "masked_headers",
         "dual_write_legacy": "dual_write_legacy",
         "legacy_url": "legacy_url",
+        "dialect": "dialect",
         "base_url": "base_url",
         "secret_ref": "secret_ref",
     }
@@ -111,6 +119,7 @@ def add(
     mask_header: MaskHeader = None,
     dual_write_legacy: DualWrite = None,
     legacy_url: LegacyUrl = None,
+    dialect: Dialect = None,
     inactive: Annotated[bool, typer.Option("--inactive", help="Create it deactivated.")] = False,
     json_output: JsonOpt = False,
 ) -> None:
@@ -220,6 +229,7 @@ def edit(
     mask_header: MaskHeader = None,
     dual_write_legacy: DualWrite = None,
     legacy_url: LegacyUrl = None,
+    dialect: Dialect = None,
     json_output: JsonOpt = False,
 ) -> None:
     """Change fields of a config (only the options given)."""

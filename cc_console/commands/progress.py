@@ -17,11 +17,12 @@ __all__ = ["describe", "watch_runs"]
 
 
 def describe(run: RunProgress) -> str:
-    """One line of numbers for a run: records/count, pages, req/s, 429s, waits."""
+    """One line of numbers for a run: landed/count, rejected, pages, req/s, 429s, waits."""
     count = "?" if run.odata_count is None else f"{run.odata_count:,}"
     rate = run.requests / run.age_s if run.age_s else 0.0
+    rejected = f" · {run.records_rejected:,} rejected" if run.records_rejected else ""
     return (
-        f"{run.records:,}/{count} records · {run.pages} pages · {rate:.1f} req/s · "
+        f"{run.records_landed:,}/{count} landed{rejected} · {run.pages} pages · {rate:.1f} req/s · "
         f"{run.http_429_count} 429s · waited {run.wait_s:.1f}s · {run.status}"
     )
 
@@ -54,7 +55,7 @@ async def watch_runs(
                     if run.id not in tasks:
                         tasks[run.id] = progress.add_task(run.resource_path, total=total, line="")
                     progress.update(
-                        tasks[run.id], completed=run.records, total=total, line=describe(run)
+                        tasks[run.id], completed=run.records_landed, total=total, line=describe(run)
                     )
             if stop.is_set():
                 return

@@ -76,13 +76,10 @@ def _report(summaries: list[RunSummary], json_output: bool) -> None:
         )
     else:
         for s in summaries:
-            count = "?" if s.odata_count is None else f"{s.odata_count:,}"
-            check = {True: "reconciled", False: "NOT reconciled", None: "no count"}[s.reconciled]
             console.print(
-                f"run {s.run_id[:8]} {s.resource_path}: {s.status} — {s.records:,}/{count} "
-                f"records ({check}), {s.pages} pages, {s.requests} requests, {s.retries} "
-                f"retries, {s.http_429} 429s, {s.errors} errors, waited {s.wait_s:.1f}s, "
-                f"{s.duration_s:.1f}s",
+                f"run {s.run_id[:8]} {s.resource_path}: {s.status} — {landing_line(s)};"
+                f" {s.pages} pages, {s.requests} requests, {s.retries} retries, {s.http_429} 429s,"
+                f" {s.errors} errors, waited {s.wait_s:.1f}s, {s.duration_s:.1f}s",
                 markup=False,
             )
             if s.message:
@@ -98,6 +95,24 @@ def _report(summaries: list[RunSummary], json_output: bool) -> None:
                 )
     if any(s.status != "succeeded" for s in summaries):
         raise typer.Exit(1)
+
+
+def landing_line(s: RunSummary) -> str:
+    """What a run fetched, landed and rejected, and whether the chain reconciles."""
+    count = "?" if s.odata_count is None else f"{s.odata_count:,}"
+    check = {True: "reconciled", False: "NOT reconciled", None: "no count"}[s.reconciled]
+    split = (
+        f" ({s.inserted:,} new, {s.updated:,} changed, {s.unchanged:,} unchanged)"
+        if s.inserted is not None and s.updated is not None and s.unchanged is not None
+        else ""
+    )
+    chain = s.chain_landed if s.chain_landed is not None else s.landed
+    resumed = f", {chain:,} by the resume chain" if chain != s.landed else ""
+    rejected = f", {s.rejected:,} rejected" if s.rejected else ""
+    return (
+        f"{s.records:,} fetched, {s.landed:,} landed{split}{rejected}{resumed}"
+        f" of {count} counted ({check})"
+    )
 
 
 def sync(
@@ -195,6 +210,12 @@ _RUN_JSON = (
     "finished_at",
     "pages",
     "records",
+    "records_landed",
+    "records_inserted",
+    "records_updated",
+    "records_unchanged",
+    "records_rejected",
+    "chain_records_landed",
     "odata_count",
     "requests",
     "retries",
@@ -215,22 +236,38 @@ def runs(
         with database.engine.connect() as conn:
             rows = recent_runs(conn, limit)
     if json_output:
-        emit_json([{name: getattr(r, name) for name in _RUN_JSON} for r in rows])
+        emit_json(
+            [
+                {**{name: getattr(r, name) for name in _RUN_JSON}, "reconciled": r.reconciled}
+                for r in rows
+            ]
+        )
         return
     if not rows:
         console.print("no runs yet: `cc-console sync --template NAME`")
         return
     table = Table(
-        "run", "resource", "trigger", "status", "records/count", "req", "429", "err", box=None
+        "run",
+        "resource",
+        "trigger",
+        "status",
+        "landed/count",
+        "rejected",
+        "req",
+        "429",
+        "err",
+        box=None,
     )
     for r in rows:
         count = "?" if r.odata_count is None else f"{r.odata_count:,}"
+        chain = r.chain_records_landed if r.chain_records_landed is not None else r.records_landed
         table.add_row(
             str(r.id)[:8],
             r.resource_path,
             r.trigger,
             r.status,
-            f"{r.records:,}/{count}",
+            f"{chain:,}/{count}",
+            f"{r.records_rejected:,}",
             str(r.requests),
             str(r.http_429_count),
             str(r.error_count),

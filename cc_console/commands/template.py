@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from typing import Annotated, Any
 
@@ -9,10 +10,13 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
+from ..client.metadata import entity_set_name, fetch_entity_sets
 from ..errors import UsageError
 from ..odata import FilterSyntaxError, canonical_params, check_filter
+from ..odata.keys import Key, parse_key
+from ..odata.resources import effective_key
 from ..settings import current_user
-from ..store.configs import get_config, list_configs
+from ..store.configs import ConfigRow, get_config, list_configs
 from ..store.models import OdataQueryTemplate
 from ..store.rows import row_as_dict
 from ..store.templates import add_template, find_template, list_templates, remove_template
@@ -47,10 +51,28 @@ def add(
     name: Annotated[str | None, typer.Option(help="Optional label.")] = None,
     every: Annotated[str | None, typer.Option(help="Schedule interval: 15m, 1h, 1d.")] = None,
     sla: Annotated[str | None, typer.Option(help="SLA target for a run: 30m, 2h.")] = None,
+    key: Annotated[
+        str | None,
+        typer.Option(
+            help="The record key: PROPERTY or PROPERTY,PROPERTY (composite). Default: from"
+            " $metadata (odata4 configs) or the built-in schema (clinical-conductor)."
+        ),
+    ] = None,
     json_output: JsonOpt = False,
 ) -> None:
-    """Add a template; adding the same query twice returns the existing one."""
+    """Add a template; adding the same query twice returns the existing one.
+
+    Every template has a record key, the total order of its pages and the identity of its
+    Silver rows: given with --key, read from the service's $metadata (odata4 configs), or the
+    built-in resource schema's (clinical-conductor configs). Without one it is refused.
+    """
     path = _resource_path(resource_path)
+    given_key = None
+    if key is not None:
+        try:
+            given_key = parse_key(key)
+        except ValueError as exc:
+            raise UsageError(f"--key: {exc}") from None
     if filter_ is not None:
         try:
             check_filter(filter_)
@@ -67,25 +89,73 @@ def add(
     interval = parse_duration(every, "--every")
     sla_target = parse_duration(sla, "--sla")
     user = current_user(settings())
-    with open_db() as database, session_scope(database) as session:
-        config_row = get_config(session, config)
-        row, created = add_template(
-            session,
-            config_row,
-            resource_path=path,
-            params=params,
-            name=name,
-            schedule_interval_s=interval,
-            sla_target_s=sla_target,
-            user=user,
-        )
-        payload = {**row_as_dict(row), "config": config, "created": created}
+    with open_db() as database:
+        with session_scope(database) as session:
+            config_row = ConfigRow.of(get_config(session, config))
+        record_key, record_schema = _record_key(database, config_row, path, given_key)
+        with session_scope(database) as session:
+            row, created = add_template(
+                session,
+                get_config(session, config),
+                resource_path=path,
+                params=params,
+                name=name,
+                schedule_interval_s=interval,
+                sla_target_s=sla_target,
+                user=user,
+                record_key=record_key,
+                record_schema=record_schema,
+            )
+            payload = {
+                **row_as_dict(row),
+                "config": config,
+                "created": created,
+                "key": list(effective_key(row.record_key, path, config_row.dialect) or ()),
+            }
     if json_output:
         emit_json(payload)
     elif created:
-        console.print(f"added template {payload['id']} on {config} {path}")
+        shown = ",".join(payload["key"])
+        console.print(f"added template {payload['id']} on {config} {path} (key {shown})")
     else:
         console.print(f"template already exists: {payload['id']} (same config, path and params)")
+
+
+def _record_key(
+    database: Any, config: ConfigRow, path: str, given: Key | None
+) -> tuple[list[str] | None, dict[str, Any] | None]:
+    """The template's own key and Edm types: given, or from $metadata; None where the
+    dialect's built-in schema gives the key. Refused, naming --key, when nothing does."""
+    if config.dialect == "odata4":
+        sets = _with_engine(database, lambda engine: fetch_entity_sets(engine, config))
+        found = sets.get(entity_set_name(path))
+        if found is None:
+            known = ", ".join(sorted(sets)) or "none"
+            raise UsageError(
+                f"$metadata of {config.name} has no entity set {entity_set_name(path)!r}"
+                f" (it has: {known}); see `cc-console discover {config.name}`"
+            )
+        return list(given or found.key), found.schema()
+    if given is not None:
+        return list(given), None
+    if effective_key(None, path, config.dialect) is None:
+        raise UsageError(
+            f"no record key known for {path}: it is no built-in resource of a {config.dialect}"
+            " config; give --key PROPERTY[,PROPERTY], or set `config edit --dialect odata4` to"
+            " read keys from the service's $metadata"
+        )
+    return None, None
+
+
+def _with_engine(database: Any, work: Any) -> Any:
+    async def run() -> Any:
+        engine = database.async_engine()
+        try:
+            return await work(engine)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
 
 
 @app.command("list")
@@ -96,23 +166,30 @@ def list_(
     """List templates."""
     with open_db() as database, session_scope(database) as session:
         config_row = get_config(session, config) if config else None
-        names = {c.id: c.name for c in list_configs(session)}
-        rows = [
-            {**row_as_dict(t), "config": names[t.config_id]}
-            for t in list_templates(session, config_row)
-        ]
+        configs = {c.id: c for c in list_configs(session)}
+        rows = []
+        for t in list_templates(session, config_row):
+            key = effective_key(t.record_key, t.resource_path, configs[t.config_id].dialect)
+            rows.append(
+                {
+                    **row_as_dict(t),
+                    "config": configs[t.config_id].name,
+                    "key": list(key) if key else None,
+                }
+            )
     if json_output:
         emit_json(rows)
         return
     if not rows:
         console.print("no templates yet: add one with `cc-console template add CONFIG PATH`")
         return
-    table = Table("id", "config", "resource", "params", "every", "active", box=None)
+    table = Table("id", "config", "resource", "key", "params", "every", "active", box=None)
     for row in rows:
         table.add_row(
             row["id"][:8],
             row["config"],
             Text(row["resource_path"]),
+            Text(",".join(row["key"] or ["?"])),
             Text(_params_text(row["params"])),
             f"{row['schedule_interval_s']}s" if row["schedule_interval_s"] else "-",
             "yes" if row["is_active"] else "no",
@@ -131,13 +208,19 @@ def show(
     """Show one template with its hashes."""
     with open_db() as database, session_scope(database) as session:
         row: OdataQueryTemplate = find_template(session, ref)
-        names = {c.id: c.name for c in list_configs(session)}
-        payload = {**row_as_dict(row), "config": names[row.config_id]}
+        configs = {c.id: c for c in list_configs(session)}
+        config_row = configs[row.config_id]
+        key = effective_key(row.record_key, row.resource_path, config_row.dialect)
+        payload = {
+            **row_as_dict(row),
+            "config": config_row.name,
+            "key": list(key) if key else None,  # the record key a run uses
+        }
     if json_output:
         emit_json(payload)
         return
-    for key, value in payload.items():
-        console.print(f"{key:<22} {value}", markup=False)
+    for field, value in payload.items():
+        console.print(f"{field:<22} {value}", markup=False)
 
 
 @app.command()

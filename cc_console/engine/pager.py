@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import uuid
 from dataclasses import dataclass, replace
+from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -13,13 +14,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ..client.http import Attempt, ResilientClient
 from ..errors import ErrorKind, StopRun
 from ..odata.envelope import EnvelopeError, Page, parse_page
-from ..odata.query import encode_query
-from ..odata.resources import RESOURCE_SCHEMAS, Validation, resource_name, validate_records
+from ..odata.keys import Key
+from ..odata.query import encode_query, stable_orderby
+from ..odata.resources import Validation, resource_name, validate_records
 from ..store.audit_log import write_failure
 from ..store.configs import ConfigRow
 from ..store.landing import CursorAdvance, PageLanding, land_page
 from ..store.runs import cancel_requested
-from ..store.silver import silver_rows
+from ..store.silver import SilverBatch, silver_rows
 from ..store.templates import TemplateRow
 
 __all__ = ["Pager"]
@@ -32,8 +34,16 @@ class PreparedPage:
     attempt: Attempt
     page: Page
     validation: Validation
-    hashes: str
-    valid: str
+    batch: SilverBatch
+
+
+def _selected(schema: dict[str, Any] | None, select: str | None) -> dict[str, Any] | None:
+    """The part of a ``$metadata`` schema a ``$select`` asks for (so the rest is no drift)."""
+    if schema is None or not select:
+        return schema
+    wanted = {name.strip() for name in select.split(",")}
+    properties = {k: v for k, v in schema.get("properties", {}).items() if k in wanted}
+    return {**schema, "properties": properties}
 
 
 def _same_origin(link: str, base_url: str) -> bool:
@@ -52,6 +62,7 @@ class Pager:
         config: ConfigRow,
         run_id: uuid.UUID,
         cancel: asyncio.Event | None,
+        key: Key,
     ) -> None:
         self.engine = engine
         self.client = client
@@ -60,15 +71,18 @@ class Pager:
         self.run_id = run_id
         self.cancel = cancel
         self.resource = resource_name(template.resource_path)
-        schema = RESOURCE_SCHEMAS.get(self.resource)
-        self.key = schema.key if schema else "id"
+        self.key = key
+        self.builtin_schema = config.dialect == "clinical-conductor"
+        self.edm_schema = _selected(template.record_schema, template.params.get("$select"))
         params = dict(template.params)
         self.top = int(params.pop("$top", config.default_page_size))
-        self.orderby = params.pop("$orderby", None) or f"{self.key} asc"
+        self.orderby = stable_orderby(params.pop("$orderby", None), key)
         params.pop("$skip", None)
         params.pop("$count", None)
         self.params = params
         self.pages = 0
+        self.landed = 0  # records this run landed, and rejected (no key), so far
+        self.rejected = 0
         self.count: int | None = None
         self.cancel_seen = False
 
@@ -114,7 +128,13 @@ class Pager:
             template_id=self.template.id,
         )
         page = await self._parse(attempt)
-        validation = validate_records(self.resource, page.records, key=self.key)
+        validation = validate_records(
+            self.resource,
+            page.records,
+            key=self.key,
+            builtin=self.builtin_schema,
+            edm_schema=self.edm_schema,
+        )
         response = replace(
             attempt.response,
             parse_ok=True,
@@ -123,8 +143,8 @@ class Pager:
             has_next_link=page.next_link is not None,
             validation_errors=None if validation.ok else validation.errors_sample,
         )
-        hashes, valid = silver_rows(page.records, self.key, set(validation.invalid_keys))
-        return PreparedPage(replace(attempt, response=response), page, validation, hashes, valid)
+        batch = silver_rows(page.records, self.key, set(validation.invalid_keys))
+        return PreparedPage(replace(attempt, response=response), page, validation, batch)
 
     async def run(self, cursor_id: uuid.UUID, skip: int, next_link: str | None) -> None:
         """Page until done. The next page is fetched while the current one lands."""
@@ -202,6 +222,7 @@ class Pager:
         validation, page = prepared.validation, prepared.page
         requests, retries, waited = self.client.stats.take()
         landing = PageLanding(
+            config_id=self.config.id,
             run_id=self.run_id,
             request=prepared.attempt.request,
             response=prepared.attempt.response,
@@ -209,8 +230,7 @@ class Pager:
             record_key=self.key,
             items_key=page.items_key,
             records=len(page.records),
-            hashes=prepared.hashes,
-            valid=prepared.valid,
+            batch=prepared.batch,
             validation=validation,
             cursor=CursorAdvance(cursor_id, next_skip, link, "completed" if done else "running"),
             odata_count=page.count,
@@ -219,4 +239,7 @@ class Pager:
             retries=retries,
         )
         async with self.engine.begin() as conn:
-            _, self.cancel_seen = await land_page(conn, landing)
+            landed = await land_page(conn, landing)
+        self.cancel_seen = landed.cancel_requested
+        self.landed += landed.landed
+        self.rejected += landed.rejected

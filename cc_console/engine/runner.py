@@ -22,6 +22,8 @@ from ..client.http import ClientPolicy, ResilientClient
 from ..client.masking import scrub
 from ..client.secrets import SecretUnavailable, resolve_secret
 from ..errors import ErrorKind, NotFoundError, StopRun, SyncError, UsageError
+from ..odata.keys import Key
+from ..odata.resources import effective_key
 from ..store import runs
 from ..store.configs import ConfigRow, load_config
 from ..store.cursors import CursorBusy, CursorLock, close_cursor, lock_key, open_cursor
@@ -46,7 +48,13 @@ class RunSummary:
     trigger: str
     status: str
     pages: int
-    records: int
+    records: int  # fetched
+    landed: int  # inserted + updated + unchanged
+    inserted: int | None
+    updated: int | None
+    unchanged: int | None
+    rejected: int  # fetched but without a usable key
+    chain_landed: int | None  # landed by the resume chain (the cursor since its restart)
     odata_count: int | None
     requests: int
     retries: int
@@ -69,6 +77,12 @@ class RunSummary:
             status=run.status,
             pages=run.pages,
             records=run.records,
+            landed=run.records_landed,
+            inserted=run.records_inserted,
+            updated=run.records_updated,
+            unchanged=run.records_unchanged,
+            rejected=run.records_rejected,
+            chain_landed=run.chain_records_landed,
             odata_count=run.odata_count,
             requests=run.requests,
             retries=run.retries,
@@ -83,8 +97,8 @@ class RunSummary:
 
     @property
     def reconciled(self) -> bool | None:
-        """Records landed == the server's count (None when the server gave no count)."""
-        return None if self.odata_count is None else self.records == self.odata_count
+        """Landed by the chain == the server's count (None when the server gave no count)."""
+        return runs.reconciled(self.odata_count, self.chain_landed, self.landed)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready, with the reconciliation."""
@@ -107,7 +121,7 @@ class RunCompanion(Protocol):
 CompanionFactory = Callable[[AsyncEngine], Sequence[RunCompanion]]
 
 
-async def _load(engine: AsyncEngine, template_id: uuid.UUID) -> tuple[TemplateRow, ConfigRow]:
+async def _load(engine: AsyncEngine, template_id: uuid.UUID) -> tuple[TemplateRow, ConfigRow, Key]:
     async with engine.connect() as conn:
         template = await load_template(conn, template_id)
         if template is None:
@@ -115,7 +129,14 @@ async def _load(engine: AsyncEngine, template_id: uuid.UUID) -> tuple[TemplateRo
         config = await load_config(conn, template.config_id)
     if not config.is_active:
         raise UsageError(f"config {config.name} is inactive; `cc-console config activate` it")
-    return template, config
+    key = effective_key(template.record_key, template.resource_path, config.dialect)
+    if key is None:
+        raise UsageError(
+            f"template {template.label} has no record key ({template.resource_path} is no"
+            f" built-in resource of a {config.dialect} config); add the template again with"
+            " --key PROPERTY[,PROPERTY...]"
+        )
+    return template, config, key
 
 
 async def _heartbeat(engine: AsyncEngine, run_id: uuid.UUID) -> None:
@@ -139,7 +160,7 @@ async def run_template(
 ) -> RunSummary:
     """Execute one sync run of a template and return how it ended."""
     tune_gc()
-    template, config = await _load(engine, template_id)
+    template, config, record_key = await _load(engine, template_id)
     path, filter_hash = template.resource_path, template.filter_hash
     lock = CursorLock(engine, lock_key(config.id, path, filter_hash))
     if not await lock.acquire():
@@ -165,7 +186,7 @@ async def run_template(
         for companion in companions:
             await companion.started(run_id)
         status, message = await _execute(
-            engine, template, config, run_id, trigger, cancel, transport, coordinate
+            engine, template, config, record_key, run_id, trigger, cancel, transport, coordinate
         )
         row = await runs.finish_run(engine, run_id, status, message)
     finally:
@@ -207,6 +228,7 @@ async def _execute(
     engine: AsyncEngine,
     template: TemplateRow,
     config: ConfigRow,
+    record_key: Key,
     run_id: uuid.UUID,
     trigger: str,
     cancel: asyncio.Event | None,
@@ -222,7 +244,7 @@ async def _execute(
     client = ResilientClient(
         ClientPolicy.from_config(config), key, engine, transport=transport, coordinate=coordinate
     )
-    pager = Pager(engine, client, template, config, run_id, cancel)
+    pager = Pager(engine, client, template, config, run_id, cancel, record_key)
     heartbeat = asyncio.create_task(_heartbeat(engine, run_id))
     try:
         cursor = await open_cursor(
@@ -237,6 +259,12 @@ async def _execute(
             from_start=trigger != "resume",
         )
         await pager.run(cursor.id, cursor.next_skip, cursor.next_link)
+        if pager.rejected:  # read to the end, but not every record could land
+            status = "partial" if pager.landed else "failed"
+            return status, (
+                f"rejected: {pager.rejected:,} records had no usable key"
+                f" ({', '.join(record_key)}); they are in the response log and the validation rows"
+            )
         return "succeeded", None
     except SyncError as exc:
         message = scrub(str(exc), [key])

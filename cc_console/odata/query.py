@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
 
-__all__ = ["encode_query", "format_filter", "literal"]
+__all__ = ["encode_query", "format_filter", "literal", "stable_orderby"]
 
 _SAFE = "$'(),/:-._~*"
 
@@ -60,3 +60,31 @@ def encode_query(options: Mapping[str, Any]) -> str:
         for name, value in options.items()
         if value is not None and value != ""
     )
+
+
+def _top_level_items(orderby: str) -> list[str]:
+    """The comma-separated items of an ``$orderby``, commas inside parentheses kept."""
+    items: list[str] = []
+    current: list[str] = []
+    depth = 0
+    for char in orderby:
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        if char == "," and depth == 0:
+            items.append("".join(current).strip())
+            current = []
+        else:
+            current.append(char)
+    items.append("".join(current).strip())
+    return [item for item in items if item]
+
+
+def stable_orderby(user: str | None, key: tuple[str, ...]) -> str:
+    """A total order for ``$skip`` paging: the user's ``$orderby`` (or none), then every key
+    property it does not order by already, ascending."""
+    items = _top_level_items(user or "")
+    ordered = {item.split()[0] for item in items}
+    items += [f"{name} asc" for name in key if name not in ordered]
+    return ",".join(items)

@@ -16,7 +16,17 @@ from typing import Annotated, Any, Literal, NotRequired, cast
 from pydantic import AliasChoices, ConfigDict, Field, TypeAdapter, ValidationError, with_config
 from typing_extensions import TypedDict
 
-__all__ = ["RESOURCE_SCHEMAS", "ResourceSchema", "Validation", "resource_name", "validate_records"]
+from .edm import edm_problem
+from .keys import Key, key_text
+
+__all__ = [
+    "RESOURCE_SCHEMAS",
+    "ResourceSchema",
+    "Validation",
+    "effective_key",
+    "resource_name",
+    "validate_records",
+]
 
 SCHEMA_VERSION = "2025-12-30"  # the vendor Swagger snapshot the models follow
 
@@ -209,6 +219,65 @@ RESOURCE_SCHEMAS = {
 }
 
 
+def _check_edm(
+    records: list[dict[str, Any]],
+    edm_schema: dict[str, Any],
+    key: Key,
+    keyless: set[int],
+    result: Validation,
+    sample: int,
+) -> None:
+    """Validate against the Edm types of ``$metadata``; drift by the declared properties."""
+    properties: dict[str, str] = edm_schema.get("properties", {})
+    nullable = set(edm_schema.get("nullable", ()))
+    seen: set[str] = set()
+    retyped: set[str] = set()
+    for position, record in enumerate(records):
+        seen.update(name for name in record if "@" not in name)  # annotations are no data
+        bad = False
+        for name, value in record.items():
+            edm_type = properties.get(name)
+            problem = None if edm_type is None else edm_problem(value, edm_type, name in nullable)
+            if problem is None:
+                continue
+            bad = True
+            if problem == "type":
+                retyped.add(name)
+            if len(result.errors_sample) < sample:
+                result.errors_sample.append(
+                    {
+                        "key": key_text(record, key),
+                        "field": name,
+                        "error": "null" if problem == "null" else "edm_type",
+                        "message": f"{name}: {value!r} is no {edm_type}"
+                        + (" (not nullable)" if problem == "null" else ""),
+                    }
+                )
+        if bad and position not in keyless:
+            result.invalid_keys.append(str(key_text(record, key)))
+    added = sorted(seen - set(properties))
+    absent = sorted(set(properties) - seen) if records else []
+    result.drift = {
+        k: v
+        for k, v in {"added": added, "missing": absent, "retyped": sorted(retyped)}.items()
+        if v
+    }
+
+
+def effective_key(
+    record_key: list[str] | tuple[str, ...] | None, resource_path: str, dialect: str
+) -> Key | None:
+    """The key a template's records are known by: its own (from ``$metadata`` or ``--key``),
+    else — for the Clinical Conductor dialect only — the built-in resource schema's."""
+    if record_key:
+        return tuple(record_key)
+    if dialect == "clinical-conductor":
+        schema = RESOURCE_SCHEMAS.get(resource_name(resource_path))
+        if schema is not None:
+            return (schema.key,)
+    return None
+
+
 def resource_name(resource_path: str) -> str:
     """``/studies/3/subjects/odata`` → ``subjects``: the segment before ``odata``."""
     parts = [p for p in resource_path.split("/") if p]
@@ -228,11 +297,17 @@ class Validation:
     errors_sample: list[dict[str, Any]] = field(default_factory=list)
     drift: dict[str, list[str]] = field(default_factory=dict)
     fingerprint: str = ""
+    rejected: int = 0  # records without a usable key: they cannot land
 
     @property
     def ok(self) -> bool:
-        """True when every record validated."""
-        return not self.invalid_keys
+        """True when every record has its key and validated."""
+        return not self.invalid_keys and not self.rejected
+
+    @property
+    def invalid(self) -> int:
+        """Records that failed: without a key, or not matching the schema."""
+        return len(self.invalid_keys) + self.rejected
 
 
 _TYPE_ERRORS = {
@@ -259,20 +334,49 @@ def _shape(records: list[dict[str, Any]], sample: int = 25) -> str:
 
 
 def validate_records(
-    resource: str, records: list[dict[str, Any]], *, key: str = "id", sample: int = 5
+    resource: str,
+    records: list[dict[str, Any]],
+    *,
+    key: Key = ("id",),
+    sample: int = 5,
+    builtin: bool = True,
+    edm_schema: dict[str, Any] | None = None,
 ) -> Validation:
-    """Validate records against the resource schema; collect drift and a capped error sample."""
-    schema = RESOURCE_SCHEMAS.get(resource)
+    """Check every record has its key, then validate records against the resource's built-in
+    schema (``builtin``: the Clinical Conductor dialect's) or the Edm types ``$metadata``
+    gave (``edm_schema``, a template's ``record_schema``); collect drift and a capped error
+    sample."""
+    schema = RESOURCE_SCHEMAS.get(resource) if builtin and edm_schema is None else None
     model = schema.model if schema else None
+    name = model.__name__ if model else "unknown"
+    if edm_schema is not None:
+        name = str(edm_schema.get("entity_type", "unknown"))
     result = Validation(
-        schema_name=model.__name__ if model else "unknown",
+        schema_name=name,
         schema_version=SCHEMA_VERSION,
         checked=len(records),
         fingerprint=_shape(records),
     )
-    if model is None:
+    keyless: set[int] = set()
+    for position, record in enumerate(records):
+        if key_text(record, key) is None:
+            keyless.add(position)
+            result.rejected += 1
+            if len(result.errors_sample) < sample:
+                result.errors_sample.append(
+                    {
+                        "key": None,
+                        "position": position,
+                        "field": ",".join(key),
+                        "error": "missing_key",
+                        "message": "the record has no usable key: it is kept in Bronze only",
+                    }
+                )
+    if edm_schema is not None:
+        _check_edm(records, edm_schema, key, keyless, result, sample)
         return result
-    assert schema is not None
+    if schema is None or model is None:
+        return result
     declared = schema.fields
     seen: set[str] = set()
     for record in records:
@@ -297,15 +401,14 @@ def validate_records(
         if len(result.errors_sample) < sample:
             result.errors_sample.append(
                 {
-                    "key": record.get(key) if isinstance(record, dict) else None,
+                    "key": key_text(record, key) if isinstance(record, dict) else None,
                     "field": where,
                     "error": error["type"],
                     "message": error["msg"],
                 }
             )
-    result.invalid_keys = [
-        str(records[i].get(key) if isinstance(records[i], dict) else None) for i in invalid
-    ]
+    # a record without a key is rejected already: it does not count as invalid too
+    result.invalid_keys = [str(key_text(records[i], key)) for i in invalid if i not in keyless]
     added = sorted(seen - declared)
     absent = sorted((schema.validated_fields - seen) | missing) if records else []
     result.drift = {

@@ -39,7 +39,7 @@ _REQUESTS = text(
 _RUNS = text(
     """
     SELECT COALESCE(t.name, r.resource_path) AS template, r.status, count(*) AS runs,
-           sum(r.records) AS records, sum(r.retries) AS retries, sum(r.http_429_count) AS throttled,
+           sum(r.records_landed) AS records, sum(r.retries) AS retries, sum(r.http_429_count) AS throttled,
            sum(r.wait_s) AS wait_s,
            max(extract(epoch FROM r.finished_at)) FILTER (WHERE r.status = 'succeeded') AS last_ok
     FROM cc_sync_run r LEFT JOIN cc_odata_query_template t ON t.id = r.template_id

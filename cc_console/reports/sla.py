@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
+from ..store.runs import reconciled
 from .window import Window, percentile
 
 __all__ = ["sla_report"]
@@ -23,7 +24,8 @@ _TEMPLATES = text(
 
 _RUNS = text(
     """
-    SELECT id, template_id, status, started_at, finished_at, records, odata_count,
+    SELECT id, template_id, status, started_at, finished_at, records, records_landed,
+           records_rejected, chain_records_landed, odata_count,
            extract(epoch FROM finished_at - started_at) AS duration_s, sla_target_s
     FROM cc_sync_run
     WHERE started_at >= :start AND started_at < :end AND template_id IS NOT NULL
@@ -73,10 +75,13 @@ def sla_report(conn: Connection, window: Window) -> dict[str, Any]:
                 "run_id": str(r["id"]),
                 "status": r["status"],
                 "records": r["records"],
+                "landed": r["records_landed"],
+                "chain_landed": r["chain_records_landed"],
+                "rejected": r["records_rejected"],
                 "odata_count": r["odata_count"],
             }
             for r in counted
-            if r["records"] != r["odata_count"]
+            if not reconciled(r["odata_count"], r["chain_records_landed"], r["records_landed"])
         ]
         succeeded = sum(1 for r in runs if r["status"] == "succeeded")
         last = last_success.get(t["id"])

@@ -51,6 +51,7 @@ class ConfigRow:
     is_active: bool
     dual_write_legacy: bool
     legacy_url: str | None
+    dialect: str
 
     @classmethod
     def of(cls, row: Any) -> ConfigRow:
@@ -92,6 +93,7 @@ EDITABLE_FIELDS = (
     "is_active",
     "dual_write_legacy",
     "legacy_url",
+    "dialect",
 )
 
 

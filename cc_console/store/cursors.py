@@ -118,7 +118,9 @@ async def open_cursor(
                     " next_skip = CASE WHEN :fresh THEN 0 ELSE cc_pagination_state.next_skip END,"
                     " next_link = CASE WHEN :fresh THEN NULL ELSE cc_pagination_state.next_link END,"
                     " records_landed = CASE WHEN :fresh THEN 0"
-                    " ELSE cc_pagination_state.records_landed END"
+                    " ELSE cc_pagination_state.records_landed END,"
+                    " records_rejected = CASE WHEN :fresh THEN 0"
+                    " ELSE cc_pagination_state.records_rejected END"
                     " RETURNING id, next_skip, next_link"
                 ),
                 {
@@ -140,7 +142,8 @@ async def open_cursor(
 ADVANCE = """
     cursor_advance AS (
         UPDATE cc_pagination_state SET next_skip = :skip, next_link = CAST(:link AS text),
-            records_landed = records_landed + :n,
+            records_landed = records_landed + :landed,
+            records_rejected = records_rejected + :rejected,
             odata_count = COALESCE(CAST(:count AS bigint), odata_count), last_sync_at = now(),
             status = :status, last_run_id = :run, updated_at = now()
         WHERE id = :cursor

@@ -15,15 +15,16 @@ import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ..odata.keys import Key
 from ..odata.resources import Validation
 from .audit_log import RequestRef, ResponseFields, insert_response
 from .cursors import ADVANCE
 from .events import CHANNEL
 from .runs import PAGE_COUNTERS
-from .silver import upsert_page_records
+from .silver import SilverBatch, UpsertCounts, upsert_page_records
 from .validations import RECORD, record_params
 
-__all__ = ["CursorAdvance", "PageLanding", "land_page"]
+__all__ = ["CursorAdvance", "Landed", "PageLanding", "land_page"]
 
 
 @dataclass(frozen=True)
@@ -40,15 +41,15 @@ class CursorAdvance:
 class PageLanding:
     """Everything one page writes."""
 
+    config_id: uuid.UUID
     run_id: uuid.UUID
     request: RequestRef
     response: ResponseFields
     silver_path: str
-    record_key: str
+    record_key: Key
     items_key: str | None
     records: int
-    hashes: str  # per record position, comma-separated: payload hash, empty to skip it
-    valid: str  # per record position: "1" valid, "0" not
+    batch: SilverBatch  # the records' hashes and validity, and how many had a key
     validation: Validation | None
     cursor: CursorAdvance
     odata_count: int | None
@@ -66,24 +67,38 @@ _BOOKKEEPING = text(
 )
 
 
-async def land_page(conn: AsyncConnection, page: PageLanding) -> tuple[int, bool]:
-    """Write one page in the caller's transaction.
+@dataclass(frozen=True)
+class Landed:
+    """What a page's landing counted: landed = inserted + updated + unchanged; rejected had no
+    key; and whether someone asked the run to stop."""
 
-    Returns the Silver rows inserted or changed, and whether a cancel of the run was requested.
-    """
+    inserted: int
+    updated: int
+    unchanged: int
+    rejected: int
+    cancel_requested: bool
+
+    @property
+    def landed(self) -> int:
+        return self.inserted + self.updated + self.unchanged
+
+
+async def land_page(conn: AsyncConnection, page: PageLanding) -> Landed:
+    """Write one page in the caller's transaction; its counts go to the run and the cursor."""
     response_id = await insert_response(conn, page.request, page.response)
-    changed = 0
-    if page.records:
-        changed = await upsert_page_records(
+    upserted = UpsertCounts(0, 0)
+    if page.batch.keyed:
+        upserted = await upsert_page_records(
             conn,
+            config_id=page.config_id,
             response=(response_id, page.request.sent_at),
             silver_path=page.silver_path,
             record_key=page.record_key,
             items_key=page.items_key,
-            hashes=page.hashes,
-            valid=page.valid,
+            batch=page.batch,
             run_id=page.run_id,
         )
+    unchanged = page.batch.keyed - upserted.inserted - upserted.updated
     c = page.cursor
     payload = {
         "kind": "page",
@@ -103,6 +118,11 @@ async def land_page(conn: AsyncConnection, page: PageLanding) -> tuple[int, bool
                 "skip": c.next_skip,
                 "link": c.next_link,
                 "n": page.records,
+                "landed": page.batch.keyed,
+                "inserted": upserted.inserted,
+                "updated": upserted.updated,
+                "unchanged": unchanged,
+                "rejected": page.batch.rejected,
                 "count": page.odata_count,
                 "status": c.status,
                 "cursor": c.cursor_id,
@@ -114,4 +134,10 @@ async def land_page(conn: AsyncConnection, page: PageLanding) -> tuple[int, bool
             },
         )
     ).one()
-    return changed, row.cancel_requested_at is not None
+    return Landed(
+        upserted.inserted,
+        upserted.updated,
+        unchanged,
+        page.batch.rejected,
+        row.cancel_requested_at is not None,
+    )

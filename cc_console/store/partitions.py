@@ -113,11 +113,11 @@ _SET_ASIDE = [
     ),
     (
         "cc_moving_silver",
-        "SELECT resource_path, record_key, last_response_id, last_response_sent_at"
+        "SELECT config_id, resource_path, record_key, last_response_id, last_response_sent_at"
         f" FROM cc_silver_record WHERE {_IN_MONTH.format(col='last_response_sent_at')}",
         "UPDATE cc_silver_record r SET last_response_id = NULL, last_response_sent_at = NULL"
-        " FROM cc_moving_silver m"
-        " WHERE (r.resource_path, r.record_key) = (m.resource_path, m.record_key)",
+        " FROM cc_moving_silver m WHERE (r.config_id, r.resource_path, r.record_key)"
+        " = (m.config_id, m.resource_path, m.record_key)",
     ),
 ]
 _PUT_BACK = [
@@ -128,7 +128,8 @@ _PUT_BACK = [
     " response_sent_at = m.response_sent_at FROM cc_moving_event_response m WHERE e.id = m.id",
     "UPDATE cc_silver_record r SET last_response_id = m.last_response_id,"
     " last_response_sent_at = m.last_response_sent_at FROM cc_moving_silver m"
-    " WHERE (r.resource_path, r.record_key) = (m.resource_path, m.record_key)",
+    " WHERE (r.config_id, r.resource_path, r.record_key)"
+    " = (m.config_id, m.resource_path, m.record_key)",
 ]
 
 

@@ -33,6 +33,7 @@ __all__ = [
     "latest_run_id",
     "load_run",
     "mark_interrupted",
+    "reconciled",
     "recent_runs",
     "recent_runs_view",
     "run_counts",
@@ -60,7 +61,13 @@ class RunRow:
     finished_at: datetime | None
     heartbeat_at: datetime
     pages: int
-    records: int
+    records: int  # fetched: records the server sent
+    records_landed: int  # inserted + updated + unchanged, counted by the landings
+    records_inserted: int | None  # None: a run from before the split was counted
+    records_updated: int | None
+    records_unchanged: int | None
+    records_rejected: int  # fetched but could not land (no key)
+    chain_records_landed: int | None  # the cursor's landed count since its restart, at the end
     odata_count: int | None
     requests: int
     retries: int
@@ -83,6 +90,11 @@ class RunRow:
     def as_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
+    @property
+    def reconciled(self) -> bool | None:
+        """See :func:`reconciled`."""
+        return reconciled(self.odata_count, self.chain_records_landed, self.records_landed)
+
 
 _COLUMNS = ", ".join(f.name for f in fields(RunRow))
 
@@ -92,10 +104,24 @@ def end_status(pages: int) -> str:
     return "partial" if pages else "failed"
 
 
+def reconciled(odata_count: int | None, chain_landed: int | None, landed: int) -> bool | None:
+    """Whether what landed equals what the server counted — over the whole resume chain (the
+    cursor's count since its restart) when it is known, else this run's own; None when the
+    server gave no count. The one definition: sync, runs, the console and the reports."""
+    if odata_count is None:
+        return None
+    return (chain_landed if chain_landed is not None else landed) == odata_count
+
+
 # the run side of a page's landing: one CTE of the landing statement (see landing.py)
 PAGE_COUNTERS = """
     run AS (
         UPDATE cc_sync_run SET pages = pages + 1, records = records + :n,
+            records_landed = records_landed + :landed,
+            records_inserted = records_inserted + :inserted,
+            records_updated = records_updated + :updated,
+            records_unchanged = records_unchanged + :unchanged,
+            records_rejected = records_rejected + :rejected,
             requests = requests + :requests, retries = retries + :retries,
             odata_count = COALESCE(CAST(:count AS bigint), odata_count),
             wait_s = wait_s + :waited, heartbeat_at = clock_timestamp()
@@ -149,8 +175,10 @@ async def finish_run(
         row = (
             await conn.execute(
                 text(
-                    "UPDATE cc_sync_run SET status = :status, message = :message,"
+                    "UPDATE cc_sync_run r SET status = :status, message = :message,"
                     " finished_at = GREATEST(clock_timestamp(), started_at),"
+                    " chain_records_landed = (SELECT p.records_landed FROM cc_pagination_state p"
+                    "   WHERE p.last_run_id = r.id),"
                     f" heartbeat_at = clock_timestamp() WHERE id = :id RETURNING {_COLUMNS}"
                 ),
                 {"status": status, "message": message, "id": run_id},
@@ -308,7 +336,13 @@ class RunProgress:
     resource_path: str
     status: str
     pages: int
-    records: int
+    records: int  # fetched: records the server sent
+    records_landed: int  # inserted + updated + unchanged, counted by the landings
+    records_inserted: int | None  # None: a run from before the split was counted
+    records_updated: int | None
+    records_unchanged: int | None
+    records_rejected: int  # fetched but could not land (no key)
+    chain_records_landed: int | None  # the cursor's landed count since its restart, at the end
     odata_count: int | None
     requests: int
     http_429_count: int
@@ -329,8 +363,9 @@ async def run_progress(
     """Runs of these templates started since ``since``, oldest first."""
     rows = await conn.execute(
         text(
-            "SELECT id, resource_path, status, pages, records, odata_count, requests,"
-            " http_429_count, wait_s, EXTRACT(EPOCH FROM clock_timestamp() - started_at) AS age_s"
+            "SELECT id, resource_path, status, pages, records, records_landed, records_rejected,"
+            " odata_count, requests, http_429_count, wait_s,"
+            " EXTRACT(EPOCH FROM clock_timestamp() - started_at) AS age_s"
             " FROM cc_sync_run WHERE template_id = ANY(:templates) AND started_at >= :since"
             " ORDER BY started_at"
         ),
@@ -350,7 +385,9 @@ _RECENT_VIEW = text(
     """
     SELECT r.id, r.parent_run_id, r.template_id, COALESCE(t.name, r.resource_path) AS template,
            r.resource_path, r.trigger, r.status, r.started_at, r.finished_at, r.heartbeat_at,
-           r.pages, r.records, r.odata_count, r.requests, r.retries, r.http_429_count,
+           r.pages, r.records, r.records_landed, r.records_rejected, r.chain_records_landed,
+           COALESCE(r.chain_records_landed, r.records_landed) AS landed_by_chain,
+           r.odata_count, r.requests, r.retries, r.http_429_count,
            r.error_count, r.wait_s, r.sla_target_s, r.cancel_requested_at, r.message
     FROM cc_sync_run r LEFT JOIN cc_odata_query_template t ON t.id = r.template_id
     ORDER BY r.started_at DESC, r.id DESC LIMIT :limit

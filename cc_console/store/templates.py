@@ -49,6 +49,8 @@ class TemplateRow:
     schedule_interval_s: int | None
     sla_target_s: int | None
     is_active: bool
+    record_key: list[str] | None  # None: the config dialect's built-in schema gives it
+    record_schema: dict[str, Any] | None  # property -> Edm type, from $metadata
 
     @property
     def label(self) -> str:
@@ -119,6 +121,8 @@ def add_template(
     schedule_interval_s: int | None,
     sla_target_s: int | None,
     user: str,
+    record_key: list[str] | None = None,
+    record_schema: dict[str, Any] | None = None,
 ) -> tuple[OdataQueryTemplate, bool]:
     """Insert a template, or return the identical one already there (created=False).
 
@@ -144,6 +148,8 @@ def add_template(
         name=name,
         schedule_interval_s=schedule_interval_s,
         sla_target_s=sla_target_s,
+        record_key=record_key,
+        record_schema=record_schema,
         created_by=user,
         updated_by=user,
     )

@@ -45,7 +45,7 @@ def record_params(validation: Validation | None) -> dict[str, Any]:
         "version": validation.schema_version,
         "ok": validation.ok,
         "checked": validation.checked,
-        "invalid": len(validation.invalid_keys),
+        "invalid": validation.invalid,
         "errors": orjson.dumps(validation.errors_sample).decode(),
         "drift": orjson.dumps(validation.drift).decode() if validation.drift else None,
         "fingerprint": validation.fingerprint,

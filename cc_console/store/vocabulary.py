@@ -7,6 +7,7 @@ from ..errors import ErrorKind
 __all__ = [
     "BACKOFF_JITTER",
     "CURSOR_STATUSES",
+    "DIALECTS",
     "ERROR_KINDS",
     "HTTP_METHODS",
     "RUN_STATUSES",
@@ -19,6 +20,9 @@ RUN_TRIGGERS = ("manual", "schedule", "resume", "retry", "backfill", "console", 
 CURSOR_STATUSES = ("idle", "running", "completed", "failed", "partial")
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 BACKOFF_JITTER = ("full", "equal", "none")
+# what a config speaks: the vendor's API (built-in schemas), a standard OData v4 service
+# ($metadata), or anything else (keys given by hand)
+DIALECTS = ("clinical-conductor", "odata4", "generic")
 # every error kind, in the order of cc_console.errors.ErrorKind (the one definition)
 ERROR_KINDS = tuple(kind.value for kind in ErrorKind)
 

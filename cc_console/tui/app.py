@@ -260,7 +260,7 @@ class ConsoleApp(App[None]):
             summary = worker.result
             self.notify(
                 f"run {summary.run_id[:8]} {summary.resource_path}: {summary.status}, "
-                f"{summary.records:,} records",
+                f"{summary.landed:,} records landed",
                 markup=False,
                 severity="information" if summary.status == "succeeded" else "warning",
             )

@@ -160,7 +160,8 @@ async def test_a_console_started_run_is_mirrored_and_verify_accepts_it(
             await pilot.pause(0.05)
     requests = scalar(database, "SELECT count(*) FROM cc_api_request_log")
     run = scalar(database, "SELECT legacy_writes || '/' || legacy_write_failures FROM cc_sync_run")
-    assert run == f"{requests}/0"
+    why = scalar(database, "SELECT string_agg(kind || ': ' || message, '; ') FROM cc_error_event")
+    assert run == f"{requests}/0", why
     assert len(legacy_rows(empty_legacy)) == requests > 0
     report = cli("migrate", "verify", "--from", empty_legacy, "--config", "sim", "--json")
     assert report.exit_code == 0, report.stdout

@@ -127,5 +127,15 @@ def test_enum_values_are_checked() -> None:
 
 
 def test_unknown_resource_is_not_validated() -> None:
-    result = validate_records("monitor-queries", [{"anything": 1}])
+    result = validate_records("monitor-queries", [{"id": 7, "anything": 1}])
     assert result.ok and result.schema_name == "unknown"
+
+
+def test_a_record_without_its_key_is_rejected_whatever_the_schema() -> None:
+    records = [{"id": 1}, {"name": "no key"}, {"id": None}, {"id": {"nested": 1}}]
+    result = validate_records("monitor-queries", records)
+    assert not result.ok and result.rejected == 3 and result.invalid == 3
+    assert [e["position"] for e in result.errors_sample] == [1, 2, 3]
+    assert {e["error"] for e in result.errors_sample} == {"missing_key"}
+    composite = validate_records("lines", [{"a": 1, "b": 2}, {"a": 1}], key=("a", "b"))
+    assert composite.rejected == 1

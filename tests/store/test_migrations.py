@@ -84,3 +84,44 @@ def test_page_bodies_are_stored_uncompressed_in_every_partition(database: Databa
     names = {name for name, _ in storage}
     assert f"cc_api_response_log_p{far.year:04d}_{far.month:02d}" in names
     assert {kind for _, kind in storage} == {"e"}
+
+
+def test_0006_gives_each_silver_row_to_the_config_of_its_run(empty_db_url: str) -> None:
+    from tests.store.test_schema import insert_config, insert_run
+
+    db = open_database(Settings(database_url=empty_db_url), migrate=False)
+    try:
+        migrations.upgrade(db, "0005")
+        with db.engine.begin() as conn:
+            first, second = insert_config(conn, "a"), insert_config(conn, "b")
+            runs = {first: insert_run(conn, first), second: insert_run(conn, second)}
+            for config, key in ((first, "1"), (second, "2")):
+                conn.execute(
+                    text(
+                        "INSERT INTO cc_silver_record (resource_path, record_key, payload,"
+                        " payload_hash, first_run_id, last_run_id) VALUES ('/sites', :k, '{}',"
+                        " repeat('0', 64), :r, :r)"
+                    ),
+                    {"k": key, "r": runs[config]},
+                )
+            conn.execute(text("UPDATE cc_sync_run SET records = 7"))
+        migrations.upgrade(db)
+        with db.engine.connect() as conn:
+            owners = {
+                r.record_key: r.config_id
+                for r in conn.execute(text("SELECT record_key, config_id FROM cc_silver_record"))
+            }
+            run = conn.execute(
+                text(
+                    "SELECT records_landed, records_inserted, chain_records_landed"
+                    " FROM cc_sync_run LIMIT 1"
+                )
+            ).one()
+            dialects = set(conn.scalars(text("SELECT dialect FROM cc_api_client_config")))
+        assert owners == {"1": first, "2": second}
+        assert tuple(run) == (7, None, None)  # landed as fetched, the split unknown
+        assert dialects == {"clinical-conductor"}
+        migrations.downgrade(db, "0005")  # and back: the old key holds again
+        migrations.upgrade(db)
+    finally:
+        db.dispose()

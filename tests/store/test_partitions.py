@@ -163,9 +163,9 @@ def _linked_rows_at(conn: Connection, sent: datetime) -> dict[str, object]:
     )
     conn.execute(
         text(
-            "INSERT INTO cc_silver_record (resource_path, record_key, payload, payload_hash,"
-            " first_run_id, last_run_id, last_response_id, last_response_sent_at)"
-            " VALUES ('/studies', :k, '{}', repeat('0', 64), :run, :run, :rs, :s)"
+            "INSERT INTO cc_silver_record (config_id, resource_path, record_key, payload,"
+            " payload_hash, first_run_id, last_run_id, last_response_id, last_response_sent_at)"
+            " VALUES (:c, '/studies', :k, '{}', repeat('0', 64), :run, :run, :rs, :s)"
         ),
         {**keys, "k": str(request)},
     )
@@ -278,7 +278,11 @@ def test_every_foreign_key_into_the_logs_is_one_maintenance_knows(database: Data
         ("cc_error_event", ("response_id", "response_sent_at")),
         ("cc_schema_validation", ("response_id", "response_sent_at")),
     ]  # Silver's lineage link (last_response_id) is no foreign key, but is moved the same way
-    assert sorted(silver_key) == ["record_key", "resource_path"]  # how a Silver link is put back
+    assert sorted(silver_key) == [
+        "config_id",
+        "record_key",
+        "resource_path",
+    ]  # how a link is put back
 
 
 def test_cli_maintain_moves_rows_out_of_default(cli, db_url) -> None:  # type: ignore[no-untyped-def]

@@ -82,6 +82,15 @@ def _run(
     **counts: Any,
 ) -> None:
     started = FROZEN - timedelta(minutes=minutes_ago)
+    landed = counts.get("records", 0)  # every fetched record landed, all new
+    counts = {
+        "records_landed": landed,
+        "records_inserted": landed,
+        "records_updated": 0,
+        "records_unchanged": 0,
+        "chain_records_landed": None if took_s is None else landed,
+        **counts,
+    }
     _insert(
         conn,
         "cc_sync_run",

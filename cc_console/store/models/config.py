@@ -19,7 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..vocabulary import BACKOFF_JITTER, in_list
+from ..vocabulary import BACKOFF_JITTER, DIALECTS, in_list
 from .base import AuditMixin, Base, uuid_pk
 
 __all__ = ["ApiClientConfig", "OdataQueryTemplate"]
@@ -59,6 +59,7 @@ class ApiClientConfig(AuditMixin, Base):
         CheckConstraint(
             "NOT dual_write_legacy OR legacy_url IS NOT NULL", name="dual_write_has_url"
         ),
+        CheckConstraint(in_list("dialect", DIALECTS), name="dialect_known"),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
@@ -82,6 +83,9 @@ class ApiClientConfig(AuditMixin, Base):
     # cutover: mirror every attempt to the legacy api_call_log (see migrate/mirror.py)
     dual_write_legacy: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     legacy_url: Mapped[str | None] = mapped_column(Text)  # URL without password, or env:/file:
+    # clinical-conductor: the vendor's built-in resource schemas; odata4: keys and types from
+    # $metadata; generic: keys given with --key
+    dialect: Mapped[str] = mapped_column(String(30), server_default="clinical-conductor")
 
 
 class OdataQueryTemplate(AuditMixin, Base):
@@ -98,6 +102,11 @@ class OdataQueryTemplate(AuditMixin, Base):
             "schedule_interval_s IS NULL OR schedule_interval_s > 0", name="schedule_positive"
         ),
         CheckConstraint("sla_target_s IS NULL OR sla_target_s > 0", name="sla_target_positive"),
+        CheckConstraint(
+            "record_key IS NULL OR (jsonb_typeof(record_key) = 'array'"
+            " AND jsonb_array_length(record_key) > 0)",
+            name="record_key_names",
+        ),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
@@ -110,3 +119,7 @@ class OdataQueryTemplate(AuditMixin, Base):
     schedule_interval_s: Mapped[int | None] = mapped_column(Integer)
     sla_target_s: Mapped[int | None] = mapped_column(Integer)
     is_active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    # the key properties in order (composite keys allowed), and property -> Edm type, from
+    # $metadata or --key; NULL: the dialect's built-in schema gives the key
+    record_key: Mapped[list[str] | None] = mapped_column(JSONB(none_as_null=True))
+    record_schema: Mapped[dict[str, Any] | None] = mapped_column(JSONB(none_as_null=True))

@@ -54,6 +54,15 @@ class SyncRun(Base):
             " AND COALESCE(legacy_writes, 0) >= 0 AND COALESCE(legacy_write_failures, 0) >= 0",
             name="legacy_counts",
         ),
+        CheckConstraint(
+            "records_landed >= 0 AND records_rejected >= 0"
+            " AND COALESCE(chain_records_landed, 0) >= 0"
+            " AND ((records_inserted IS NULL AND records_updated IS NULL"
+            " AND records_unchanged IS NULL) OR (records_inserted >= 0 AND records_updated >= 0"
+            " AND records_unchanged >= 0 AND records_landed"
+            " = records_inserted + records_updated + records_unchanged))",
+            name="records_split",
+        ),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
@@ -68,7 +77,15 @@ class SyncRun(Base):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     heartbeat_at: Mapped[datetime] = timestamp()
     pages: Mapped[int] = mapped_column(Integer, server_default=text("0"))
-    records: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    records: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))  # fetched
+    # landed = inserted + updated + unchanged (counted by the landing itself); rejected: no key
+    records_landed: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    records_inserted: Mapped[int | None] = mapped_column(BigInteger, server_default=text("0"))
+    records_updated: Mapped[int | None] = mapped_column(BigInteger, server_default=text("0"))
+    records_unchanged: Mapped[int | None] = mapped_column(BigInteger, server_default=text("0"))
+    records_rejected: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    # the cursor's landed count since its last restart, when the run ended
+    chain_records_landed: Mapped[int | None] = mapped_column(BigInteger)
     odata_count: Mapped[int | None] = mapped_column(BigInteger)
     requests: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     retries: Mapped[int] = mapped_column(Integer, server_default=text("0"))

@@ -24,7 +24,10 @@ __all__ = ["SilverRecord"]
 
 
 class SilverRecord(Base):
-    """A deduplicated record keyed by (resource_path, record_key)."""
+    """A deduplicated record of one tenant, keyed by (config_id, resource_path, record_key).
+
+    ``config_id`` is no declared foreign key, like the lineage columns below: the engine
+    writes it from the run's own config in the landing transaction."""
 
     __tablename__ = "cc_silver_record"
     __table_args__ = (
@@ -36,6 +39,7 @@ class SilverRecord(Base):
         ),
     )
 
+    config_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     resource_path: Mapped[str] = mapped_column(Text, primary_key=True)
     record_key: Mapped[str] = mapped_column(Text, primary_key=True)
     payload: Mapped[Any] = mapped_column(JSONB)

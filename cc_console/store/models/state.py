@@ -51,6 +51,7 @@ class PaginationState(Base):
     page_size: Mapped[int] = mapped_column(Integer)
     odata_count: Mapped[int | None] = mapped_column(BigInteger)
     records_landed: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    records_rejected: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
     status: Mapped[str] = mapped_column(String(20), server_default="idle")
     last_run_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("cc_sync_run.id"))
     last_sync_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -58,7 +58,7 @@ PANES = [
             ("started", "started"),
             ("took", "took"),
             ("pages", "pages"),
-            ("records", "records / count"),
+            ("records", "landed / count"),
             ("progress", "progress"),
             ("429", "429"),
             ("err", "err"),
@@ -182,8 +182,8 @@ def _run_cells(r: dict[str, Any], now: datetime) -> list[Any]:
         when(r["started_at"], now),
         duration((end - r["started_at"]).total_seconds()),
         str(r["pages"]),
-        f"{r['records']:,} / {count}",
-        bar(r["records"], r["odata_count"], style="cyan" if running else "green")
+        f"{r['landed_by_chain']:,} / {count}",
+        bar(r["landed_by_chain"], r["odata_count"], style="cyan" if running else "green")
         if running or r["odata_count"]
         else Text(""),
         Text(str(r["http_429_count"]), style="magenta" if r["http_429_count"] else "dim"),

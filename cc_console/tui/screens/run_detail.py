@@ -12,6 +12,7 @@ from textual.app import ComposeResult
 from textual.widgets import DataTable, Static
 
 from ...store.details import load_run
+from ...store.runs import reconciled as runs_reconciled
 from ..components.key_bar import KeyBar
 from ..format import bar, duration, http_status, plain, short_id, size, status, when
 from ..messages import DataChanged
@@ -139,12 +140,16 @@ def _summary(run: dict[str, Any], now: Any) -> Table:
         )
     count = run["odata_count"]
     reconciled = Text("no count from the server", style="dim")
-    if count is not None:
-        ok = run["records"] == count
+    ok = runs_reconciled(count, run["chain_records_landed"], run["records_landed"])
+    if ok is not None:
+        landed = run["chain_records_landed"]
+        landed = run["records_landed"] if landed is None else landed
         reconciled = Text(
-            f"{run['records']:,} of {count:,} " + ("reconciled" if ok else "NOT reconciled"),
+            f"{landed:,} landed of {count:,} " + ("reconciled" if ok else "NOT reconciled"),
             style="green" if ok else "yellow",
         )
+    if run["records_rejected"]:
+        reconciled.append(f" · {run['records_rejected']:,} rejected (no key)", style="bold red")
     cursor = run["cursor"]
     grid.add_row(
         Text("status", style="dim"),
