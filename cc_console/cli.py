@@ -13,6 +13,7 @@ from . import __version__
 from .commands import config, db, migrate, template
 from .commands.common import err_console
 from .commands.console import ReadOnly, Theme, demo, open_console
+from .commands.discover import discover
 from .commands.report import metrics, report
 from .commands.sim import sim
 from .commands.sync import cancel, resume, retry, runs, sync
@@ -37,6 +38,7 @@ app.command(name="sim")(sim)
 app.command(name="demo")(demo)
 app.command(name="report")(report)
 app.command(name="metrics")(metrics)
+app.command(name="discover")(discover)
 for _command in (sync, resume, retry, cancel, runs):
     app.command()(_command)
 

@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from ..errors import UsageError
 from ..sim import PROFILES, RESOURCES, FaultRates, serve_forever, sim_config
+from ..sim.app import ODATA4_ROOT
 from .common import console, err_console
 
 __all__ = ["sim"]
@@ -87,8 +88,17 @@ def sim(
     ] = None,
     drift_kind: Annotated[str | None, typer.Option(help="rename, retype, add or remove.")] = None,
     date_suffix_z: Annotated[bool, typer.Option(help="Timestamps end in Z.")] = False,
+    dialect: Annotated[
+        str,
+        typer.Option(
+            help="Which API to announce: clinical-conductor (/api/v1) or odata4 (a standard"
+            " OData v4 service at /odata/v4/sales, built from the specification). Both are served."
+        ),
+    ] = "clinical-conductor",
 ) -> None:
-    """Serve the simulated Clinical Conductor API until Ctrl+C."""
+    """Serve the simulated Clinical Conductor API and a standard OData v4 service until Ctrl+C."""
+    if dialect not in ("clinical-conductor", "odata4"):
+        raise UsageError("--dialect is clinical-conductor or odata4")
     sizes = {k: _count(v) for k, v in _pairs(records, "--records", RESOURCES).items()} or None
     fault_rates = {
         k: _rate(v) for k, v in _pairs(fault, "--fault", tuple(FaultRates.model_fields)).items()
@@ -122,13 +132,19 @@ def sim(
             drift_after=drift_after,
             drift_kind=drift_kind,
             date_suffix_z=date_suffix_z or None,
+            dialect=dialect,
         )
     except (ValueError, ValidationError) as exc:
         raise UsageError(f"invalid simulator option: {str(exc).splitlines()[0]}") from None
     if host not in ("127.0.0.1", "localhost", "::1"):
         err_console.print(f"warning: binding {host}, not loopback")
-    console.print(f"simulated Clinical Conductor API ({config.profile}, seed {config.seed})")
-    console.print(f"base URL  http://{host}:{port}/api/v1", markup=False)
+    if dialect == "odata4":
+        console.print(f"simulated OData v4 service ({config.profile}, seed {config.seed})")
+        console.print(f"base URL  http://{host}:{port}{ODATA4_ROOT}", markup=False)
+        console.print(f"metadata  http://{host}:{port}{ODATA4_ROOT}/$metadata", markup=False)
+    else:
+        console.print(f"simulated Clinical Conductor API ({config.profile}, seed {config.seed})")
+        console.print(f"base URL  http://{host}:{port}/api/v1", markup=False)
     console.print(f"auth      {config.auth_header}: {config.api_key}   (a fake key)", markup=False)
     console.print("stats     GET /__sim/stats    reset: POST /__sim/reset    Ctrl+C stops")
     try:

@@ -30,12 +30,14 @@ from .faults import (
     reset_mid_body,
     truncate,
 )
+from .odata4 import ODataService, odata_error
 from .query import QueryError, compile_filter, compile_orderby, compile_select
 from .ratelimit import RateLimiter
 
 __all__ = ["Simulator", "create_app"]
 
 JSON = "application/json; charset=utf-8"
+ODATA4_ROOT = "/odata/v4/sales"  # the standard OData v4 service's root
 TYPE_NAMES = {
     "sites": "SiteViewModel",
     "studies": "StudyViewModel",
@@ -120,20 +122,24 @@ class Simulator:
             headers["RateLimit-Policy"] = decision.policy
         return headers
 
-    def route(self, handler: Any) -> Any:
-        """Wrap a route handler in the common pipeline."""
+    def route(self, handler: Any, odata: bool = False) -> Any:
+        """Wrap a route handler in the common pipeline (``odata``: OData JSON error bodies)."""
 
         async def endpoint(request: Request) -> Any:
-            return await self.api(request, handler)
+            return await self.api(request, handler, odata)
 
         return endpoint
 
-    async def api(self, request: Request, handler: Any) -> Any:
-        """Every ``/api`` request: auth, rate limit, fault, then the route itself."""
+    async def api(self, request: Request, handler: Any, odata: bool = False) -> Any:
+        """Every API request: auth, rate limit, fault, then the route itself."""
         route = request.scope.get("route")
         endpoint = route.path if route is not None else request.url.path
         endpoint = endpoint.replace("{resource}", request.path_params.get("resource", ""))
+        endpoint = endpoint.replace("{entity_set}", request.path_params.get("entity_set", ""))
         if request.headers.get(self.config.auth_header) != self.config.api_key:
+            if odata:
+                denied_odata = odata_error(401, "Unauthorized", "The API key is missing or wrong.")
+                return self._count(endpoint, denied_odata)
             denied = {"Message": "Authorization has been denied for this request."}
             return self._count(endpoint, _json(denied, 401))
         headers: dict[str, str] = {}
@@ -144,9 +150,12 @@ class Simulator:
                 self.rate_limited += 1
                 wait = max(1, math.ceil(decision.retry_after_s))
                 headers["Retry-After"] = self._retry_after(wait)
-                body = error_body(
-                    "TooManyRequests", f"Rate limit exceeded. Retry after {wait} seconds."
-                )
+                message = f"Rate limit exceeded. Retry after {wait} seconds."
+                if odata:
+                    limited = odata_error(429, "TooManyRequests", message)
+                    limited.headers.update(headers)
+                    return self._count(endpoint, limited)
+                body = error_body("TooManyRequests", message)
                 return self._count(endpoint, _json(body, 429, headers))
         self.api_requests += 1
         fault = self.injector.draw()
@@ -163,7 +172,7 @@ class Simulator:
             delay += self.config.stall_seconds
         if delay:
             await asyncio.sleep(delay)
-        early = self._status_fault(fault)
+        early = self._status_fault(fault, odata)
         if early is not None:
             return self._count(endpoint, early)
         request.state.fault = fault
@@ -176,8 +185,10 @@ class Simulator:
             return formatdate(time() + seconds, usegmt=True)
         return str(seconds)
 
-    def _status_fault(self, fault: str | None) -> Response | None:
+    def _status_fault(self, fault: str | None, odata: bool = False) -> Response | None:
         if fault == "error_500":
+            if odata:
+                return odata_error(500, "InternalServerError", "An error has occurred.")
             return _json(error_body("ServerError", "Server Error - Contact support"), 500)
         if fault == "error_502":
             return Response(b"", status_code=502)
@@ -365,9 +376,16 @@ def create_app(config: SimConfig | None = None) -> Starlette:
     async def not_found(request: Request) -> Response:
         return Response(b"", status_code=404)
 
+    service = ODataService(simulator.config.seed, simulator.config.odata4_sizes)
+    root = ODATA4_ROOT
     routes = [
         Route("/__sim/stats", stats, methods=["GET"]),
         Route("/__sim/reset", reset, methods=["POST"]),
+        Route(root, simulator.route(service.service_document, odata=True)),
+        Route(f"{root}/", simulator.route(service.service_document, odata=True)),
+        Route(f"{root}/$metadata", simulator.route(service.metadata, odata=True)),
+        Route(f"{root}/{{entity_set}}/$count", simulator.route(service.count, odata=True)),
+        Route(f"{root}/{{entity_set}}", simulator.route(service.collection, odata=True)),
         Route("/api/v1/instance/details", simulator.route(simulator.instance)),
         Route(
             "/api/v1/studies/{study_id:int}/subjects/odata",

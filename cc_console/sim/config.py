@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from .data import DEFAULT_SIZES
+from .odata4.model import DEFAULT_SIZES as ODATA4_SIZES
 
 __all__ = ["PROFILES", "FaultRates", "RateLimitPolicy", "SimConfig", "sim_config"]
 
@@ -57,6 +58,9 @@ class SimConfig(BaseModel):
     profile: str = "clean"
     seed: int = 7
     sizes: dict[str, int] = Field(default_factory=lambda: dict(DEFAULT_SIZES))
+    # the standard OData v4 service (at /odata/v4/sales): its entity sets' sizes
+    odata4_sizes: dict[str, int] = Field(default_factory=lambda: dict(ODATA4_SIZES))
+    dialect: Literal["clinical-conductor", "odata4"] = "clinical-conductor"  # what `sim` shows
     envelope: Literal["pageresult", "array", "odata", "vendor"] = "pageresult"
     casing: Literal["camel", "swagger"] = "camel"
     top_overflow: Literal["reject", "clamp"] = "reject"

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import uvicorn
 
-from .app import create_app
+from .app import ODATA4_ROOT, create_app
 from .config import SimConfig
 
 __all__ = ["RunningSimulator", "run_in_thread", "serve_forever"]
@@ -27,8 +27,19 @@ class RunningSimulator:
 
     @property
     def api_url(self) -> str:
-        """Base URL of the API (what a config's base_url points at)."""
+        """Base URL of the API of the simulator's dialect (what a config's base_url points at):
+        the Clinical Conductor API, or the OData v4 service's root."""
+        return self.odata_url if self.config.dialect == "odata4" else self.cc_url
+
+    @property
+    def cc_url(self) -> str:
+        """Base URL of the Clinical Conductor API."""
         return f"{self.base_url}/api/v1"
+
+    @property
+    def odata_url(self) -> str:
+        """The standard OData v4 service's root."""
+        return f"{self.base_url}{ODATA4_ROOT}"
 
 
 def _server(config: SimConfig, sock: socket.socket) -> uvicorn.Server:
