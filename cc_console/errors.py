@@ -14,17 +14,21 @@ What a sync meets, typed by :class:`ErrorKind` (stored in ``cc_error_event.kind`
 ```
 SyncError(kind)                  a sync cannot go on as it is
 ├── ApiError                     one HTTP attempt failed (the client retries the retryable)
-│   ├── retryable    timeout, connect, reset, http_429, http_500 (unless the config says
-│   │                not), http_502, http_503, http_504
-│   └── final        http_400/401/403/404/409/501, http_other
+│   ├── retryable    timeout, connect, reset, truncated (the body was cut off), http_429,
+│   │                http_500 (unless the config says not), http_502, http_503, http_504
+│   └── final        http_400/401/403/404/409/501, http_other, foreign_redirect (another
+│                    origin: the key never goes there), too_many_redirects (more than 5)
 └── StopRun                      the engine ends the run (it stays resumable)
-    ├── parse              the body is not JSON of a known envelope
+    ├── parse              the body is not JSON of a known envelope (after its retries)
     ├── validation         records do not match the resource schema
     ├── foreign_next_link  a next link points at another scheme/host/port (key never sent)
+    ├── bad_next_link      a next link that is no usable URL
+    ├── next_link_loop     a next link this run has followed already
     ├── secret_unavailable the config's secret reference does not resolve
     ├── cancelled          an operator asked it to stop
     └── db                 the audit trail could not be written (so nothing is sent)
-kinds a run records for itself: interrupted (its engine died), legacy_write (cutover)
+kinds a run records for itself: interrupted (its engine died), legacy_write (cutover),
+cursor_restarted (a notice: the cursor went back to the start, and why)
 ```
 
 Each kind says whether an attempt that failed with it is retried (``retryable``) and
@@ -79,6 +83,7 @@ class ErrorKind(StrEnum):
     TIMEOUT = "timeout"
     CONNECT = "connect"
     RESET = "reset"
+    TRUNCATED = "truncated"
     HTTP_429 = "http_429"
     HTTP_500 = "http_500"
     HTTP_502 = "http_502"
@@ -94,11 +99,16 @@ class ErrorKind(StrEnum):
     PARSE = "parse"
     VALIDATION = "validation"
     FOREIGN_NEXT_LINK = "foreign_next_link"
+    BAD_NEXT_LINK = "bad_next_link"
+    NEXT_LINK_LOOP = "next_link_loop"
+    FOREIGN_REDIRECT = "foreign_redirect"
+    TOO_MANY_REDIRECTS = "too_many_redirects"
     SECRET_UNAVAILABLE = "secret_unavailable"
     INTERRUPTED = "interrupted"
     CANCELLED = "cancelled"
     DB = "db"
     LEGACY_WRITE = "legacy_write"
+    CURSOR_RESTARTED = "cursor_restarted"
 
     @property
     def retryable(self) -> bool:
@@ -124,6 +134,7 @@ _RETRYABLE = frozenset(
         ErrorKind.TIMEOUT,
         ErrorKind.CONNECT,
         ErrorKind.RESET,
+        ErrorKind.TRUNCATED,
         ErrorKind.HTTP_429,
         ErrorKind.HTTP_500,
         ErrorKind.HTTP_502,

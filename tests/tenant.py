@@ -47,7 +47,11 @@ class Tenant:
             ).scalar_one()
 
     def template(
-        self, resource_path: str, key: list[str] | None = None, **options: Any
+        self,
+        resource_path: str,
+        key: list[str] | None = None,
+        paging: str = "auto",
+        **options: Any,
     ) -> uuid.UUID:
         """A template of ``resource_path``; ``key``: its record key (else the built-in one)."""
         params = canonical_params(options)
@@ -55,9 +59,9 @@ class Tenant:
             return conn.execute(
                 text(
                     "INSERT INTO cc_odata_query_template (config_id, resource_path, params,"
-                    " params_hash, filter_hash, record_key, created_by, updated_by) VALUES (:c,"
-                    " :p, CAST(:params AS jsonb), :ph, :fh, CAST(:key AS jsonb), 't', 't')"
-                    " RETURNING id"
+                    " params_hash, filter_hash, record_key, paging, created_by, updated_by)"
+                    " VALUES (:c, :p, CAST(:params AS jsonb), :ph, :fh, CAST(:key AS jsonb),"
+                    " :paging, 't', 't') RETURNING id"
                 ),
                 {
                     "c": self.config_id,
@@ -66,6 +70,7 @@ class Tenant:
                     "ph": params_hash(params),
                     "fh": filter_hash(params),
                     "key": None if key is None else _json(key),
+                    "paging": paging,
                 },
             ).scalar_one()
 

@@ -56,6 +56,22 @@ class ClientConfigSpec(BaseModel):
     legacy_url: str | None = None
     # what the API speaks: the vendor's (built-in schemas), OData v4 ($metadata), or generic
     dialect: Literal["clinical-conductor", "odata4", "generic"] = "clinical-conductor"
+    ca_bundle: str | None = None  # a PEM file of CAs to trust (else the system's / SSL_CERT_FILE)
+    parse_retries: int = Field(default=2, ge=0, le=10)
+
+    @field_validator("ca_bundle")
+    @classmethod
+    def _absolute_file(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        from pathlib import Path
+
+        path = Path(value.strip()).expanduser()
+        if not path.is_absolute():
+            raise ValueError("must be an absolute path to a PEM file")
+        if not path.is_file():
+            raise ValueError(f"{path} is not a file")
+        return str(path)
 
     @field_validator("base_url")
     @classmethod

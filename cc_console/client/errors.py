@@ -16,7 +16,8 @@ def classify_status(status: int, *, retry_http_500: bool = True) -> tuple[ErrorK
 
 
 def classify_exception(exc: BaseException) -> tuple[ErrorKind, bool]:
-    """(kind, retryable) of a transport failure."""
+    """(kind, retryable) of a transport failure before any answer (a body cut off after the
+    answer began is ``truncated``: the client knows which it is)."""
     if isinstance(exc, httpx.TimeoutException):
         kind = ErrorKind.TIMEOUT
     elif isinstance(exc, httpx.ConnectError):

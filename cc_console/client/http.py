@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import random
+import ssl
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from typing import NoReturn
+from urllib.parse import parse_qsl, urljoin, urlsplit
 
 import httpx
 from sqlalchemy.exc import SQLAlchemyError
@@ -30,14 +31,40 @@ from tenacity import (
 
 from .. import __version__
 from ..errors import ApiError, ErrorKind
-from ..store.audit_log import RequestRef, ResponseFields, write_failure, write_request
+from ..odata.links import LinkError, origin_of
+from ..store.audit_log import (
+    RequestRef,
+    ResponseFields,
+    write_failure,
+    write_request,
+    write_response,
+)
 from ..store.configs import ConfigRow
 from .errors import classify_exception, classify_status
 from .masking import mask_headers, scrub
-from .ratelimit import RateLimitCoordinator, parse_rate_headers
+from .ratelimit import RateInfo, RateLimitCoordinator, parse_rate_headers
+from .reasons import server_reason
 from .secrets import key_fingerprint
 
-__all__ = ["Attempt", "ClientPolicy", "ResilientClient"]
+__all__ = ["MAX_REDIRECTS", "Attempt", "ClientPolicy", "ResilientClient"]
+
+MAX_REDIRECTS = 5
+REDIRECT_STATUSES = (301, 302, 303, 307, 308)
+
+
+def _tls(ca_bundle: str | None) -> ssl.SSLContext | bool:
+    """The config's CA bundle, or the default trust (with SSL_CERT_FILE honoured)."""
+    if ca_bundle is None:
+        return True
+    return ssl.create_default_context(cafile=ca_bundle)
+
+
+def _origin_text(url: str) -> str:
+    try:
+        scheme, host, port = origin_of(url)
+    except LinkError:
+        return "not a URL"
+    return f"{scheme}://{host}:{port}"
 
 
 @dataclass(frozen=True)
@@ -58,6 +85,7 @@ class ClientPolicy:
     retry_http_500: bool
     max_requests_per_second: float | None
     masked_headers: tuple[str, ...] = ()
+    ca_bundle: str | None = None
 
     @classmethod
     def from_config(cls, config: ConfigRow) -> ClientPolicy:
@@ -77,6 +105,7 @@ class ClientPolicy:
             retry_http_500=config.retry_http_500,
             max_requests_per_second=config.max_requests_per_second,
             masked_headers=config.masked_headers,
+            ca_bundle=config.ca_bundle,
         )
 
 
@@ -87,8 +116,7 @@ class Attempt:
     request: RequestRef
     attempt_no: int
     response: ResponseFields
-    url: str
-    request_headers: dict[str, Any]  # masked
+    url: str  # where the answer came from (after the redirects followed)
 
 
 @dataclass
@@ -145,7 +173,9 @@ class ResilientClient:
         self.http = httpx.AsyncClient(
             timeout=timeout,
             transport=transport,
-            follow_redirects=False,
+            follow_redirects=False,  # followed by hand: same origin only, every hop logged
+            verify=_tls(policy.ca_bundle),
+            trust_env=True,  # HTTPS_PROXY, NO_PROXY, SSL_CERT_FILE
             headers={"Accept": "application/json", "User-Agent": f"cc-console/{__version__}"},
         )
         self.stats = _Stats()
@@ -201,8 +231,43 @@ class ResilientClient:
         template_id: uuid.UUID | None,
         attempt_no: int,
     ) -> Attempt:
+        """One attempt: its redirects within the configured origin are followed, each hop
+        its own request and response rows; a redirect elsewhere is refused."""
         waited = await self.coordinator.acquire(endpoint_path) if self.coordinator else 0.0
         self.stats.waited_s += waited
+        self.stats.attempts += 1
+        self.stats.retries += 1 if attempt_no > 1 else 0
+        hops = 0
+        while True:
+            request, fields, info = await self._send(
+                url, endpoint_path, run_id, template_id, attempt_no
+            )
+            location = self._redirect(fields)
+            if location is None:
+                return await self._answered(
+                    request, fields, info, url, endpoint_path, run_id, attempt_no
+                )
+            if hops == MAX_REDIRECTS:
+                await self._fail_with(
+                    request,
+                    fields,
+                    ErrorKind.TOO_MANY_REDIRECTS,
+                    f"more than {MAX_REDIRECTS} redirects from {endpoint_path}",
+                    endpoint_path,
+                    run_id,
+                )
+            url = await self._hop(request, fields, url, location, endpoint_path, run_id)
+            hops += 1
+
+    async def _send(
+        self,
+        url: str,
+        endpoint_path: str,
+        run_id: uuid.UUID | None,
+        template_id: uuid.UUID | None,
+        attempt_no: int,
+    ) -> tuple[RequestRef, ResponseFields, RateInfo]:
+        """Log the request, send it, read the whole body; failures are typed and logged."""
         headers = {**self.http.headers, self.policy.auth_header: self._key}
         query = dict(parse_qsl(urlsplit(url).query, keep_blank_values=True))
         masked = mask_headers(headers, self._masked_names, [self._key])
@@ -225,44 +290,136 @@ class ResilientClient:
             raise ApiError(
                 ErrorKind.DB, f"cannot write the request log: {type(exc).__name__}", retryable=False
             ) from None
-        self.stats.attempts += 1
-        self.stats.retries += 1 if attempt_no > 1 else 0
         started = time.perf_counter()
+        request_obj = self.http.build_request(
+            "GET", url, headers={self.policy.auth_header: self._key}
+        )
         try:
-            response = await self.http.get(url, headers={self.policy.auth_header: self._key})
-            body = response.content
-        except httpx.HTTPError as exc:
-            kind, retryable = classify_exception(exc)
-            message = scrub(f"{type(exc).__name__}: {exc}", [self._key])
-            await self._fail(request, None, kind, retryable, message, None, endpoint_path, run_id)
-            raise ApiError(kind, message, retryable=retryable) from None
-        elapsed_ms = (time.perf_counter() - started) * 1000
+            response = await self.http.send(request_obj, stream=True)
+        except httpx.HTTPError as exc:  # no answer at all
+            await self._transport_failure(
+                request, exc, classify_exception(exc), endpoint_path, run_id
+            )
+        try:
+            body = await response.aread()
+        except httpx.HTTPError as exc:  # the answer began and was cut off
+            kind = (
+                classify_exception(exc)
+                if isinstance(exc, httpx.TimeoutException)
+                else (ErrorKind.TRUNCATED, True)
+            )
+            await self._transport_failure(request, exc, kind, endpoint_path, run_id)
+        finally:
+            await response.aclose()
         fields = ResponseFields(
             status_code=response.status_code,
             headers=mask_headers(response.headers.multi_items(), self._masked_names, [self._key]),
             body=body,
             content_type=response.headers.get("content-type"),
-            elapsed_ms=elapsed_ms,
+            elapsed_ms=(time.perf_counter() - started) * 1000,
         )
         info = parse_rate_headers(response.headers, self.clock())
         if self.coordinator:
             await self.coordinator.record(endpoint_path, response.status_code, info)
-        if 200 <= response.status_code < 300:
-            return Attempt(request, attempt_no, fields, url, masked)
+        return request, fields, info
+
+    async def _transport_failure(
+        self,
+        request: RequestRef,
+        exc: httpx.HTTPError,
+        classified: tuple[ErrorKind, bool],
+        endpoint_path: str,
+        run_id: uuid.UUID | None,
+    ) -> NoReturn:
+        kind, retryable = classified
+        message = scrub(f"{type(exc).__name__}: {exc}", [self._key])
+        await self._fail(request, None, kind, retryable, message, None, endpoint_path, run_id)
+        raise ApiError(kind, message, retryable=retryable) from None
+
+    @staticmethod
+    def _redirect(fields: ResponseFields) -> str | None:
+        if fields.status_code not in REDIRECT_STATUSES:
+            return None
+        location = fields.headers.get("location")
+        return location if isinstance(location, str) and location else None
+
+    async def _hop(
+        self,
+        request: RequestRef,
+        fields: ResponseFields,
+        url: str,
+        location: str,
+        endpoint_path: str,
+        run_id: uuid.UUID | None,
+    ) -> str:
+        """The URL a same-origin redirect leads to (its answer logged as it is); a redirect
+        to another origin or to no URL is refused before anything is sent there."""
+        try:
+            target = urljoin(url, location)
+            same = origin_of(target) == origin_of(self.policy.base_url)
+        except (LinkError, ValueError):
+            target, same = location, False
+        if not same:
+            await self._fail_with(
+                request,
+                fields,
+                ErrorKind.FOREIGN_REDIRECT,
+                f"refused a redirect from {endpoint_path} to another origin"
+                f" ({_origin_text(target)}): the key is never sent there",
+                endpoint_path,
+                run_id,
+            )
+        try:
+            await write_response(self.engine, request, fields)
+        except (SQLAlchemyError, OSError):
+            raise ApiError(
+                ErrorKind.DB, "cannot write a redirect to the audit log", retryable=False
+            ) from None
+        return target
+
+    async def _answered(
+        self,
+        request: RequestRef,
+        fields: ResponseFields,
+        info: RateInfo,
+        url: str,
+        endpoint_path: str,
+        run_id: uuid.UUID | None,
+        attempt_no: int,
+    ) -> Attempt:
+        if 200 <= fields.status_code < 300:
+            return Attempt(request, attempt_no, fields, url)
         kind, retryable = classify_status(
-            response.status_code, retry_http_500=self.policy.retry_http_500
+            fields.status_code, retry_http_500=self.policy.retry_http_500
         )
-        message = f"HTTP {response.status_code} from {endpoint_path}"
+        message = f"HTTP {fields.status_code} from {endpoint_path}"
+        reason = server_reason(fields.body, [self._key])
+        if reason:
+            message += f": {reason}"
         await self._fail(
-            request, fields, kind, retryable, message, response.status_code, endpoint_path, run_id
+            request, fields, kind, retryable, message, fields.status_code, endpoint_path, run_id
         )
         raise ApiError(
             kind,
             message,
             retryable=retryable,
-            status_code=response.status_code,
+            status_code=fields.status_code,
             retry_after_s=info.retry_after_s,
         )
+
+    async def _fail_with(
+        self,
+        request: RequestRef,
+        fields: ResponseFields,
+        kind: ErrorKind,
+        message: str,
+        endpoint_path: str,
+        run_id: uuid.UUID | None,
+    ) -> NoReturn:
+        await self._fail(
+            request, fields, kind, False, message, fields.status_code, endpoint_path, run_id
+        )
+        raise ApiError(kind, message, retryable=False, status_code=fields.status_code)
 
     async def _fail(
         self,

@@ -54,6 +54,13 @@ Dialect = Annotated[
         " (keys and types from $metadata) or generic (keys given with template add --key)."
     ),
 ]
+CaBundle = Annotated[
+    str | None, typer.Option(help="A PEM file of CAs to trust for this API (absolute path).")
+]
+ParseRetries = Annotated[
+    int | None,
+    typer.Option(help="Fetch a complete body that is no JSON again this often (default 2)."),
+]
 LegacyUrl = Annotated[
     str | None,
     typer.Option(
@@ -80,6 +87,8 @@ def _policy(options: dict[str, Any]) -> dict[str, Any]:
         "dual_write_legacy": "dual_write_legacy",
         "legacy_url": "legacy_url",
         "dialect": "dialect",
+        "ca_bundle": "ca_bundle",
+        "parse_retries": "parse_retries",
         "base_url": "base_url",
         "secret_ref": "secret_ref",
     }
@@ -120,6 +129,8 @@ def add(
     dual_write_legacy: DualWrite = None,
     legacy_url: LegacyUrl = None,
     dialect: Dialect = None,
+    ca_bundle: CaBundle = None,
+    parse_retries: ParseRetries = None,
     inactive: Annotated[bool, typer.Option("--inactive", help="Create it deactivated.")] = False,
     json_output: JsonOpt = False,
 ) -> None:
@@ -230,6 +241,8 @@ def edit(
     dual_write_legacy: DualWrite = None,
     legacy_url: LegacyUrl = None,
     dialect: Dialect = None,
+    ca_bundle: CaBundle = None,
+    parse_retries: ParseRetries = None,
     json_output: JsonOpt = False,
 ) -> None:
     """Change fields of a config (only the options given)."""

@@ -20,6 +20,7 @@ from ..store.configs import ConfigRow, get_config, list_configs
 from ..store.models import OdataQueryTemplate
 from ..store.rows import row_as_dict
 from ..store.templates import add_template, find_template, list_templates, remove_template
+from ..store.vocabulary import PAGING_MODES
 from .common import console, emit_json, open_db, parse_duration, session_scope, settings
 
 app = typer.Typer(help="Manage OData query templates (resource path + $filter/$select/...).")
@@ -58,6 +59,13 @@ def add(
             " $metadata (odata4 configs) or the built-in schema (clinical-conductor)."
         ),
     ] = None,
+    paging: Annotated[
+        str,
+        typer.Option(
+            help="auto ($top; any next link the server sends wins), skip ($top + $skip only)"
+            " or server (no $top: next links until there is none)."
+        ),
+    ] = "auto",
     json_output: JsonOpt = False,
 ) -> None:
     """Add a template; adding the same query twice returns the existing one.
@@ -67,6 +75,8 @@ def add(
     built-in resource schema's (clinical-conductor configs). Without one it is refused.
     """
     path = _resource_path(resource_path)
+    if paging not in PAGING_MODES:
+        raise UsageError(f"--paging is one of {', '.join(PAGING_MODES)} (got {paging!r})")
     given_key = None
     if key is not None:
         try:
@@ -105,6 +115,7 @@ def add(
                 user=user,
                 record_key=record_key,
                 record_schema=record_schema,
+                paging=paging,
             )
             payload = {
                 **row_as_dict(row),

@@ -1,54 +1,42 @@
-"""The paging loop of one run: fetch ahead, parse, validate, land each page atomically."""
+"""The paging loop of one run: fetch ahead, land each page atomically, follow the mode.
+
+What comes after a page — our own ``$skip`` request, a server's next link, or the end — is
+``paging.Paging``'s decision; this loop fetches the next page while the current one lands.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import uuid
-from dataclasses import dataclass, replace
-from typing import Any
-from urllib.parse import urlsplit
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ..client.http import Attempt, ResilientClient
-from ..errors import ErrorKind, StopRun
-from ..odata.envelope import EnvelopeError, Page, parse_page
+from ..client.http import ResilientClient
+from ..errors import ApiError, ErrorKind, StopRun
 from ..odata.keys import Key
+from ..odata.links import origin_of
 from ..odata.query import encode_query, stable_orderby
-from ..odata.resources import Validation, resource_name, validate_records
-from ..store.audit_log import write_failure
+from ..odata.resources import resource_name
 from ..store.configs import ConfigRow
 from ..store.landing import CursorAdvance, PageLanding, land_page
 from ..store.runs import cancel_requested
-from ..store.silver import SilverBatch, silver_rows
 from ..store.templates import TemplateRow
+from .fetch import PageFetcher, PreparedPage, selected_schema
+from .paging import Paging
 
-__all__ = ["Pager"]
+__all__ = ["Pager", "RestartCursor"]
 
-
-@dataclass(frozen=True)
-class PreparedPage:
-    """A fetched page, parsed and validated, with its Silver hashes: ready to land."""
-
-    attempt: Attempt
-    page: Page
-    validation: Validation
-    batch: SilverBatch
+# a stored next link the server no longer knows (an expired skiptoken)
+_EXPIRED_LINK_STATUSES = (400, 404, 410)
 
 
-def _selected(schema: dict[str, Any] | None, select: str | None) -> dict[str, Any] | None:
-    """The part of a ``$metadata`` schema a ``$select`` asks for (so the rest is no drift)."""
-    if schema is None or not select:
-        return schema
-    wanted = {name.strip() for name in select.split(",")}
-    properties = {k: v for k, v in schema.get("properties", {}).items() if k in wanted}
-    return {**schema, "properties": properties}
+class RestartCursor(Exception):  # noqa: N818 - a signal, not an error
+    """The stored next link is gone: the caller restarts the cursor and pages again."""
 
-
-def _same_origin(link: str, base_url: str) -> bool:
-    a, b = urlsplit(link), urlsplit(base_url)
-    return (a.scheme, a.hostname, a.port) == (b.scheme, b.hostname, b.port)
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 class Pager:
@@ -72,26 +60,49 @@ class Pager:
         self.cancel = cancel
         self.resource = resource_name(template.resource_path)
         self.key = key
-        self.builtin_schema = config.dialect == "clinical-conductor"
-        self.edm_schema = _selected(template.record_schema, template.params.get("$select"))
         params = dict(template.params)
         self.top = int(params.pop("$top", config.default_page_size))
         self.orderby = stable_orderby(params.pop("$orderby", None), key)
         params.pop("$skip", None)
         params.pop("$count", None)
         self.params = params
+        self.paging = Paging(template.paging, self.top, origin_of(config.base_url))
+        self.fetcher = PageFetcher(
+            engine=engine,
+            client=client,
+            config_id=config.id,
+            run_id=run_id,
+            template_id=template.id,
+            resource_path=template.resource_path,
+            resource=self.resource,
+            key=key,
+            builtin_schema=config.dialect == "clinical-conductor",
+            edm_schema=selected_schema(template.record_schema, template.params.get("$select")),
+            parse_retries=config.parse_retries,
+        )
         self.pages = 0
         self.landed = 0  # records this run landed, and rejected (no key), so far
         self.rejected = 0
-        self.count: int | None = None
         self.cancel_seen = False
 
+    @property
+    def shape(self) -> dict[str, object]:
+        """What a cursor's position depends on: a change restarts the cursor."""
+        return {
+            "orderby": self.orderby,
+            "top": None if self.template.paging == "server" else self.top,
+            "paging": self.template.paging,
+            "select": self.params.get("$select"),
+        }
+
     def url(self, skip: int, first: bool) -> str:
+        """Our own request for the page at ``skip`` (no $top or $skip when server-paged)."""
+        server = self.template.paging == "server"
         query = {
             **self.params,
             "$orderby": self.orderby,
-            "$top": self.top,
-            "$skip": skip,
+            "$top": None if server else self.top,
+            "$skip": None if server else skip,
             "$count": "true" if first else None,
         }
         return f"{self.config.base_url}{self.template.resource_path}?{encode_query(query)}"
@@ -104,112 +115,63 @@ class Pager:
             return self.cancel_seen
         return await cancel_requested(self.engine, self.run_id)
 
-    def _next_url(self, skip: int, link: str | None, first: bool) -> tuple[str, bool]:
-        """The URL of the next page and whether it is our own ($skip) request."""
-        if link:
-            if not _same_origin(link, self.config.base_url):
-                where = urlsplit(link)
-                raise StopRun(
-                    ErrorKind.FOREIGN_NEXT_LINK,
-                    f"refused a next link to another host: {where.scheme}://{where.netloc}",
-                )
-            return link, False
-        return self.url(skip, first), True
-
-    def _fetch(self, url: str) -> asyncio.Future[PreparedPage]:
-        return asyncio.ensure_future(self._fetch_and_prepare(url))
-
-    async def _fetch_and_prepare(self, url: str) -> PreparedPage:
-        """Fetch, parse and validate one page: CPU work that overlaps the previous landing."""
-        attempt = await self.client.get(
-            url,
-            endpoint_path=self.template.resource_path,
-            run_id=self.run_id,
-            template_id=self.template.id,
-        )
-        page = await self._parse(attempt)
-        validation = validate_records(
-            self.resource,
-            page.records,
-            key=self.key,
-            builtin=self.builtin_schema,
-            edm_schema=self.edm_schema,
-        )
-        response = replace(
-            attempt.response,
-            parse_ok=True,
-            is_json=True,
-            odata_count=page.count,
-            has_next_link=page.next_link is not None,
-            validation_errors=None if validation.ok else validation.errors_sample,
-        )
-        batch = silver_rows(page.records, self.key, set(validation.invalid_keys))
-        return PreparedPage(replace(attempt, response=response), page, validation, batch)
+    def _fetch(self, url: str, own: bool) -> asyncio.Future[PreparedPage]:
+        self.paging.fetched(url, own)
+        return asyncio.ensure_future(self.fetcher.prepare(url))
 
     async def run(self, cursor_id: uuid.UUID, skip: int, next_link: str | None) -> None:
         """Page until done. The next page is fetched while the current one lands."""
         if await self.cancelled():
             raise StopRun(ErrorKind.CANCELLED, "cancelled by request")
-        url, own = self._next_url(skip, next_link, first=True)
-        pending: asyncio.Future[PreparedPage] | None = self._fetch(url)
-        window = 0
+        resuming = next_link is not None and self.template.paging != "skip"
+        own = not resuming
+        url = next_link if resuming and next_link else self.url(skip, first=True)
+        if resuming:
+            self.paging.resuming_from_link()
+        pending: asyncio.Future[PreparedPage] | None = self._fetch(url, own)
         try:
             while pending is not None:
-                if own:
-                    window = 0  # records served since our own last $skip/$top request
-                prepared = await pending
+                try:
+                    prepared = await pending
+                except ApiError as exc:
+                    if resuming and exc.status_code in _EXPIRED_LINK_STATUSES:
+                        raise RestartCursor(
+                            f"the stored next link was refused ({exc.status_code}): its"
+                            " skiptoken expired; the cursor starts again from the beginning"
+                        ) from None
+                    raise
+                resuming = False
                 pending = None
                 page = prepared.page
-                served, link = len(page.records), page.next_link
-                if page.count is not None:
-                    self.count = page.count  # asked for on the first page only
-                window += served
-                short = window < self.top  # a server page cap ends a link chain, not the data
-                counted_out = self.count is not None and skip + served >= self.count
-                done = served == 0 or (link is None and (short or counted_out))
-                follow_up: StopRun | None = None
-                if not done:
-                    try:
-                        if await self.cancelled():
-                            raise StopRun(ErrorKind.CANCELLED, "cancelled by request")
-                        url, own = self._next_url(skip + served, link, first=False)
-                        pending = self._fetch(url)
-                    except StopRun as stop:
-                        follow_up = stop  # land this page first, then stop
-                # a refused link is not kept: a resume continues with $skip paging instead
-                refused = follow_up and follow_up.kind is ErrorKind.FOREIGN_NEXT_LINK
-                keep = None if refused else link
-                await self._land(prepared, cursor_id, skip + served, keep, done)
+                step = self.paging.after(
+                    request_url=prepared.url,
+                    skip=skip,
+                    served=len(page.records),
+                    link=page.next_link,
+                    context=page.context,
+                    count=page.count,
+                )
+                follow_up = step.stop
+                if not step.done and follow_up is None:
+                    if await self.cancelled():
+                        follow_up = StopRun(ErrorKind.CANCELLED, "cancelled by request")
+                    else:
+                        own = step.next_url is None
+                        url = step.next_url or self.url(step.next_skip, first=False)
+                        pending = self._fetch(url, own)
+                # land this page first, then stop: a refused link is not kept, a resume
+                # continues with $skip paging instead
+                await self._land(prepared, cursor_id, step.next_skip, step.keep_link, step.done)
                 self.pages += 1
                 if follow_up is not None:
                     raise follow_up
-                skip += served
+                skip = step.next_skip
         finally:
             # a page fetched ahead and never landed keeps its request row without a response
             if pending is not None and not pending.done():
                 pending.cancel()
                 with contextlib.suppress(BaseException):
                     await pending
-
-    async def _parse(self, attempt: Attempt) -> Page:
-        response = attempt.response
-        try:
-            return parse_page(response.body)
-        except EnvelopeError as exc:
-            await write_failure(
-                self.engine,
-                request=attempt.request,
-                response=replace(response, parse_ok=False),
-                kind=ErrorKind.PARSE,
-                retryable=False,
-                message=str(exc)[:500],
-                status_code=response.status_code,
-                endpoint_path=self.template.resource_path,
-                config_id=self.config.id,
-                run_id=self.run_id,
-                detail={"content_type": response.content_type},
-            )
-            raise StopRun(ErrorKind.PARSE, f"unparseable page: {exc}") from None
 
     async def _land(
         self,
@@ -219,7 +181,7 @@ class Pager:
         link: str | None,
         done: bool,
     ) -> None:
-        validation, page = prepared.validation, prepared.page
+        page = prepared.page
         requests, retries, waited = self.client.stats.take()
         landing = PageLanding(
             config_id=self.config.id,
@@ -231,7 +193,7 @@ class Pager:
             items_key=page.items_key,
             records=len(page.records),
             batch=prepared.batch,
-            validation=validation,
+            validation=prepared.validation,
             cursor=CursorAdvance(cursor_id, next_skip, link, "completed" if done else "running"),
             odata_count=page.count,
             waited_s=waited,

@@ -26,12 +26,19 @@ from ..odata.keys import Key
 from ..odata.resources import effective_key
 from ..store import runs
 from ..store.configs import ConfigRow, load_config
-from ..store.cursors import CursorBusy, CursorLock, close_cursor, lock_key, open_cursor
+from ..store.cursors import (
+    CursorBusy,
+    CursorLock,
+    close_cursor,
+    lock_key,
+    open_cursor,
+    restart_cursor,
+)
 from ..store.error_events import record_error_event
 from ..store.stale import mark_stale_runs
 from ..store.templates import TemplateRow, load_template
 from .gc_tuning import tune_gc
-from .pager import Pager
+from .pager import Pager, RestartCursor
 
 __all__ = ["CompanionFactory", "RunCompanion", "RunSummary", "run_template"]
 
@@ -224,6 +231,21 @@ async def _stop(
         await close_cursor(conn, run_id, status)
 
 
+async def _notice(
+    engine: AsyncEngine, run_id: uuid.UUID, config: ConfigRow, message: str, path: str
+) -> None:
+    """Tell the operator the cursor went back to the beginning, and why."""
+    async with engine.begin() as conn:
+        await record_error_event(
+            conn,
+            kind=ErrorKind.CURSOR_RESTARTED,
+            message=message,
+            config_id=config.id,
+            run_id=run_id,
+            endpoint_path=path,
+        )
+
+
 async def _execute(
     engine: AsyncEngine,
     template: TemplateRow,
@@ -255,10 +277,28 @@ async def _execute(
             filter_hash=template.filter_hash,
             filter_text=template.params.get("$filter"),
             page_size=pager.top,
+            shape=pager.shape,
             run_id=run_id,
             from_start=trigger != "resume",
         )
-        await pager.run(cursor.id, cursor.next_skip, cursor.next_link)
+        skip, link = cursor.next_skip, cursor.next_link
+        restarted = cursor.restarted
+        if not restarted and template.paging == "server" and link is None and skip:
+            restarted = (
+                f"server-driven paging cannot go on from $skip {skip} without the server's"
+                " next link; the cursor starts again from the beginning"
+            )
+            await restart_cursor(engine, cursor.id)
+            skip = 0
+        if restarted:
+            await _notice(engine, run_id, config, restarted, template.resource_path)
+        try:
+            await pager.run(cursor.id, skip, link)
+        except RestartCursor as restart:  # the stored link expired: from the beginning
+            await _notice(engine, run_id, config, restart.reason, template.resource_path)
+            await restart_cursor(engine, cursor.id)
+            pager.paging.restart()
+            await pager.run(cursor.id, 0, None)
         if pager.rejected:  # read to the end, but not every record could land
             status = "partial" if pager.landed else "failed"
             return status, (

@@ -23,12 +23,12 @@ from .dataset import Dataset
 from .envelopes import envelope_kind, page_bytes, shape_record
 from .faults import (
     FaultInjector,
+    cut_off_body,
     drift_record,
+    drop_connection,
     error_body,
     html_response,
     malform,
-    reset_mid_body,
-    truncate,
 )
 from .odata4 import ODataService, odata_error
 from .query import QueryError, compile_filter, compile_orderby, compile_select
@@ -172,7 +172,7 @@ class Simulator:
             delay += self.config.stall_seconds
         if delay:
             await asyncio.sleep(delay)
-        early = self._status_fault(fault, odata)
+        early = self._status_fault(fault, odata) or self._redirect_fault(fault, request)
         if early is not None:
             return self._count(endpoint, early)
         request.state.fault = fault
@@ -202,21 +202,32 @@ class Simulator:
             return html_response()
         return None
 
+    def _redirect_fault(self, fault: str | None, request: Request) -> Response | None:
+        """A gateway's redirect: to the same URL on this server, or to another host."""
+        if fault == "redirect":
+            return Response(b"", status_code=307, headers={"Location": str(request.url)})
+        if fault == "foreign_redirect":
+            target = f"{FOREIGN_HOST}{request.url.path}?{request.url.query}"
+            return Response(b"", status_code=307, headers={"Location": target})
+        return None
+
     def _body_fault(self, fault: str | None, response: Response, headers: dict[str, str]) -> Any:
         response.headers.update(headers)
         if response.status_code != 200 or fault is None:
             return response
         body = bytes(response.body)
         if fault == "truncated":
-            return Response(truncate(body), media_type=JSON, headers=headers)
+            cut = cut_off_body(body)
+            cut.status_code = 200
+            return cut
         if fault == "malformed":
             return Response(malform(body), media_type=JSON, headers=headers)
         if fault == "wrong_content_type":
             return Response(body, media_type="text/plain; charset=utf-8", headers=headers)
         if fault == "reset":
-            app = reset_mid_body(body)
-            app.status_code = 200
-            return app
+            dropped = drop_connection()
+            dropped.status_code = 0  # no answer: the connection goes before one
+            return dropped
         return response
 
     async def list_resource(self, request: Request) -> Response:
@@ -324,7 +335,12 @@ class Simulator:
     def _next_link(
         self, request: Request, skip: int, top: int, served: int, more: bool
     ) -> str | None:
-        fault_link = getattr(request.state, "fault", None) == "foreign_next_link"
+        fault = getattr(request.state, "fault", None)
+        fault_link = fault == "foreign_next_link"
+        if fault == "next_link_loop":  # the page links to itself
+            return str(request.url)
+        if fault == "bad_next_link":  # a port no URL can have
+            return f"http://127.0.0.1:99999{request.url.path}?$skip={skip + served}"
         if not self.config.server_page_size or served >= top or not more:
             return f"{FOREIGN_HOST}{request.url.path}?$skip={skip + served}" if fault_link else None
         query = {k: v for k, v in request.query_params.items() if k not in ("$skip", "$skiptoken")}
@@ -365,18 +381,19 @@ class Simulator:
 def create_app(config: SimConfig | None = None) -> Starlette:
     """The ASGI app; ``app.state.simulator`` holds the state (stats, reset)."""
     simulator = Simulator(config or SimConfig())
+    service = ODataService(simulator.config.seed, simulator.config.odata4_sizes)
 
     async def stats(request: Request) -> Response:
         return JSONResponse(simulator.stats())
 
     async def reset(request: Request) -> Response:
         simulator.reset()
+        service.expire_tokens()  # a restarted service forgets the skiptokens it handed out
         return JSONResponse({"reset": True})
 
     async def not_found(request: Request) -> Response:
         return Response(b"", status_code=404)
 
-    service = ODataService(simulator.config.seed, simulator.config.odata4_sizes)
     root = ODATA4_ROOT
     routes = [
         Route("/__sim/stats", stats, methods=["GET"]),

@@ -23,12 +23,16 @@ class FaultRates(BaseModel):
     error_503_bare: float = Field(0.0, ge=0, le=1, description="503 without Retry-After")
     error_504: float = Field(0.0, ge=0, le=1)
     stall: float = Field(0.0, ge=0, le=1, description="no answer for stall_seconds")
-    reset: float = Field(0.0, ge=0, le=1, description="connection closed mid-body")
-    truncated: float = Field(0.0, ge=0, le=1, description="200 with half a JSON body")
+    reset: float = Field(0.0, ge=0, le=1, description="connection dropped before the answer")
+    truncated: float = Field(0.0, ge=0, le=1, description="body cut off before Content-Length")
     malformed: float = Field(0.0, ge=0, le=1, description="200 with invalid JSON")
     html: float = Field(0.0, ge=0, le=1, description="502 HTML page from a proxy")
     wrong_content_type: float = Field(0.0, ge=0, le=1, description="JSON served as text/plain")
     foreign_next_link: float = Field(0.0, ge=0, le=1, description="next link to another host")
+    next_link_loop: float = Field(0.0, ge=0, le=1, description="a page whose next link is itself")
+    bad_next_link: float = Field(0.0, ge=0, le=1, description="a next link with port 99999")
+    redirect: float = Field(0.0, ge=0, le=1, description="307 to the same URL")
+    foreign_redirect: float = Field(0.0, ge=0, le=1, description="307 to another host")
 
     def table(self) -> list[tuple[str, float]]:
         """(kind, rate) for every fault with a rate above zero, in a fixed order."""

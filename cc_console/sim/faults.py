@@ -10,7 +10,7 @@ from starlette.types import Receive, Scope, Send
 
 from .config import SimConfig
 
-__all__ = ["FaultInjector", "drift_record", "reset_mid_body"]
+__all__ = ["FaultInjector", "cut_off_body", "drift_record", "drop_connection"]
 
 HTML_PAGE = (
     b"<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway"
@@ -62,18 +62,26 @@ def html_response() -> Response:
     return Response(HTML_PAGE, status_code=502, media_type="text/html")
 
 
-def truncate(body: bytes) -> bytes:
-    """Half of a JSON body: a valid HTTP message whose JSON is cut."""
-    return body[: max(1, len(body) // 2)]
-
-
 def malform(body: bytes) -> bytes:
     """A JSON body made invalid (the first ':' becomes '=')."""
     return body.replace(b":", b"=", 1) if b":" in body else body + b"}"
 
 
-def reset_mid_body(body: bytes, status: int = 200) -> Any:
-    """An ASGI app that announces the full length, sends half, and drops the connection."""
+def drop_connection() -> Any:
+    """An ASGI app after which the server drops the connection before any byte of an answer
+    (a header value the HTTP layer refuses to send makes uvicorn close the socket): what a
+    client sees when a peer resets the connection."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"x-reset", b"\n")]})
+        await send({"type": "http.response.body", "body": b""})
+
+    return app
+
+
+def cut_off_body(body: bytes, status: int = 200) -> Any:
+    """An ASGI app that announces the full length, sends part of the body, and closes the
+    connection: a real short read (the connection ends before Content-Length)."""
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         await send(

@@ -42,7 +42,9 @@ class RunningSimulator:
         return f"{self.base_url}{ODATA4_ROOT}"
 
 
-def _server(config: SimConfig, sock: socket.socket) -> uvicorn.Server:
+def _server(
+    config: SimConfig, sock: socket.socket, tls: tuple[str, str] | None = None
+) -> uvicorn.Server:
     app = create_app(config)
     host, port = sock.getsockname()[:2]
     uv_config = uvicorn.Config(
@@ -53,17 +55,22 @@ def _server(config: SimConfig, sock: socket.socket) -> uvicorn.Server:
         access_log=False,
         lifespan="off",
         timeout_graceful_shutdown=1,
+        ssl_certfile=tls[0] if tls else None,
+        ssl_keyfile=tls[1] if tls else None,
     )
     return uvicorn.Server(uv_config)
 
 
 @contextmanager
-def run_in_thread(config: SimConfig, host: str = "127.0.0.1") -> Iterator[RunningSimulator]:
-    """Serve on a free port of ``host`` until the block ends."""
+def run_in_thread(
+    config: SimConfig, host: str = "127.0.0.1", tls: tuple[str, str] | None = None
+) -> Iterator[RunningSimulator]:
+    """Serve on a free port of ``host`` until the block ends (HTTPS with ``tls``: the paths
+    of a certificate and its key)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, 0))
-    server = _server(config, sock)
+    server = _server(config, sock, tls)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
@@ -73,7 +80,8 @@ def run_in_thread(config: SimConfig, host: str = "127.0.0.1") -> Iterator[Runnin
         time.sleep(0.01)
     port = sock.getsockname()[1]
     try:
-        yield RunningSimulator(f"http://{host}:{port}", config, server)
+        scheme = "https" if tls else "http"
+        yield RunningSimulator(f"{scheme}://{host}:{port}", config, server)
     finally:
         server.should_exit = True
         thread.join(timeout=10)

@@ -32,6 +32,7 @@ __all__ = [
     "run_timeline",
     "write_failure",
     "write_request",
+    "write_response",
 ]
 
 
@@ -155,6 +156,14 @@ async def insert_response(
         )
     ).scalar_one()
     return response_id
+
+
+async def write_response(
+    engine: AsyncEngine, request: RequestRef, response: ResponseFields
+) -> None:
+    """Record an answer that is neither a page nor a failure (a redirect hop), committed."""
+    async with engine.begin() as conn:
+        await insert_response(conn, request, response)
 
 
 async def write_failure(

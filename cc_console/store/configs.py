@@ -52,6 +52,8 @@ class ConfigRow:
     dual_write_legacy: bool
     legacy_url: str | None
     dialect: str
+    ca_bundle: str | None
+    parse_retries: int
 
     @classmethod
     def of(cls, row: Any) -> ConfigRow:
@@ -94,6 +96,8 @@ EDITABLE_FIELDS = (
     "dual_write_legacy",
     "legacy_url",
     "dialect",
+    "ca_bundle",
+    "parse_retries",
 )
 
 

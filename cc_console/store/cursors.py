@@ -12,6 +12,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -30,6 +31,7 @@ __all__ = [
     "is_locked_elsewhere",
     "lock_key",
     "open_cursor",
+    "restart_cursor",
 ]
 
 
@@ -84,11 +86,18 @@ async def is_locked_elsewhere(conn: AsyncConnection, key: int) -> bool:
 
 @dataclass(frozen=True)
 class CursorStart:
-    """Where a run starts paging: the cursor's id and its position."""
+    """Where a run starts paging: the cursor's id and its position — and, when it had to
+    start from the beginning although the run resumes, why."""
 
     id: uuid.UUID
     next_skip: int
     next_link: str | None
+    restarted: str | None = None
+
+
+def _shape_change(old: dict[str, Any], new: dict[str, Any]) -> str:
+    changed = [f"{k} {old.get(k)!r} -> {new.get(k)!r}" for k in new if old.get(k) != new.get(k)]
+    return ", ".join(changed)
 
 
 async def open_cursor(
@@ -100,21 +109,37 @@ async def open_cursor(
     filter_hash: str,
     filter_text: str | None,
     page_size: int,
+    shape: dict[str, Any],
     run_id: uuid.UUID,
     from_start: bool,
 ) -> CursorStart:
     """Get or create the cursor and mark it ``running`` for ``run_id``; reset it to the
-    start unless the run resumes."""
+    start unless the run resumes — and even then when the position was made by another
+    shape (order, page size, paging mode, select), since it means something else now."""
     async with engine.begin() as conn:
+        old = (
+            await conn.execute(
+                text(
+                    "SELECT shape, next_skip, next_link FROM cc_pagination_state"
+                    " WHERE config_id = :config AND resource_path = :path AND filter_hash = :hash"
+                    " FOR UPDATE"
+                ),
+                {"config": config_id, "path": resource_path, "hash": filter_hash},
+            )
+        ).one_or_none()
+        restarted = None
+        if not from_start and old is not None and old.shape is not None and old.shape != shape:
+            restarted = f"the template's paging shape changed ({_shape_change(old.shape, shape)})"
         row = (
             await conn.execute(
                 text(
                     "INSERT INTO cc_pagination_state (config_id, template_id, resource_path,"
-                    " filter_hash, filter_text, page_size, status, last_run_id) VALUES (:config,"
-                    " :template, :path, :hash, :filter, :size, 'running', :run)"
+                    " filter_hash, filter_text, page_size, shape, status, last_run_id) VALUES"
+                    " (:config, :template, :path, :hash, :filter, :size, CAST(:shape AS jsonb),"
+                    " 'running', :run)"
                     " ON CONFLICT (config_id, resource_path, filter_hash) DO UPDATE SET"
                     " status = 'running', last_run_id = :run, template_id = :template,"
-                    " page_size = :size, updated_at = now(),"
+                    " page_size = :size, shape = CAST(:shape AS jsonb), updated_at = now(),"
                     " next_skip = CASE WHEN :fresh THEN 0 ELSE cc_pagination_state.next_skip END,"
                     " next_link = CASE WHEN :fresh THEN NULL ELSE cc_pagination_state.next_link END,"
                     " records_landed = CASE WHEN :fresh THEN 0"
@@ -130,12 +155,25 @@ async def open_cursor(
                     "hash": filter_hash,
                     "filter": filter_text,
                     "size": page_size,
+                    "shape": orjson.dumps(shape).decode(),
                     "run": run_id,
-                    "fresh": from_start,
+                    "fresh": from_start or restarted is not None,
                 },
             )
         ).one()
-    return CursorStart(row.id, row.next_skip, row.next_link)
+    return CursorStart(row.id, row.next_skip, row.next_link, restarted)
+
+
+async def restart_cursor(engine: AsyncEngine, cursor_id: uuid.UUID) -> None:
+    """Back to the beginning: position, link and counts since the restart cleared."""
+    async with engine.begin() as conn:
+        await conn.execute(
+            text(
+                "UPDATE cc_pagination_state SET next_skip = 0, next_link = NULL,"
+                " records_landed = 0, records_rejected = 0, updated_at = now() WHERE id = :id"
+            ),
+            {"id": cursor_id},
+        )
 
 
 # the cursor side of a page's landing: one CTE of the landing statement (see landing.py)

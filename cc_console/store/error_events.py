@@ -27,6 +27,7 @@ __all__ = [
 ]
 
 MESSAGE_LIMIT = 2000
+NOTICES = frozenset({ErrorKind.CURSOR_RESTARTED})  # events that tell, not errors
 
 _INSERT = text(
     "INSERT INTO cc_error_event (kind, retryable, status_code, endpoint_path, message, detail,"
@@ -50,7 +51,8 @@ async def record_error_event(
     response_id: uuid.UUID | None = None,
     detail: dict[str, Any] | None = None,
 ) -> None:
-    """Insert the event in the caller's transaction and count it on its run.
+    """Insert the event in the caller's transaction and count it on its run (a notice, like
+    ``cursor_restarted``, is not counted as an error).
 
     ``request`` is the (id, sent_at) key of the attempt's request row; a response shares
     its request's ``sent_at``.
@@ -72,7 +74,7 @@ async def record_error_event(
             "resp_at": request[1] if request and response_id else None,
         },
     )
-    if run_id is not None:
+    if run_id is not None and kind not in NOTICES:
         await count_error(
             conn, run_id, throttled=kind is ErrorKind.HTTP_429, alive=request is not None
         )

@@ -179,6 +179,10 @@ async def finish_run(
                     " finished_at = GREATEST(clock_timestamp(), started_at),"
                     " chain_records_landed = (SELECT p.records_landed FROM cc_pagination_state p"
                     "   WHERE p.last_run_id = r.id),"
+                    # a resume that followed a stored link was never told the count: the
+                    # chain's count, kept by the cursor, is what its landed count is held to
+                    " odata_count = COALESCE(r.odata_count, (SELECT p.odata_count"
+                    "   FROM cc_pagination_state p WHERE p.last_run_id = r.id)),"
                     f" heartbeat_at = clock_timestamp() WHERE id = :id RETURNING {_COLUMNS}"
                 ),
                 {"status": status, "message": message, "id": run_id},

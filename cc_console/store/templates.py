@@ -51,6 +51,7 @@ class TemplateRow:
     is_active: bool
     record_key: list[str] | None  # None: the config dialect's built-in schema gives it
     record_schema: dict[str, Any] | None  # property -> Edm type, from $metadata
+    paging: str  # auto, skip or server
 
     @property
     def label(self) -> str:
@@ -123,6 +124,7 @@ def add_template(
     user: str,
     record_key: list[str] | None = None,
     record_schema: dict[str, Any] | None = None,
+    paging: str = "auto",
 ) -> tuple[OdataQueryTemplate, bool]:
     """Insert a template, or return the identical one already there (created=False).
 
@@ -138,6 +140,16 @@ def add_template(
         )
     )
     if existing is not None:
+        differs = []
+        if record_key is not None and existing.record_key != record_key:
+            differs.append("record key")
+        if existing.paging != paging:
+            differs.append("paging mode")
+        if differs:
+            raise UsageError(
+                f"template {existing.id} has this query already, with another"
+                f" {' and '.join(differs)}; remove it first (`cc-console template remove`)"
+            )
         return existing, False
     row = OdataQueryTemplate(
         config_id=config.id,
@@ -150,6 +162,7 @@ def add_template(
         sla_target_s=sla_target_s,
         record_key=record_key,
         record_schema=record_schema,
+        paging=paging,
         created_by=user,
         updated_by=user,
     )

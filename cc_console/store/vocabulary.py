@@ -8,6 +8,7 @@ __all__ = [
     "BACKOFF_JITTER",
     "CURSOR_STATUSES",
     "DIALECTS",
+    "PAGING_MODES",
     "ERROR_KINDS",
     "HTTP_METHODS",
     "RUN_STATUSES",
@@ -23,6 +24,8 @@ BACKOFF_JITTER = ("full", "equal", "none")
 # what a config speaks: the vendor's API (built-in schemas), a standard OData v4 service
 # ($metadata), or anything else (keys given by hand)
 DIALECTS = ("clinical-conductor", "odata4", "generic")
+# how a template pages: $top and any next link (auto), $top + $skip only, next links only
+PAGING_MODES = ("auto", "skip", "server")
 # every error kind, in the order of cc_console.errors.ErrorKind (the one definition)
 ERROR_KINDS = tuple(kind.value for kind in ErrorKind)
 

@@ -50,6 +50,46 @@ def wait_for_pages(t, process, pages: int) -> None:  # type: ignore[no-untyped-d
         time.sleep(0.005)
 
 
+def kill_and_resume(t, db_url: str, template: object, kills: int, seed: int) -> dict:  # type: ignore[no-untyped-def]
+    """Sync, kill -9 at ``kills`` seeded points (after 1-3 more pages), resume each time;
+    returns the final run's summary."""
+    rng = random.Random(seed)
+    process = engine_process(db_url, "sync", "-t", str(template))
+    killed = runs_seen = 0
+    for _ in range(kills * 2):
+        runs_seen = wait_for_run(t, process, runs_seen + 1)
+        # a seeded kill point: after 1-3 more pages landed, then a few ms into the next one
+        # (counted in pages, not seconds, so a faster engine still gets killed every time)
+        wait_for_pages(t, process, rng.randint(1, 3))
+        time.sleep(rng.uniform(0.0, 0.03))
+        if process.poll() is None:
+            process.kill()
+            killed += 1
+        process.communicate(timeout=30)
+        last = t.scalar("SELECT id FROM cc_sync_run ORDER BY started_at DESC LIMIT 1")
+        if killed >= kills:
+            break
+        process = engine_process(db_url, "resume", str(last))
+    final = engine_process(db_url, "resume", str(last))
+    out, err = final.communicate(timeout=120)
+    assert final.returncode == 0, err
+    assert killed == kills
+    return json.loads(out)  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("paging", ["auto", "skip", "server"])
+def test_kill_nine_and_resume_in_each_paging_mode(tenant, db_url, paging) -> None:  # type: ignore[no-untyped-def]
+    from tests.engine.test_paging_modes import odata_tenant, set_template
+
+    size = 600  # twelve pages of the service's 50: each mode pages by links or $skip
+    t = odata_tenant(tenant, latency_ms=8, odata4_sizes={"Products": size})
+    options = {} if paging == "server" else {"$top": 100}
+    summary = kill_and_resume(t, db_url, set_template(t, "Products", paging, **options), 5, 7)
+    assert summary["status"] == "succeeded" and summary["reconciled"] is True
+    assert t.scalar("SELECT count(*) FROM cc_silver_record") == size
+    assert t.scalar("SELECT count(DISTINCT record_key) FROM cc_silver_record") == size
+
+
 def test_kill_nine_and_resume(tenant, db_url) -> None:  # type: ignore[no-untyped-def]
     t = tenant(
         sim={
@@ -60,28 +100,9 @@ def test_kill_nine_and_resume(tenant, db_url) -> None:  # type: ignore[no-untype
         default_page_size=15,
     )
     template = t.template("/patient-visits/odata")
-    rng = random.Random(2026)
-    process = engine_process(db_url, "sync", "-t", str(template))
-    killed = runs_seen = 0
-    for _ in range(KILLS * 2):
-        runs_seen = wait_for_run(t, process, runs_seen + 1)
-        # a seeded kill point: after 1-3 more pages landed, then a few ms into the next one
-        # (counted in pages, not seconds, so a faster engine still gets killed 20 times)
-        wait_for_pages(t, process, rng.randint(1, 3))
-        time.sleep(rng.uniform(0.0, 0.03))
-        if process.poll() is None:
-            process.kill()
-            killed += 1
-        process.communicate(timeout=30)
-        last = t.scalar("SELECT id FROM cc_sync_run ORDER BY started_at DESC LIMIT 1")
-        if killed >= KILLS:
-            break
-        process = engine_process(db_url, "resume", str(last))
-    final = engine_process(db_url, "resume", str(last))
-    out, err = final.communicate(timeout=120)
-    assert final.returncode == 0, err
-    assert json.loads(out)["status"] == "succeeded"
-    assert killed == KILLS
+    summary = kill_and_resume(t, db_url, template, KILLS, 2026)
+    assert summary["status"] == "succeeded"
+    killed = KILLS
 
     assert t.scalar("SELECT count(*) FROM cc_silver_record") == RECORDS
     assert t.scalar("SELECT count(DISTINCT record_key) FROM cc_silver_record") == RECORDS

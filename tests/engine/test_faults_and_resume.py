@@ -44,7 +44,6 @@ async def test_transient_faults_are_retried_with_the_right_kind(tenant, aengine,
     ("fault", "kind", "stored"),
     [
         pytest.param("malformed", "parse", "body_text", id="malformed"),
-        pytest.param("truncated", "parse", "body_text", id="truncated"),
         pytest.param("html", "http_502", "body_text", id="html"),
         pytest.param("error_500", "http_500", None, id="500-not-retried"),
     ],
@@ -54,6 +53,7 @@ async def test_bad_bodies_end_the_run_and_are_kept(tenant, aengine, fault, kind,
         sim={"rate_limit": {"enabled": False}, "faults": {fault: 1.0}},
         retry_http_500=False,
         max_retries=0,
+        parse_retries=0,
     )
     summary = await run_template(aengine, t.template("/elements/odata"))
     assert summary.status == "failed" and summary.message.startswith(kind)
@@ -65,6 +65,36 @@ async def test_bad_bodies_end_the_run_and_are_kept(tenant, aengine, fault, kind,
     assert parse_ok is False and size > 0
     if stored == "body_text":
         assert body is None and body_text  # never dropped: kept as raw text
+
+
+async def test_a_body_that_is_no_json_is_fetched_again_before_the_run_stops(
+    tenant, aengine
+) -> None:  # type: ignore[no-untyped-def]
+    t = tenant(sim={"rate_limit": {"enabled": False}, "faults": {"malformed": 1.0}}, max_retries=0)
+    summary = await run_template(aengine, t.template("/elements/odata"))
+    assert summary.status == "failed" and summary.message.startswith("parse")
+    events = t.rows("SELECT kind, retryable FROM cc_error_event ORDER BY occurred_at")
+    assert events == [("parse", True), ("parse", True), ("parse", False)]  # 2 retries, then final
+    kept = t.rows("SELECT body_text IS NOT NULL FROM cc_api_response_log")
+    assert kept == [(True,)] * 3 and summary.requests == 3  # every attempt's body kept
+
+
+async def test_cut_off_and_unparseable_bodies_are_retried_and_the_run_succeeds(
+    tenant, aengine
+) -> None:  # type: ignore[no-untyped-def]
+    t = tenant(
+        sim={"rate_limit": {"enabled": False}, "faults": {"truncated": 0.2, "malformed": 0.1}},
+        default_page_size=20,
+        max_retries=8,
+        parse_retries=6,
+    )
+    summary = await run_template(aengine, t.template("/patient-visits/odata"))
+    assert summary.status == "succeeded", summary.message
+    assert summary.landed == SMALL["patient-visits"] and summary.reconciled
+    faults = t.sim.stats()["faults"]
+    kinds = [k for (k,) in t.rows("SELECT kind FROM cc_error_event ORDER BY occurred_at")]
+    assert kinds.count("truncated") == faults["truncated"] > 0
+    assert kinds.count("parse") == faults["malformed"] > 0
 
 
 async def test_foreign_next_link_is_refused(tenant, aengine) -> None:  # type: ignore[no-untyped-def]
@@ -88,6 +118,7 @@ async def test_partial_run_resumes_to_an_exact_silver(tenant, aengine) -> None: 
     t = tenant(
         sim={"rate_limit": {"enabled": False}, "faults": {"malformed": 0.15}, "seed": 9},
         default_page_size=25,
+        parse_retries=0,  # a malformed page stops the run: the chain of resumes is the test
     )
     template = t.template("/patient-visits/odata")
     summary = await run_template(aengine, template)
@@ -174,6 +205,7 @@ async def test_profiles_end_succeeded_or_partial_and_resume_to_exact(
         "http_503",
         "http_504",
         "reset",
+        "truncated",
         "timeout",
         "parse",
         "http_429",

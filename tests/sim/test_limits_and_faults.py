@@ -121,17 +121,27 @@ def test_each_fault_looks_as_advertised(simulator, fault, check) -> None:  # typ
     assert sim.stats()["faults"] == {fault: 1}
 
 
-@pytest.mark.parametrize("fault", ["truncated", "malformed"])
-def test_broken_json_bodies(simulator, fault) -> None:  # type: ignore[no-untyped-def]
-    response = simulator(faults={fault: 1.0}).get("/visits/odata")
+def test_a_malformed_body_is_a_complete_answer_that_is_no_json(simulator) -> None:  # type: ignore[no-untyped-def]
+    response = simulator(faults={"malformed": 1.0}).get("/visits/odata")
     assert response.status_code == 200
+    assert len(response.content) == int(response.headers["content-length"])  # all of it
     with pytest.raises(json.JSONDecodeError):
         json.loads(response.text)
 
 
-def test_reset_mid_body(simulator) -> None:  # type: ignore[no-untyped-def]
+def test_a_truncated_body_ends_before_its_content_length(simulator) -> None:  # type: ignore[no-untyped-def]
+    sim = simulator(faults={"truncated": 1.0})
+    with sim.http.stream("GET", "/visits/odata", params={"$top": "30"}) as response:
+        assert response.status_code == 200  # the answer began ...
+        announced = int(response.headers["content-length"])
+        with pytest.raises(httpx.RemoteProtocolError, match="incomplete|complete message body"):
+            response.read()  # ... and was cut off
+    assert announced > 0
+
+
+def test_a_reset_drops_the_connection_before_any_answer(simulator) -> None:  # type: ignore[no-untyped-def]
     sim = simulator(faults={"reset": 1.0})
-    with pytest.raises(httpx.RemoteProtocolError):
+    with pytest.raises(httpx.RemoteProtocolError, match="without sending a response"):
         sim.get("/visits/odata", **{"$top": 30})
 
 

@@ -65,6 +65,11 @@ class ODataService:
     def __init__(self, seed: int, sizes: dict[str, int]) -> None:
         self.seed, self.sizes = seed, sizes
         self._rows: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+        self.epoch = 0  # part of every skiptoken: a new epoch expires the ones handed out
+
+    def expire_tokens(self) -> None:
+        """Skiptokens handed out so far are refused from now on (400), as a server's expire."""
+        self.epoch += 1
 
     def entities(self, spec: EntitySetSpec) -> list[dict[str, Any]]:
         key = (spec.name, "", "")
@@ -103,7 +108,7 @@ class ODataService:
             present.sort(key=_by(name), reverse=descending)
             rows = absent + present if not descending else present + absent
         signature = hashlib.sha256(
-            f"{options.get('$filter', '')}|{options.get('$orderby', '')}".encode()
+            f"{self.epoch}|{options.get('$filter', '')}|{options.get('$orderby', '')}".encode()
         ).hexdigest()[:12]
         return rows, signature
 

@@ -19,7 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..vocabulary import BACKOFF_JITTER, DIALECTS, in_list
+from ..vocabulary import BACKOFF_JITTER, DIALECTS, PAGING_MODES, in_list
 from .base import AuditMixin, Base, uuid_pk
 
 __all__ = ["ApiClientConfig", "OdataQueryTemplate"]
@@ -60,6 +60,7 @@ class ApiClientConfig(AuditMixin, Base):
             "NOT dual_write_legacy OR legacy_url IS NOT NULL", name="dual_write_has_url"
         ),
         CheckConstraint(in_list("dialect", DIALECTS), name="dialect_known"),
+        CheckConstraint("parse_retries BETWEEN 0 AND 10", name="parse_retries_range"),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
@@ -86,6 +87,9 @@ class ApiClientConfig(AuditMixin, Base):
     # clinical-conductor: the vendor's built-in resource schemas; odata4: keys and types from
     # $metadata; generic: keys given with --key
     dialect: Mapped[str] = mapped_column(String(30), server_default="clinical-conductor")
+    ca_bundle: Mapped[str | None] = mapped_column(Text)  # a CA bundle file for TLS
+    # how often a complete body that is no JSON is fetched again before a run stops on parse
+    parse_retries: Mapped[int] = mapped_column(Integer, server_default=text("2"))
 
 
 class OdataQueryTemplate(AuditMixin, Base):
@@ -107,6 +111,7 @@ class OdataQueryTemplate(AuditMixin, Base):
             " AND jsonb_array_length(record_key) > 0)",
             name="record_key_names",
         ),
+        CheckConstraint(in_list("paging", PAGING_MODES), name="paging_known"),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
@@ -123,3 +128,4 @@ class OdataQueryTemplate(AuditMixin, Base):
     # $metadata or --key; NULL: the dialect's built-in schema gives the key
     record_key: Mapped[list[str] | None] = mapped_column(JSONB(none_as_null=True))
     record_schema: Mapped[dict[str, Any] | None] = mapped_column(JSONB(none_as_null=True))
+    paging: Mapped[str] = mapped_column(String(10), server_default="auto")

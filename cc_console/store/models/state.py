@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -17,6 +18,7 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..vocabulary import CURSOR_STATUSES, in_list
@@ -52,6 +54,8 @@ class PaginationState(Base):
     odata_count: Mapped[int | None] = mapped_column(BigInteger)
     records_landed: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
     records_rejected: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    # what produced the position: order, page size, paging mode, select (a change restarts)
+    shape: Mapped[dict[str, Any] | None] = mapped_column(JSONB(none_as_null=True))
     status: Mapped[str] = mapped_column(String(20), server_default="idle")
     last_run_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("cc_sync_run.id"))
     last_sync_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
