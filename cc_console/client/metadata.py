@@ -7,12 +7,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..errors import SyncError, UsageError
 from ..odata.csdl import EntitySet, MetadataError, parse_metadata
+from ..odata.envelope import EnvelopeError, parse_page
 from ..store.audit_log import insert_response
 from ..store.configs import ConfigRow
 from .http import Attempt, ClientPolicy, ResilientClient
 from .secrets import resolve_secret
 
-__all__ = ["entity_set_name", "fetch_counts", "fetch_entity_sets"]
+__all__ = ["entity_set_name", "fetch_counts", "fetch_entity_sets", "fetch_page_counts"]
 
 
 def entity_set_name(resource_path: str) -> str:
@@ -64,6 +65,26 @@ async def fetch_counts(
                 )
                 counts[name] = int(attempt.response.body.decode("utf-8").strip())
             except (SyncError, ValueError, UnicodeDecodeError):
+                counts[name] = None
+    finally:
+        await client.aclose()
+    return counts
+
+
+async def fetch_page_counts(
+    engine: AsyncEngine, config: ConfigRow, resources: list[str]
+) -> dict[str, int | None]:
+    """``GET /<resource>/odata?$top=1&$count=true`` for each Clinical Conductor resource: the
+    count its PageResult carries (None for the bare-array ones, which carry none)."""
+    client = _client(engine, config)
+    counts: dict[str, int | None] = {}
+    try:
+        for name in resources:
+            url = f"{config.base_url}/{name}/odata?$top=1&$count=true"
+            try:
+                attempt = await _get(client, engine, url, f"/{name}/odata")
+                counts[name] = parse_page(attempt.response.body).count
+            except (SyncError, EnvelopeError):
                 counts[name] = None
     finally:
         await client.aclose()

@@ -15,7 +15,7 @@ from ..settings import current_user
 from ..store.configs import add_config, get_config, list_configs, update_config
 from ..store.models import ApiClientConfig
 from ..store.rows import row_as_dict
-from .common import console, emit_json, open_db, session_scope, settings
+from .common import console, emit_json, err_console, open_db, session_scope, settings
 
 app = typer.Typer(help="Manage API client configurations (base URL, secret reference, policy).")
 
@@ -99,6 +99,17 @@ def _policy(options: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def looks_like_a_tenant(base_url: str) -> bool:
+    """A Clinical Conductor URL: /CCSWeb/ or /CCEWeb/, or one of the vendor's hosts."""
+    lowered = base_url.lower()
+    host = lowered.split("://", 1)[-1].split("/", 1)[0]
+    return (
+        "/ccsweb/" in lowered + "/"
+        or "/cceweb/" in lowered + "/"
+        or host.endswith((".clinicalconductor.com", ".advarracloud.com"))
+    )
+
+
 def _validated(values: dict[str, Any]) -> dict[str, Any]:
     try:
         return ClientConfigSpec(**values).model_dump()
@@ -161,6 +172,13 @@ def add(
             console.print(
                 f"hint: Clinical Conductor APIs live under {PRESET_BASE_URL_HINT[preset]}"
             )
+    if looks_like_a_tenant(spec["base_url"]) and spec["auth_header"].lower() != "ccapikey":
+        err_console.print(
+            f"note: {spec['base_url']} looks like a Clinical Conductor tenant, which expects the"
+            f" key in the CCAPIKey header, not {spec['auth_header']}: `cc-console config edit"
+            f" {name} --auth-header CCAPIKey` (or add it with --preset clinical-conductor)",
+            markup=False,
+        )
 
 
 @app.command("list")

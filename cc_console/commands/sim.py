@@ -88,6 +88,16 @@ def sim(
     ] = None,
     drift_kind: Annotated[str | None, typer.Option(help="rename, retype, add or remove.")] = None,
     date_suffix_z: Annotated[bool, typer.Option(help="Timestamps end in Z.")] = False,
+    timestamps: Annotated[
+        str | None,
+        typer.Option(
+            help="One shape per tenant: minutes, fraction (.NET's 7 digits), utc, offset."
+        ),
+    ] = None,
+    error_shapes: Annotated[
+        str | None,
+        typer.Option(help="array (InvalidQuery everywhere) or vendor (the documented mix)."),
+    ] = None,
     dialect: Annotated[
         str,
         typer.Option(
@@ -132,6 +142,8 @@ def sim(
             drift_after=drift_after,
             drift_kind=drift_kind,
             date_suffix_z=date_suffix_z or None,
+            timestamps=timestamps,
+            error_shapes=error_shapes,
             dialect=dialect,
         )
     except (ValueError, ValidationError) as exc:

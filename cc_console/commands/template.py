@@ -14,7 +14,7 @@ from ..client.metadata import entity_set_name, fetch_entity_sets
 from ..errors import UsageError
 from ..odata import FilterSyntaxError, canonical_params, check_filter
 from ..odata.keys import Key, parse_key
-from ..odata.resources import effective_key
+from ..odata.resources import effective_key, study_scoped_path
 from ..settings import current_user
 from ..store.configs import ConfigRow, get_config, list_configs
 from ..store.models import OdataQueryTemplate
@@ -59,6 +59,14 @@ def add(
             " $metadata (odata4 configs) or the built-in schema (clinical-conductor)."
         ),
     ] = None,
+    study: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Clinical Conductor: only this study's rows (subjects, visits, elements), via"
+            " /studies/ID/<resource>/odata; the cursor is the study's own.",
+        ),
+    ] = None,
     paging: Annotated[
         str,
         typer.Option(
@@ -75,6 +83,11 @@ def add(
     built-in resource schema's (clinical-conductor configs). Without one it is refused.
     """
     path = _resource_path(resource_path)
+    if study is not None:
+        try:
+            path = study_scoped_path(path, study)
+        except ValueError as exc:
+            raise UsageError(f"--study: {exc}") from None
     if paging not in PAGING_MODES:
         raise UsageError(f"--paging is one of {', '.join(PAGING_MODES)} (got {paging!r})")
     given_key = None
@@ -102,6 +115,8 @@ def add(
     with open_db() as database:
         with session_scope(database) as session:
             config_row = ConfigRow.of(get_config(session, config))
+        if study is not None and config_row.dialect != "clinical-conductor":
+            raise UsageError("--study scopes Clinical Conductor resources; use --filter here")
         record_key, record_schema = _record_key(database, config_row, path, given_key)
         with session_scope(database) as session:
             row, created = add_template(

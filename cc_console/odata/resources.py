@@ -21,10 +21,12 @@ from .keys import Key, key_text
 
 __all__ = [
     "RESOURCE_SCHEMAS",
+    "STUDY_SCOPED",
     "ResourceSchema",
     "Validation",
     "effective_key",
     "resource_name",
+    "study_scoped_path",
     "validate_records",
 ]
 
@@ -262,6 +264,19 @@ def _check_edm(
         for k, v in {"added": added, "missing": absent, "retyped": sorted(retyped)}.items()
         if v
     }
+
+
+# the Clinical Conductor resources a study scopes (also /studies/{id}/<resource>/odata) [C]
+STUDY_SCOPED = ("subjects", "visits", "elements")
+
+
+def study_scoped_path(resource_path: str, study_id: int) -> str:
+    """``/visits/odata`` of study 3 → ``/studies/3/visits/odata``; ValueError for a resource
+    no study scopes."""
+    name = resource_name(resource_path)
+    if name not in STUDY_SCOPED or resource_path.strip("/").startswith("studies/"):
+        raise ValueError(f"only {', '.join(STUDY_SCOPED)} are scoped by a study")
+    return f"/studies/{study_id}/{name}/odata"
 
 
 def effective_key(

@@ -20,7 +20,7 @@ from starlette.routing import Route
 from .config import SimConfig
 from .data import RESOURCES, RecordFactory
 from .dataset import Dataset
-from .envelopes import envelope_kind, page_bytes, shape_record
+from .envelopes import envelope_kind, page_bytes, shape_record, timestamp_shape
 from .faults import (
     FaultInjector,
     cut_off_body,
@@ -31,13 +31,15 @@ from .faults import (
     malform,
 )
 from .odata4 import ODataService, odata_error
-from .query import QueryError, compile_filter, compile_orderby, compile_select
+from .query import QueryError, compile_filter, compile_orderby, compile_select, edm_types
 from .ratelimit import RateLimiter
 
 __all__ = ["Simulator", "create_app"]
 
 JSON = "application/json; charset=utf-8"
 ODATA4_ROOT = "/odata/v4/sales"  # the standard OData v4 service's root
+# resources a study scopes: ?studyId= and /studies/{id}/<resource>/odata [C]
+STUDY_SCOPED = ("subjects", "visits", "elements")
 TYPE_NAMES = {
     "sites": "SiteViewModel",
     "studies": "StudyViewModel",
@@ -61,6 +63,32 @@ def _bad_request(message: str) -> Response:
     return _json(error_body("InvalidQuery", message), 400)
 
 
+# 400 bodies per endpoint in the vendor's mix (the reference: an array on 67 operations, a
+# single object on 6, none on the rest; which operation has which is not documented [I])
+_VENDOR_400 = {
+    "studies": "array",
+    "patients": "array",
+    "sites": "array",
+    "subjects": "array",
+    "visits": "object",
+    "elements": "none",
+    "patient-visits": "message",
+    "site-payments": "array",
+}
+
+
+def vendor_bad_request(resource: str, message: str) -> Response:
+    """A 400 in the body the vendor gives this endpoint."""
+    shape = _VENDOR_400.get(resource, "array")
+    if shape == "object":
+        return _json(error_body("InvalidQuery", message)[0], 400)
+    if shape == "message":
+        return _json({"Message": message}, 400)  # ASP.NET's own
+    if shape == "none":
+        return Response(b"", status_code=400)
+    return _bad_request(message)
+
+
 class Simulator:
     """State of one simulated server: data, buckets, fault streams and counters."""
 
@@ -70,6 +98,7 @@ class Simulator:
         self.dataset = Dataset(self.factory, config.seed)
         self.limiter = RateLimiter(config.rate_limit)
         self.injector = FaultInjector(config)
+        self._edm: dict[str, dict[str, str]] = {}
         self.reset()
 
     def reset(self) -> None:
@@ -95,7 +124,11 @@ class Simulator:
             "faults": dict(self.faults),
             "records_served": self.records_served,
             "drift_active": self._drifting(),
-            "mutations": {"inserted": self.dataset.inserted, "deleted": self.dataset.deleted},
+            "mutations": {
+                "inserted": self.dataset.inserted,
+                "deleted": self.dataset.deleted,
+                "updated": self.dataset.updated,
+            },
         }
 
     def _drifting(self) -> bool:
@@ -122,10 +155,13 @@ class Simulator:
             headers["RateLimit-Policy"] = decision.policy
         return headers
 
-    def route(self, handler: Any, odata: bool = False) -> Any:
-        """Wrap a route handler in the common pipeline (``odata``: OData JSON error bodies)."""
+    def route(self, handler: Any, odata: bool = False, resource: str | None = None) -> Any:
+        """Wrap a route handler in the common pipeline (``odata``: OData JSON error bodies;
+        ``resource``: the resource a fixed route serves, e.g. a study's visits)."""
 
         async def endpoint(request: Request) -> Any:
+            if resource is not None:
+                request.scope["path_params"] = {**request.path_params, "resource": resource}
             return await self.api(request, handler, odata)
 
         return endpoint
@@ -179,6 +215,13 @@ class Simulator:
         response = await handler(request)
         return self._count(endpoint, self._body_fault(fault, response, headers))
 
+    def _types(self, resource: str) -> dict[str, str]:
+        """The Edm types of a resource's properties, read once off its first records."""
+        if resource not in self._edm:
+            samples = [self.factory.record(resource, i) for i in range(1, 21)]
+            self._edm[resource] = edm_types(samples)
+        return self._edm[resource]
+
     def _retry_after(self, seconds: int) -> str:
         """Delta-seconds, or an HTTP-date when the simulator is told to send dates."""
         if self.config.rate_limit.retry_after_date:
@@ -189,6 +232,8 @@ class Simulator:
         if fault == "error_500":
             if odata:
                 return odata_error(500, "InternalServerError", "An error has occurred.")
+            if self.config.error_shapes == "vendor":
+                return Response(b"", status_code=500)  # the vendor documents no body
             return _json(error_body("ServerError", "Server Error - Contact support"), 500)
         if fault == "error_502":
             return Response(b"", status_code=502)
@@ -230,17 +275,25 @@ class Simulator:
             return dropped
         return response
 
+    def _not_implemented(self) -> Response:
+        if self.config.error_shapes == "vendor":
+            return Response(b"", status_code=501)  # the vendor documents no body
+        return _json(error_body("NotImplemented", EDITION_MESSAGE), 501)
+
     async def list_resource(self, request: Request) -> Response:
-        """``GET /api/v1/{resource}/odata`` (and the nested subjects-of-a-study form)."""
+        """``GET /api/v1/{resource}/odata`` (and the nested study-scoped forms)."""
+        response = await self._list(request)
+        if response.status_code == 400 and self.config.error_shapes == "vendor":
+            message = orjson.loads(response.body)[0]["message"]
+            return vendor_bad_request(request.path_params.get("resource", ""), message)
+        return response
+
+    async def _list(self, request: Request) -> Response:
         resource = request.path_params.get("resource", "subjects")
         if resource not in RESOURCES:
             return Response(b"", status_code=404)
         if resource == "site-payments" and self.config.instance_type != "CCE":
-            body = error_body(
-                "NotImplemented",
-                EDITION_MESSAGE,
-            )
-            return _json(body, 501)
+            return self._not_implemented()
         params = request.query_params
         unknown = [k for k in params if k.startswith("$") and k not in KNOWN_OPTIONS]
         if unknown:
@@ -249,11 +302,17 @@ class Simulator:
             top, skip = self._paging(params)
         except QueryError as exc:
             return _bad_request(str(exc))
+        pageresult = envelope_kind(self.config, resource) == "pageresult"
+        if "$select" in params and pageresult and self.config.select_on_pageresult == "reject":
+            return _bad_request(
+                "The query specified in the URI is not valid. $select is not supported on"
+                " this endpoint."
+            )
         schema = self.dataset.schema(resource)
         type_name = TYPE_NAMES[resource]
         filters: list[tuple[str, Callable[[dict[str, Any]], bool]]] = []
         study_id = request.path_params.get("study_id")
-        if study_id is None and resource == "subjects" and "studyId" in params:
+        if study_id is None and resource in STUDY_SCOPED and "studyId" in params:
             study_id = int(params["studyId"]) if params["studyId"].isdigit() else -1
         if study_id is not None:
             if self.dataset.get("studies", int(study_id)) is None:
@@ -262,7 +321,7 @@ class Simulator:
             filters.append((f"study:{study_id}", lambda r: bool(r["study"]["id"] == wanted)))
         try:
             if "$filter" in params:
-                predicate = compile_filter(params["$filter"], schema, type_name)
+                predicate = compile_filter(params["$filter"], self._types(resource), type_name)
                 filters.append((params["$filter"], predicate))
             order = (
                 compile_orderby(params["$orderby"], schema, type_name)
@@ -292,10 +351,12 @@ class Simulator:
             return _bad_request(str(exc))
         drift = self.config.drift_kind if self._drifting() else None
         records: list[dict[str, Any]] | list[bytes]
-        if select or drift or self.config.casing != "camel" or self.config.date_suffix_z:
+        updated = any(self.dataset.is_updated(resource, i) for i in page.ids)
+        plain = self.config.casing == "camel" and timestamp_shape(self.config) == "minutes"
+        if select or drift or not plain or updated:
             records = [
                 shape_record(drift_record(r, drift) if drift else r, self.config, select)
-                for r in (self.factory.record(resource, i) for i in page.ids)
+                for r in (self.dataset.record(resource, i) for i in page.ids)
             ]
         else:  # records served as they are: splice their cached JSON
             records = [self.factory.record_json(resource, i) for i in page.ids]
@@ -353,8 +414,11 @@ class Simulator:
         return f"{host}{request.url.path}?{urlencode(query, safe='$')}"
 
     async def single(self, request: Request) -> Response:
-        """``GET /api/v1/{resource}/{id}``."""
+        """``GET /api/v1/{resource}/{id}``; a patient visit in its richer PascalCase detail
+        model, site payments 501 on a CCS instance [C]."""
         resource = request.path_params["resource"]
+        if resource == "site-payments" and self.config.instance_type != "CCE":
+            return self._not_implemented()
         record = (
             self.dataset.get(resource, request.path_params["ident"])
             if resource in RESOURCES
@@ -362,6 +426,8 @@ class Simulator:
         )
         if record is None:
             return Response(b"", status_code=404)
+        if resource == "patient-visits":
+            return _json(_patient_visit_detail(shape_record(record, self.config, [])))
         return _json(shape_record(record, self.config, []))
 
     async def instance(self, request: Request) -> Response:
@@ -376,6 +442,26 @@ class Simulator:
                 "pubSub": False,
             }
         )
+
+
+def _patient_visit_detail(visit: dict[str, Any]) -> dict[str, Any]:
+    """The ``PatientVisit`` model ``GET /patient-visits/{id}`` answers with [C]."""
+    return {
+        "PatientVisitId": visit["id"],
+        "PatientVisitUID": visit["uid"],
+        "VisitId": visit["visitId"],
+        "VisitName": visit["visitName"],
+        "Status": {
+            "Id": ["Unknown", "Pending", "Completed", "Started"].index(visit["status"]),
+            "Name": visit["status"],
+        },
+        "ScheduledDate": visit["targetDueDate"],
+        "StartDate": visit["minDueDate"],
+        "CompletionDate": visit["maxDueDate"] if visit["status"] == "Completed" else None,
+        "Study": visit["study"],
+        "Subject": visit["subject"],
+        "Elements": [],
+    }
 
 
 def create_app(config: SimConfig | None = None) -> Starlette:
@@ -404,9 +490,12 @@ def create_app(config: SimConfig | None = None) -> Starlette:
         Route(f"{root}/{{entity_set}}/$count", simulator.route(service.count, odata=True)),
         Route(f"{root}/{{entity_set}}", simulator.route(service.collection, odata=True)),
         Route("/api/v1/instance/details", simulator.route(simulator.instance)),
-        Route(
-            "/api/v1/studies/{study_id:int}/subjects/odata",
-            simulator.route(simulator.list_resource),
+        *(
+            Route(
+                f"/api/v1/studies/{{study_id:int}}/{r}/odata",
+                simulator.route(simulator.list_resource, resource=r),
+            )
+            for r in STUDY_SCOPED
         ),
         Route("/api/v1/{resource}/odata", simulator.route(simulator.list_resource)),
         Route("/api/v1/{resource}/{ident:int}", simulator.route(simulator.single)),

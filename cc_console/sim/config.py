@@ -73,7 +73,15 @@ class SimConfig(BaseModel):
     auth_header: str = "X-ApiKey"
     api_key: str = "sim-key-not-a-secret"
     instance_type: Literal["CCS", "CCE"] = "CCE"
-    date_suffix_z: bool = False
+    date_suffix_z: bool = False  # the same as timestamps="utc" (kept for old callers)
+    # one timestamp shape per tenant: whole minutes, naive (the default); with .NET's seven
+    # fractional digits; ending in Z; or with a -05:00 offset (site-local)
+    timestamps: Literal["minutes", "fraction", "utc", "offset"] = "minutes"
+    # 400 bodies: the InvalidQuery array everywhere, or the vendor's mix per endpoint (an
+    # array, a single object, an ASP.NET {"Message"} or no body) with bodyless 500s and 501s
+    error_shapes: Literal["array", "vendor"] = "array"
+    # $select on PageResult endpoints: honoured, or refused as it is reported to break [R]
+    select_on_pageresult: Literal["honour", "reject"] = "honour"
     mutate_rate: float = Field(0.0, ge=0, le=1)
     rate_limit: RateLimitPolicy = Field(default_factory=RateLimitPolicy)
     faults: FaultRates = Field(default_factory=FaultRates)
@@ -86,12 +94,23 @@ class SimConfig(BaseModel):
 
 
 PROFILES: dict[str, dict[str, Any]] = {
-    # the vendor contract: CCAPIKey header, arrays where the vendor serves arrays, no limits
+    # the vendor contract as the reference documents it (shared/reference/clinical-conductor-
+    # api.md): CCAPIKey, arrays where the vendor serves arrays, no rate limits, its error
+    # bodies per endpoint, bodyless 500/501s, $select refused on PageResult endpoints, a base
+    # latency and a cost per 1000 skipped patient visits (50 ms + 1 ms [I], here 40 ms + 20 ms
+    # jitter + 2 ms), fractional-second timestamps. Where the documentation is silent the
+    # stricter behaviour is picked: that is every [I] of the reference.
     "vendor": {
         "envelope": "vendor",
         "auth_header": "CCAPIKey",
         "instance_type": "CCS",
         "rate_limit": {"enabled": False},
+        "error_shapes": "vendor",
+        "select_on_pageresult": "reject",
+        "latency_ms": 40,
+        "latency_jitter_ms": 20,
+        "deep_skip_ms_per_1000": 2.0,
+        "timestamps": "fraction",
     },
     "clean": {},
     "flaky": {

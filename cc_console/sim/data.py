@@ -82,6 +82,12 @@ def _stamp(rng: random.Random, span_days: int = 900) -> str:
     return moment.isoformat()
 
 
+def _later(stamp: str, rng: random.Random) -> str:
+    """A moment 0-300 days after ``stamp``: a record is updated after it was created."""
+    moment = datetime.fromisoformat(stamp) + timedelta(minutes=_int(rng, 300 * 24 * 60))
+    return moment.isoformat()
+
+
 class RecordFactory:
     """Builds record ``n`` (1-based id) of any resource for one seed and set of sizes."""
 
@@ -217,7 +223,7 @@ class RecordFactory:
             "managingSite": self._ref(rng, "sites"),
             "organization": {"id": 1, "name": "Org Simulated"},
             "createdOn": created,
-            "lastUpdatedOn": _stamp(rng, 900),
+            "lastUpdatedOn": _later(created, rng),
             "launchYear": _int(rng, 2018, 2026),
             "studyGroups": [],
             "studyTypes": ["Drug"],

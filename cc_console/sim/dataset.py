@@ -7,9 +7,10 @@ import random
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
-from .data import RecordFactory
+from .data import _EPOCH, RecordFactory
 from .query import QueryError
 
 __all__ = ["Dataset", "Page"]
@@ -22,6 +23,7 @@ class _Table:
     base: int
     extra: int = 0
     deleted: list[int] = field(default_factory=list)  # sorted
+    updated: dict[int, str] = field(default_factory=dict)  # id -> its new lastUpdatedOn
     version: int = 0
 
     @property
@@ -66,6 +68,9 @@ class Dataset:
         self.mutation_rng = random.Random(self.seed + 2)
         self.inserted = 0
         self.deleted = 0
+        self.updated = 0
+        # updates happen "now": after every generated timestamp, a minute apart
+        self.clock = _EPOCH + timedelta(days=1300)
 
     def schema(self, resource: str) -> Record:
         """A sample record: the shape filters and selects are checked against."""
@@ -79,19 +84,37 @@ class Dataset:
         index = bisect.bisect_left(table.deleted, ident)
         if index < len(table.deleted) and table.deleted[index] == ident:
             return None
-        return self.factory.record(resource, ident)
+        return self.record(resource, ident)
 
     def mutate(self, resource: str) -> None:
-        """Insert a new record or delete a random live one (between two requests)."""
+        """Insert a new record, delete a live one, or update one (between two requests); an
+        update moves the record's ``lastUpdatedOn`` forward where it has one."""
         table = self.tables[resource]
-        if self.mutation_rng.random() < 0.5 or table.live <= 1:
+        roll = self.mutation_rng.random()
+        if roll < 0.4 or table.live <= 1:
             table.extra += 1
             self.inserted += 1
-        else:
+        elif roll < 0.8:
             victim = table.nth_id(self.mutation_rng.randrange(table.live))
             bisect.insort(table.deleted, victim)
             self.deleted += 1
+        else:
+            target = table.nth_id(self.mutation_rng.randrange(table.live))
+            self.clock += timedelta(minutes=1)
+            table.updated[target] = self.clock.isoformat()
+            self.updated += 1
         table.version += 1
+
+    def record(self, resource: str, ident: int) -> Record:
+        """Record ``ident`` as it is now: updates applied."""
+        record = self.factory.record(resource, ident)
+        stamp = self.tables[resource].updated.get(ident) if resource in self.tables else None
+        if stamp is None or "lastUpdatedOn" not in record:
+            return record
+        return {**record, "lastUpdatedOn": stamp}
+
+    def is_updated(self, resource: str, ident: int) -> bool:
+        return ident in self.tables[resource].updated
 
     def query(
         self,
@@ -129,7 +152,7 @@ class Dataset:
         if cached is not None:
             self._matches.move_to_end(key)
             return cached
-        record = self.factory.record
+        record = self.record
         ids = [i for i in table.ids() if predicate is None or predicate(record(resource, i))]
         for getter, descending in reversed(order or []):
             try:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import zlib
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
@@ -15,6 +17,7 @@ __all__ = [
     "page_bytes",
     "shape_page",
     "shape_record",
+    "timestamp_shape",
 ]
 
 VENDOR_ARRAY_RESOURCES = {"studies", "patients", "sites"}
@@ -30,14 +33,31 @@ def envelope_kind(config: SimConfig, resource: str) -> str:
     return config.envelope
 
 
-def _with_z(value: Any) -> Any:
-    if isinstance(value, str) and _NAIVE_STAMP.match(value):
+def _stamp(value: str, shape: str) -> str:
+    """A naive whole-minute timestamp (read as UTC) in the tenant's shape, the same instant."""
+    if shape == "utc":
         return value + "Z"
-    if isinstance(value, dict):
-        return {k: _with_z(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_with_z(v) for v in value]
+    if shape == "fraction":  # .NET's seven digits, derived from the value: stable per record
+        return f"{value}.{zlib.crc32(value.encode()) % 10_000_000:07d}"
+    if shape == "offset":
+        local = datetime.fromisoformat(value) - timedelta(hours=5)
+        return local.isoformat() + "-05:00"
     return value
+
+
+def _stamps(value: Any, shape: str) -> Any:
+    if isinstance(value, str) and _NAIVE_STAMP.match(value):
+        return _stamp(value, shape)
+    if isinstance(value, dict):
+        return {k: _stamps(v, shape) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_stamps(v, shape) for v in value]
+    return value
+
+
+def timestamp_shape(config: SimConfig) -> str:
+    """How this tenant writes timestamps."""
+    return "utc" if config.date_suffix_z else config.timestamps
 
 
 def shape_record(record: dict[str, Any], config: SimConfig, select: list[str]) -> dict[str, Any]:
@@ -52,8 +72,9 @@ def shape_record(record: dict[str, Any], config: SimConfig, select: list[str]) -
             )
             for k, value in shaped.items()
         }
-    if config.date_suffix_z:
-        shaped = _with_z(shaped)
+    shape = timestamp_shape(config)
+    if shape != "minutes":
+        shaped = _stamps(shaped, shape)
     return shaped
 
 

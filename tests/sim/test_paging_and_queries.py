@@ -219,3 +219,95 @@ def test_mutation_makes_naive_skip_paging_lose_or_repeat(simulator) -> None:  # 
     assert stats["inserted"] + stats["deleted"] > 0
     final = {r["id"] for r in sim.get("/patients/odata", **{"$top": 1000}).json()["items"]}
     assert len(seen) != len(set(seen)) or set(seen) != final
+
+
+@pytest.mark.parametrize(
+    ("expression", "types"),
+    [
+        pytest.param(
+            "createdOn gt 2024-06-01", "'Edm.DateTimeOffset' and 'Edm.Date'", id="date-only"
+        ),
+        pytest.param(
+            "createdOn gt '2024-06-01T00:00:00Z'",
+            "'Edm.DateTimeOffset' and 'Edm.String'",
+            id="quoted-datetime",
+        ),
+        pytest.param("name eq 5", "'Edm.String' and 'Edm.Int64'", id="string-vs-number"),
+        pytest.param("id gt '5'", "'Edm.Int32' and 'Edm.String'", id="number-vs-string"),
+        pytest.param("uid eq 'not-a-guid'", "'Edm.Guid' and 'Edm.String'", id="guid-vs-string"),
+    ],
+)
+def test_type_mismatches_the_vendor_rejects_are_400s_with_its_body(
+    simulator, expression, types
+) -> None:  # type: ignore[no-untyped-def]
+    response = simulator().get("/studies/odata", **{"$filter": expression})
+    assert response.status_code == 400, response.text
+    (error,) = response.json()
+    assert error["error"] == "InvalidQuery"
+    assert "incompatible types" in error["message"] and types in error["message"]
+
+
+def test_in_and_year_are_supported(simulator) -> None:  # type: ignore[no-untyped-def]
+    sim = simulator()
+    everything = sim.get("/studies/odata", **{"$top": 1000}).json()["items"]
+    wanted = {"07. Enrollment", "01. Pending"}
+    body = sim.get(
+        "/studies/odata",
+        **{
+            "$filter": "status in ('07. Enrollment','01. Pending') and year(createdOn) ge 2024",
+            "$top": 1000,
+        },
+    )
+    got = {r["id"] for r in body.json()["items"]}
+    want = {r["id"] for r in everything if r["status"] in wanted and r["createdOn"][:4] >= "2024"}
+    assert got == want and want
+
+
+def test_visits_and_elements_are_scoped_by_study_both_ways(simulator) -> None:  # type: ignore[no-untyped-def]
+    sim = simulator()
+    for resource in ("visits", "elements"):
+        study = sim.get(f"/{resource}/odata", **{"$top": 1}).json()["items"][0]["study"]["id"]
+        nested = sim.get(f"/studies/{study}/{resource}/odata", **{"$top": 1000}).json()["items"]
+        by_query = sim.get(f"/{resource}/odata", studyId=study, **{"$top": 1000}).json()["items"]
+        assert nested and [r["id"] for r in nested] == [r["id"] for r in by_query]
+        assert {r["study"]["id"] for r in nested} == {study}
+        assert sim.get(f"/{resource}/odata", studyId=99999).status_code == 404
+
+
+def test_studies_are_updated_after_they_were_created_and_updates_move_the_stamp(simulator) -> None:  # type: ignore[no-untyped-def]
+    studies = simulator().get("/studies/odata", **{"$top": 1000}).json()["items"]
+    assert all(s["createdOn"] <= s["lastUpdatedOn"] for s in studies)
+    sim = simulator(mutate_rate=1.0, seed=5, rate_limit={"enabled": False})
+    for _ in range(40):
+        sim.get("/studies/odata", **{"$top": 1})
+    assert sim.stats()["mutations"]["updated"] > 0
+    latest = sim.get("/studies/odata", **{"$orderby": "lastUpdatedOn desc", "$top": 1}).json()
+    assert latest["items"][0]["lastUpdatedOn"] > max(s["lastUpdatedOn"] for s in studies)
+
+
+@pytest.mark.parametrize(
+    ("shape", "pattern"),
+    [
+        ("minutes", r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:00$"),
+        ("fraction", r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:00\.\d{7}$"),
+        ("utc", r"Z$"),
+        ("offset", r"-05:00$"),
+    ],
+)
+def test_one_timestamp_shape_per_tenant(simulator, shape, pattern) -> None:  # type: ignore[no-untyped-def]
+    import re
+
+    sites = simulator(timestamps=shape).get("/sites/odata", **{"$top": 5}).json()["items"]
+    assert all(re.search(pattern, s["createdOn"]) for s in sites)
+
+
+def test_vendor_details_a_ccs_payment_501_and_the_pascalcase_patient_visit(simulator) -> None:  # type: ignore[no-untyped-def]
+    sim = simulator("vendor")
+    assert (
+        sim.get("/site-payments/5").status_code == 501
+        and sim.get("/site-payments/5").content == b""
+    )
+    detail = sim.get("/patient-visits/5").json()
+    assert {"PatientVisitId", "PatientVisitUID", "VisitId", "Status", "Elements"} <= set(detail)
+    assert sim.get("/subjects/odata", **{"$select": "id"}).status_code == 400  # PageResult
+    assert sim.get("/studies/odata", **{"$select": "id", "$top": 1}).status_code == 200  # array

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import unquote
 
@@ -63,7 +63,7 @@ _TOKEN = re.compile(
   | (?P<guid>[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})
   | (?P<date>\d{4}-\d{2}-\d{2})
   | (?P<number>-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)
-  | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
+  | (?P<name>[A-Za-z_][A-Za-z0-9_]*(?:/[A-Za-z_][A-Za-z0-9_]*)*)
   | (?P<punct>[(),])
     )""",
     re.VERBOSE,
@@ -220,7 +220,7 @@ class _Parser:
             number: float | int = float(text) if any(c in text for c in ".eE") else int(text)
             return (lambda r: number), "Edm.Decimal" if isinstance(number, float) else "Edm.Int64"
         if kind == "datetime":
-            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            moment = _moment(text)
             return (lambda r: moment), "Edm.DateTimeOffset"
         if kind == "date":
             day = date.fromisoformat(text)
@@ -266,16 +266,29 @@ class _Parser:
         raise ODataQueryError(f"An unknown function with name '{name}' was found.")
 
 
+def _value(record: Record, path: str) -> Any:
+    """The value at ``path`` (``study/id`` reaches into a nested object)."""
+    value: Any = record
+    for part in path.split("/"):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value
+
+
+def _moment(text: str) -> datetime:
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # naive: read as UTC
+
+
 def _getter(name: str, edm: str) -> Evaluator:
     if edm == "Edm.DateTimeOffset":
-        return lambda r: (
-            None if r.get(name) is None else datetime.fromisoformat(r[name].replace("Z", "+00:00"))
-        )
+        return lambda r: None if (v := _value(r, name)) is None else _moment(v)
     if edm == "Edm.Date":
-        return lambda r: None if r.get(name) is None else date.fromisoformat(r[name])
+        return lambda r: None if (v := _value(r, name)) is None else date.fromisoformat(v)
     if edm == "Edm.Guid":
-        return lambda r: None if r.get(name) is None else str(r[name]).lower()
-    return lambda r: r.get(name)
+        return lambda r: None if (v := _value(r, name)) is None else str(v).lower()
+    return lambda r: _value(r, name)
 
 
 def _compare(operator: str, left: Evaluator, right: Evaluator) -> Evaluator:
