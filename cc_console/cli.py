@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from . import __version__
+from .client.masking import process_mask
 from .commands import config, db, migrate, template
 from .commands.common import err_console
 from .commands.console import ReadOnly, Theme, demo, open_console
@@ -77,14 +78,14 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except CcError as exc:
-        err_console.print(f"error: {exc}", markup=False)
+        err_console.print(process_mask().text(f"error: {exc}"), markup=False)
         return exc.exit_code
     except KeyboardInterrupt:
         err_console.print("interrupted")
         return 130
     except Exception as exc:  # an operator tool prints one line, the traceback goes to the log
         logging.getLogger("cc_console").debug("unexpected error", exc_info=True)
-        first_line = (str(exc).strip().splitlines() or [""])[0]
+        first_line = process_mask().text((str(exc).strip().splitlines() or [""])[0])
         err_console.print(
             f"error: unexpected {type(exc).__name__}: {first_line} "
             "(set CC_LOG_LEVEL=DEBUG for the traceback)",

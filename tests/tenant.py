@@ -95,7 +95,7 @@ def tenant(database: Database, simulator, monkeypatch):  # type: ignore[no-untyp
     monkeypatch.setenv(KEY_ENV, SIM_KEY)
 
     def make(profile: str = "clean", sim: dict[str, Any] | None = None, **config: Any) -> Tenant:
-        running = simulator(profile, api_key=SIM_KEY, **(sim or {}))
+        running = simulator(profile, **{"api_key": SIM_KEY, **(sim or {})})
         return Tenant(database, running, **config)
 
     return make

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ..errors import UsageError
+from ..store.vocabulary import AUTH_SCHEME_PATTERN
 from .secrets import validate_secret_ref
 
 __all__ = ["PRESETS", "ClientConfigSpec", "validation_message"]
@@ -38,6 +39,7 @@ class ClientConfigSpec(BaseModel):
     name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     base_url: str
     auth_header: str = Field(default="X-ApiKey", pattern=_HEADER_NAME, max_length=100)
+    auth_scheme: str | None = Field(default=None, pattern=AUTH_SCHEME_PATTERN, max_length=40)
     secret_ref: str
     connect_timeout_s: float = Field(default=5, gt=0, le=600)
     read_timeout_s: float = Field(default=30, gt=0, le=3600)

@@ -41,10 +41,9 @@ from ..store.audit_log import (
 )
 from ..store.configs import ConfigRow
 from .errors import classify_exception, classify_status
-from .masking import mask_headers, scrub
+from .masking import KeyMask, key_fingerprint, mask_headers, remember_key
 from .ratelimit import RateInfo, RateLimitCoordinator, parse_rate_headers
 from .reasons import server_reason
-from .secrets import key_fingerprint
 
 __all__ = ["MAX_REDIRECTS", "Attempt", "ClientPolicy", "ResilientClient"]
 
@@ -86,6 +85,7 @@ class ClientPolicy:
     max_requests_per_second: float | None
     masked_headers: tuple[str, ...] = ()
     ca_bundle: str | None = None
+    auth_scheme: str | None = None  # "Bearer": the header says "Bearer <key>"
 
     @classmethod
     def from_config(cls, config: ConfigRow) -> ClientPolicy:
@@ -106,6 +106,7 @@ class ClientPolicy:
             max_requests_per_second=config.max_requests_per_second,
             masked_headers=config.masked_headers,
             ca_bundle=config.ca_bundle,
+            auth_scheme=config.auth_scheme,
         )
 
 
@@ -152,8 +153,12 @@ class ResilientClient:
         self.policy = policy
         self.clock = clock  # reads Retry-After and reset dates; tests fix it
         self._key = api_key
-        # the config's own auth header is masked whatever its name (X-Custom-Key, ...)
+        self._auth_value = f"{policy.auth_scheme} {api_key}" if policy.auth_scheme else api_key
+        # the config's own auth header is masked whatever its name (X-Custom-Key, ...), and
+        # the key in any form wherever it turns up: URLs, bodies, messages
         self._masked_names = (policy.auth_header, *policy.masked_headers)
+        self.mask = KeyMask([api_key])
+        remember_key(api_key)  # and in every log record (HTTP libraries log headers)
         self.fingerprint = key_fingerprint(api_key)
         self.engine = engine
         self.sleep = sleep
@@ -268,9 +273,12 @@ class ResilientClient:
         attempt_no: int,
     ) -> tuple[RequestRef, ResponseFields, RateInfo]:
         """Log the request, send it, read the whole body; failures are typed and logged."""
-        headers = {**self.http.headers, self.policy.auth_header: self._key}
-        query = dict(parse_qsl(urlsplit(url).query, keep_blank_values=True))
-        masked = mask_headers(headers, self._masked_names, [self._key])
+        headers = {**self.http.headers, self.policy.auth_header: self._auth_value}
+        query = {
+            self.mask.text(name): self.mask.text(value)
+            for name, value in parse_qsl(urlsplit(url).query, keep_blank_values=True)
+        }
+        masked = mask_headers(headers, self._masked_names, self.mask)
         try:
             request = await write_request(
                 self.engine,
@@ -278,7 +286,7 @@ class ResilientClient:
                 run_id=run_id,
                 template_id=template_id,
                 method="GET",
-                url=url,
+                url=self.mask.text(url),
                 endpoint_path=endpoint_path,
                 query_params=query,
                 headers=masked,
@@ -292,7 +300,7 @@ class ResilientClient:
             ) from None
         started = time.perf_counter()
         request_obj = self.http.build_request(
-            "GET", url, headers={self.policy.auth_header: self._key}
+            "GET", url, headers={self.policy.auth_header: self._auth_value}
         )
         try:
             response = await self.http.send(request_obj, stream=True)
@@ -313,8 +321,8 @@ class ResilientClient:
             await response.aclose()
         fields = ResponseFields(
             status_code=response.status_code,
-            headers=mask_headers(response.headers.multi_items(), self._masked_names, [self._key]),
-            body=body,
+            headers=mask_headers(response.headers.multi_items(), self._masked_names, self.mask),
+            body=self.mask.bytes(body),  # a server that echoes the key gets it masked
             content_type=response.headers.get("content-type"),
             elapsed_ms=(time.perf_counter() - started) * 1000,
         )
@@ -332,7 +340,7 @@ class ResilientClient:
         run_id: uuid.UUID | None,
     ) -> NoReturn:
         kind, retryable = classified
-        message = scrub(f"{type(exc).__name__}: {exc}", [self._key])
+        message = self.mask.text(f"{type(exc).__name__}: {exc}")
         await self._fail(request, None, kind, retryable, message, None, endpoint_path, run_id)
         raise ApiError(kind, message, retryable=retryable) from None
 
@@ -393,7 +401,7 @@ class ResilientClient:
             fields.status_code, retry_http_500=self.policy.retry_http_500
         )
         message = f"HTTP {fields.status_code} from {endpoint_path}"
-        reason = server_reason(fields.body, [self._key])
+        reason = server_reason(fields.body, self.mask)
         if reason:
             message += f": {reason}"
         await self._fail(

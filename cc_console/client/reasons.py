@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from .masking import scrub
+from .masking import KeyMask, scrub
 
 __all__ = ["REASON_LIMIT", "server_reason"]
 
@@ -40,7 +40,7 @@ def _message(data: Any) -> str | None:
     return error if isinstance(error, str) else None
 
 
-def server_reason(body: bytes, secrets: Iterable[str]) -> str | None:
+def server_reason(body: bytes, secrets: Iterable[str] | KeyMask) -> str | None:
     """One line of what the server said was wrong, at most ``REASON_LIMIT`` characters."""
     if not body:
         return None
@@ -51,7 +51,9 @@ def server_reason(body: bytes, secrets: Iterable[str]) -> str | None:
         found = None
     if found is None:
         found = _TAGS.sub(" ", text)
-    line = _SPACE.sub(" ", scrub(found, list(secrets))).strip()
+    line = _SPACE.sub(
+        " ", scrub(found, secrets if isinstance(secrets, KeyMask) else list(secrets))
+    ).strip()
     if not line:
         return None
     return line if len(line) <= REASON_LIMIT else line[: REASON_LIMIT - 1] + "…"

@@ -7,7 +7,6 @@ reference, never a value.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import stat
@@ -15,8 +14,15 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from ..errors import CcError, UsageError
+from .masking import key_fingerprint, remember_key
 
-__all__ = ["SecretUnavailable", "key_fingerprint", "resolve_secret", "validate_secret_ref"]
+__all__ = [
+    "SecretUnavailable",
+    "checked_key",
+    "key_fingerprint",
+    "resolve_secret",
+    "validate_secret_ref",
+]
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 SCHEMES = ("env", "file")
@@ -41,37 +47,87 @@ def validate_secret_ref(ref: str) -> str:
             "secret_ref env:NAME needs a valid environment variable name "
             "(letters, digits, underscore)"
         )
+    if scheme == "file" and not target.startswith("/"):
+        raise UsageError(
+            "secret_ref file:PATH needs an absolute path (file:/run/secrets/cc-key): a"
+            " relative one would depend on the directory a command happens to run in"
+        )
     return ref
 
 
 def resolve_secret(ref: str, environ: Mapping[str, str] | None = None) -> str:
     """The key behind ``ref``, read now; raises :class:`SecretUnavailable` naming the ref."""
-    validate_secret_ref(ref)
+    try:
+        validate_secret_ref(ref)
+    except UsageError as exc:  # a reference stored before the rule: refused when used
+        raise SecretUnavailable(f"secret {ref}: {exc}") from None
     scheme, _, target = ref.partition(":")
     if scheme == "env":
         env = os.environ if environ is None else environ
         value = env.get(target)
         if not value:
             raise SecretUnavailable(f"secret {ref}: environment variable {target} is not set")
-        return value
-    path = Path(target).expanduser()
+        return checked_key(ref, value)
+    path = Path(target)
     try:
-        mode = path.stat().st_mode
+        info = path.stat()
     except OSError as exc:
         raise SecretUnavailable(f"secret {ref}: cannot read {path}: {exc.strerror}") from None
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise SecretUnavailable(
-            f"secret {ref}: {path} is accessible by group/other; run `chmod 600 {path}`"
-        )
+    _check_file(ref, path, info)
     try:
-        value = path.read_text(encoding="utf-8").strip()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SecretUnavailable(f"secret {ref}: cannot read {path}: {exc}") from None
+        data = path.read_bytes()  # no newline translation: the key is what the file holds
+    except OSError as exc:
+        raise SecretUnavailable(f"secret {ref}: cannot read {path}: {exc.strerror}") from None
+    try:
+        value = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SecretUnavailable(f"secret {ref}: {path} is not UTF-8 text") from None
+    # one line ending, as editors write it: LF or CRLF
+    value = value[:-2] if value.endswith("\r\n") else value.removesuffix("\n")
     if not value:
         raise SecretUnavailable(f"secret {ref}: {path} is empty")
-    return value
+    return checked_key(ref, value)
 
 
-def key_fingerprint(key: str) -> str:
-    """First 8 hex digits of SHA-256: tells keys apart without revealing them."""
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:8]
+def checked_key(ref: str, value: str) -> str:
+    """``value`` if it can travel in a header as it is: printable ASCII, no whitespace.
+
+    A key with a newline would break the request line (and the HTTP library would echo it
+    in its error); one with inner spaces is usually a scheme and a key (``--auth-scheme``).
+    """
+    if all("!" <= char <= "~" for char in value):
+        remember_key(value)  # masked in every log record from now on
+        return value
+    if any(char in " \t" for char in value.strip()):
+        what = "inner whitespace (for `Bearer <key>` give the key alone and --auth-scheme Bearer)"
+    elif any(ord(char) > 0x7E for char in value):
+        what = "non-ASCII characters"
+    else:
+        what = "control characters or surrounding whitespace"
+    raise SecretUnavailable(
+        f"secret {ref}: the key holds {what}; store the key alone (it is not shown here)"
+    )
+
+
+def _read_only_mount(path: Path) -> bool:
+    return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+
+
+def _check_file(ref: str, path: Path, info: os.stat_result) -> None:
+    """A key file is the owner's alone, or a root-owned file on a read-only mount (the way
+    containers mount their secrets)."""
+    mode = info.st_mode
+    if not stat.S_ISREG(mode):
+        raise SecretUnavailable(f"secret {ref}: {path} is not a regular file")
+    if info.st_uid == os.geteuid():
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise SecretUnavailable(
+                f"secret {ref}: {path} is accessible by group/other; run `chmod 600 {path}`"
+            )
+        return
+    if info.st_uid == 0 and not mode & (stat.S_IWGRP | stat.S_IWOTH) and _read_only_mount(path):
+        return
+    raise SecretUnavailable(
+        f"secret {ref}: {path} belongs to another user; a key file must be yours with mode"
+        " 600, or root's on a read-only mount (a container secret)"
+    )

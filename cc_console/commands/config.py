@@ -25,6 +25,10 @@ SecretRef = Annotated[
     str | None, typer.Option(help="Where the key lives: env:NAME or file:PATH (never the key).")
 ]
 AuthHeader = Annotated[str | None, typer.Option(help="Header carrying the key (X-ApiKey).")]
+AuthScheme = Annotated[
+    str | None,
+    typer.Option(help="Send '<scheme> <key>' (e.g. Bearer, with --auth-header Authorization)."),
+]
 PageSize = Annotated[int | None, typer.Option("--page-size", help="Default $top (1-1000).")]
 MaxRetries = Annotated[int | None, typer.Option(help="Retries per request after the first try.")]
 ConnectTimeout = Annotated[float | None, typer.Option(help="Connect timeout, seconds.")]
@@ -73,6 +77,7 @@ def _policy(options: dict[str, Any]) -> dict[str, Any]:
     """Column values of the policy options that were given (the command's locals)."""
     names = {
         "auth_header": "auth_header",
+        "auth_scheme": "auth_scheme",
         "page_size": "default_page_size",
         "max_retries": "max_retries",
         "connect_timeout": "connect_timeout_s",
@@ -126,6 +131,7 @@ def add(
         str, typer.Option(help=f"Defaults to start from: {', '.join(PRESETS)}.")
     ] = "generic",
     auth_header: AuthHeader = None,
+    auth_scheme: AuthScheme = None,
     page_size: PageSize = None,
     max_retries: MaxRetries = None,
     connect_timeout: ConnectTimeout = None,
@@ -245,6 +251,7 @@ def edit(
     base_url: BaseUrl = None,
     secret_ref: SecretRef = None,
     auth_header: AuthHeader = None,
+    auth_scheme: AuthScheme = None,
     page_size: PageSize = None,
     max_retries: MaxRetries = None,
     connect_timeout: ConnectTimeout = None,

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from email.utils import formatdate
 from time import time
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import orjson
 from starlette.applications import Starlette
@@ -208,7 +208,11 @@ class Simulator:
             delay += self.config.stall_seconds
         if delay:
             await asyncio.sleep(delay)
-        early = self._status_fault(fault, odata) or self._redirect_fault(fault, request)
+        early = (
+            self._status_fault(fault, odata)
+            or self._redirect_fault(fault, request)
+            or self._echo_fault(fault, request)
+        )
         if early is not None:
             return self._count(endpoint, early)
         request.state.fault = fault
@@ -246,6 +250,18 @@ class Simulator:
         if fault == "html":
             return html_response()
         return None
+
+    def _echo_fault(self, fault: str | None, request: Request) -> Response | None:
+        """A careless server: the key it got comes back raw, URL-encoded and JSON-escaped."""
+        if fault != "echo_key":
+            return None
+        key = request.headers.get(self.config.auth_header, "")
+        body = {
+            "Message": f"An error has occurred for key {key}.",
+            "ExceptionMessage": f"GET {request.url.path}?apikey={quote(key, safe='')}",
+            "StackTrace": repr(key),
+        }
+        return _json(body, 500, {"X-Debug-Key": key, "Link": f"</retry?k={quote(key)}>"})
 
     def _redirect_fault(self, fault: str | None, request: Request) -> Response | None:
         """A gateway's redirect: to the same URL on this server, or to another host."""

@@ -33,6 +33,9 @@ class FaultRates(BaseModel):
     bad_next_link: float = Field(0.0, ge=0, le=1, description="a next link with port 99999")
     redirect: float = Field(0.0, ge=0, le=1, description="307 to the same URL")
     foreign_redirect: float = Field(0.0, ge=0, le=1, description="307 to another host")
+    echo_key: float = Field(
+        0.0, ge=0, le=1, description="500 echoing the key it got: body, header, a link"
+    )
 
     def table(self) -> list[tuple[str, float]]:
         """(kind, rate) for every fault with a rate above zero, in a fixed order."""

@@ -35,6 +35,7 @@ class ConfigRow:
     name: str
     base_url: str
     auth_header: str
+    auth_scheme: str | None
     secret_ref: str
     connect_timeout_s: float
     read_timeout_s: float
@@ -79,6 +80,7 @@ async def load_config(conn: AsyncConnection, config_id: uuid.UUID) -> ConfigRow:
 EDITABLE_FIELDS = (
     "base_url",
     "auth_header",
+    "auth_scheme",
     "secret_ref",
     "connect_timeout_s",
     "read_timeout_s",

@@ -18,13 +18,13 @@ are rows this call changed and a second call changes nothing.
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from dataclasses import dataclass
-from urllib.parse import quote, quote_plus
 
 import orjson
 from sqlalchemy import Connection, text
+
+from ..masks import key_fingerprint, key_forms
 
 __all__ = ["ConfigSecrets", "ScrubCounts", "configs_to_scrub", "scrub_config_rows"]
 
@@ -141,7 +141,7 @@ class ScrubCounts:
 
 
 def _fingerprint(key: str) -> str:
-    return "***sha256:" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:8]
+    return "***sha256:" + key_fingerprint(key)
 
 
 def _needles(keys: list[str]) -> tuple[dict[str, str], dict[str, str]]:
@@ -150,7 +150,7 @@ def _needles(keys: list[str]) -> tuple[dict[str, str], dict[str, str]]:
     in_json: dict[str, str] = {}
     for key in keys:
         mask = _fingerprint(key)
-        for form in (key, quote(key, safe=""), quote_plus(key, safe="")):
+        for form in sorted(key_forms(key)):
             in_text.setdefault(form, mask)
             in_json.setdefault(orjson.dumps(form).decode()[1:-1], mask)
     ordered = (dict(sorted(d.items(), key=lambda kv: -len(kv[0]))) for d in (in_text, in_json))

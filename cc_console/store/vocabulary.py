@@ -26,6 +26,8 @@ BACKOFF_JITTER = ("full", "equal", "none")
 DIALECTS = ("clinical-conductor", "odata4", "generic")
 # how a template pages: $top and any next link (auto), $top + $skip only, next links only
 PAGING_MODES = ("auto", "skip", "server")
+# an HTTP auth scheme (RFC 9110 token, the usual letters): Bearer, Token, SSWS, ...
+AUTH_SCHEME_PATTERN = "^[A-Za-z][A-Za-z0-9._~+-]*$"
 # every error kind, in the order of cc_console.errors.ErrorKind (the one definition)
 ERROR_KINDS = tuple(kind.value for kind in ErrorKind)
 

@@ -19,7 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..vocabulary import BACKOFF_JITTER, DIALECTS, PAGING_MODES, in_list
+from ..vocabulary import AUTH_SCHEME_PATTERN, BACKOFF_JITTER, DIALECTS, PAGING_MODES, in_list
 from .base import AuditMixin, Base, uuid_pk
 
 __all__ = ["ApiClientConfig", "OdataQueryTemplate"]
@@ -61,12 +61,15 @@ class ApiClientConfig(AuditMixin, Base):
         ),
         CheckConstraint(in_list("dialect", DIALECTS), name="dialect_known"),
         CheckConstraint("parse_retries BETWEEN 0 AND 10", name="parse_retries_range"),
+        CheckConstraint(f"auth_scheme ~ '{AUTH_SCHEME_PATTERN}'", name="auth_scheme_token"),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
     name: Mapped[str] = mapped_column(String(100))
     base_url: Mapped[str] = mapped_column(Text)
     auth_header: Mapped[str] = mapped_column(String(100), server_default="X-ApiKey")
+    # "Bearer": the header carries "Bearer <key>" (the key itself stays free of spaces)
+    auth_scheme: Mapped[str | None] = mapped_column(String(40))
     secret_ref: Mapped[str] = mapped_column(Text)
     connect_timeout_s: Mapped[float] = mapped_column(Float, server_default=text("5"))
     read_timeout_s: Mapped[float] = mapped_column(Float, server_default=text("30"))
