@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from ..safe_text import printable
 from .masking import KeyMask, scrub
 
 __all__ = ["REASON_LIMIT", "server_reason"]
@@ -51,9 +52,8 @@ def server_reason(body: bytes, secrets: Iterable[str] | KeyMask) -> str | None:
         found = None
     if found is None:
         found = _TAGS.sub(" ", text)
-    line = _SPACE.sub(
-        " ", scrub(found, secrets if isinstance(secrets, KeyMask) else list(secrets))
-    ).strip()
+    masked = scrub(found, secrets if isinstance(secrets, KeyMask) else list(secrets))
+    line = printable(_SPACE.sub(" ", masked).strip())  # shown in terminals: no ESC obeyed
     if not line:
         return None
     return line if len(line) <= REASON_LIMIT else line[: REASON_LIMIT - 1] + "…"

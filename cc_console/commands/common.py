@@ -9,9 +9,11 @@ from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
+from rich.text import Text
 from sqlalchemy.orm import Session
 
 from ..errors import UsageError
+from ..safe_text import printable
 from ..settings import Settings, load_settings
 from ..store.database import Database, open_database
 
@@ -25,8 +27,20 @@ __all__ = [
     "settings",
 ]
 
-console = Console(highlight=False, soft_wrap=True)
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+class _PlainConsole(Console):
+    """Prints text as it is: no markup, no emoji codes, control characters shown — names,
+    paths, URLs and server messages are untrusted."""
+
+    def __init__(self, stderr: bool = False) -> None:
+        super().__init__(stderr=stderr, highlight=False, soft_wrap=True, markup=False, emoji=False)
+
+    def render_str(self, text: str, **kwargs: Any) -> Text:  # every str printed, tables too
+        return super().render_str(printable(text), **kwargs)
+
+
+console = _PlainConsole()
+err_console = _PlainConsole(stderr=True)
 
 
 def settings() -> Settings:

@@ -7,7 +7,6 @@ from typing import Annotated, Any
 
 import typer
 from rich.table import Table
-from rich.text import Text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..client.metadata import fetch_counts, fetch_entity_sets, fetch_page_counts
@@ -117,9 +116,9 @@ def discover(
         )
         template = entry.get("template")
         table.add_row(
-            Text(entry["name"]),
-            Text(",".join(entry["key"])),
-            Text(properties),
+            entry["name"],
+            ",".join(entry["key"]),
+            properties,
             "?" if entry["count"] is None else f"{entry['count']:,}",
             *(["yes" if entry["study_scoped"] else "-"] if builtin else []),
             "-"

@@ -8,20 +8,28 @@ from typing import Annotated, Any
 
 import typer
 from rich.table import Table
-from rich.text import Text
 
 from ..client.metadata import entity_set_name, fetch_entity_sets
 from ..errors import UsageError
 from ..odata import FilterSyntaxError, canonical_params, check_filter
 from ..odata.keys import Key, parse_key
 from ..odata.resources import effective_key, study_scoped_path
+from ..safe_text import has_control_characters
 from ..settings import current_user
 from ..store.configs import ConfigRow, get_config, list_configs
 from ..store.models import OdataQueryTemplate
 from ..store.rows import row_as_dict
 from ..store.templates import add_template, find_template, list_templates, remove_template
 from ..store.vocabulary import PAGING_MODES
-from .common import console, emit_json, open_db, parse_duration, session_scope, settings
+from .common import (
+    console,
+    emit_json,
+    err_console,
+    open_db,
+    parse_duration,
+    session_scope,
+    settings,
+)
 
 app = typer.Typer(help="Manage OData query templates (resource path + $filter/$select/...).")
 
@@ -50,6 +58,13 @@ def add(
     expand: Annotated[str | None, typer.Option(help="OData $expand.")] = None,
     top: Annotated[int | None, typer.Option(min=1, max=1000, help="Page size ($top).")] = None,
     name: Annotated[str | None, typer.Option(help="Optional label.")] = None,
+    validate: Annotated[
+        bool,
+        typer.Option(
+            "--validate/--no-validate",
+            help="Check the structure of --filter before storing it (the server judges the rest).",
+        ),
+    ] = True,
     every: Annotated[str | None, typer.Option(help="Schedule interval: 15m, 1h, 1d.")] = None,
     sla: Annotated[str | None, typer.Option(help="SLA target for a run: 30m, 2h.")] = None,
     key: Annotated[
@@ -96,11 +111,16 @@ def add(
             given_key = parse_key(key)
         except ValueError as exc:
             raise UsageError(f"--key: {exc}") from None
-    if filter_ is not None:
+    if name is not None and (not name.strip() or len(name) > 200 or has_control_characters(name)):
+        raise UsageError("--name: 1 to 200 characters, no newlines or control characters")
+    if filter_ is not None and validate:
         try:
-            check_filter(filter_)
+            for warning in check_filter(filter_):
+                err_console.print(f"warning: --filter: {warning}")
         except FilterSyntaxError as exc:
-            raise UsageError(f"invalid --filter: {exc}") from None
+            raise UsageError(
+                f"invalid --filter: {exc} (--no-validate stores it unchecked)"
+            ) from None
     raw = {
         "$filter": filter_,
         "$select": select,
@@ -209,14 +229,15 @@ def list_(
     if not rows:
         console.print("no templates yet: add one with `cc-console template add CONFIG PATH`")
         return
-    table = Table("id", "config", "resource", "key", "params", "every", "active", box=None)
+    table = Table("id", "name", "config", "resource", "key", "params", "every", "active", box=None)
     for row in rows:
         table.add_row(
             row["id"][:8],
+            row["name"] or "-",
             row["config"],
-            Text(row["resource_path"]),
-            Text(",".join(row["key"] or ["?"])),
-            Text(_params_text(row["params"])),
+            row["resource_path"],
+            ",".join(row["key"] or ["?"]),
+            _params_text(row["params"]),
             f"{row['schedule_interval_s']}s" if row["schedule_interval_s"] else "-",
             "yes" if row["is_active"] else "no",
         )

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..errors import NotFoundError, UsageError
+from ..run_ids import RunIdError, parse_run_id
 from ..store.runs import RunRow, find_runs, request_cancel
 from ..store.templates import ActiveTemplate
 from ..store.templates import active_templates as _active_templates
@@ -21,7 +22,11 @@ __all__ = ["active_templates", "continue_job", "request_cancel", "resolve_run"]
 
 async def resolve_run(engine: AsyncEngine, ref: str) -> RunRow:
     """The run whose id is ``ref`` or starts with it; a clear error otherwise."""
-    rows = await find_runs(engine, ref.lower())
+    try:
+        prefix = parse_run_id(ref)
+    except RunIdError as exc:
+        raise UsageError(f"{ref!r}: {exc}") from None
+    rows = await find_runs(engine, prefix)
     if not rows:
         raise NotFoundError(f"no run matches {ref!r}; see `cc-console runs`")
     if len(rows) > 1:

@@ -16,9 +16,12 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
+from ..run_ids import RunIdError, RunIdPrefix, parse_run_id
+
 __all__ = ["AuditFilter", "AuditFilterError", "audit_page", "parse_audit_filter"]
 
-_DURATION = re.compile(r"^(\d+)([smhd])$")
+_DURATION = re.compile(r"([0-9]{1,9})([smhd])")  # ASCII digits: "²" is no number here
+MAX_WINDOW = timedelta(days=3660)  # ten years: longer than any log is kept
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 KEYS = ("status", "endpoint", "run", "since", "until", "method", "kind")
 
@@ -39,14 +42,25 @@ class AuditFilter:
 
 
 def _duration(term: str, value: str) -> timedelta:
-    match = _DURATION.match(value)
+    match = _DURATION.fullmatch(value)
     if not match:
         raise AuditFilterError(f"{term}: expected a duration like 90s, 15m, 2h or 7d")
-    return timedelta(**{_UNITS[match[2]]: int(match[1])})
+    length = timedelta(**{_UNITS[match[2]]: int(match[1])})
+    if length > MAX_WINDOW:
+        raise AuditFilterError(f"{term}: at most {MAX_WINDOW.days}d")
+    return length
+
+
+def _literal(value: str) -> str:
+    """``value`` for a LIKE pattern, matched as it is (``%`` and ``_`` are no wildcards)."""
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def parse_audit_filter(query: str) -> AuditFilter:
     """Parse filter text; :class:`AuditFilterError` names the bad term."""
+    control = next((n for n, char in enumerate(query) if char < " " and char not in "\t\n"), None)
+    if control is not None:
+        raise AuditFilterError(f"a control character at position {control + 1}; remove it")
     result = AuditFilter()
     for term in query.split():
         negated = term.startswith("!")
@@ -66,11 +80,16 @@ def parse_audit_filter(query: str) -> AuditFilter:
                 raise AuditFilterError(f"{term}: {key} cannot be negated")
             setattr(result, key, _duration(term, value))
             continue
-        if key == "status" and not (value.isdigit() or re.fullmatch(r"[1-5]xx", value)):
+        if key == "status" and not re.fullmatch(r"[1-5][0-9][0-9]|[1-5]xx", value):
             raise AuditFilterError(f"{term}: status is a code like 429 or a class like 5xx")
-        if key == "run" and not re.fullmatch(r"[0-9a-fA-F-]{4,36}", value):
-            raise AuditFilterError(f"{term}: run takes an id or a prefix of 4+ hex digits")
+        if key == "run":
+            try:
+                value = parse_run_id(value).digits
+            except RunIdError as exc:
+                raise AuditFilterError(f"{term}: {exc}") from None
         (result.exclude if negated else result.include).setdefault(key, []).append(value)
+    if result.until is not None and result.until >= result.since:
+        raise AuditFilterError("until: must be less long ago than since (the window is empty)")
     return result
 
 
@@ -87,17 +106,6 @@ def _status_sql(values: list[str], column: str, params: dict[str, Any], tag: str
     return "(" + " OR ".join(parts) + ")"
 
 
-def _uuid_range(prefix: str) -> tuple[str, str]:
-    """The lowest and highest UUID that start with ``prefix`` (hex digits, dashes ignored)."""
-    digits = prefix.replace("-", "").lower()
-    low, high = digits.ljust(32, "0"), digits.ljust(32, "f")
-
-    def dashed(h: str) -> str:
-        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
-
-    return dashed(low), dashed(high)
-
-
 def _term_sql(key: str, values: list[str], params: dict[str, Any], tag: str) -> str:
     if key == "status":
         return _status_sql(values, "s.status_code", params, tag)
@@ -108,7 +116,7 @@ def _term_sql(key: str, values: list[str], params: dict[str, Any], tag: str) -> 
             " AND s2.sent_at >= :lo AND s2.sent_at <= :hi)"
         )
     if key == "endpoint":
-        params[tag] = [f"%{v}%" for v in values]
+        params[tag] = [f"%{_literal(v)}%" for v in values]
         return f"q.endpoint_path ILIKE ANY(CAST(:{tag} AS text[]))"
     if key == "method":
         params[tag] = [v.upper() for v in values]
@@ -116,8 +124,8 @@ def _term_sql(key: str, values: list[str], params: dict[str, Any], tag: str) -> 
     if key == "run":  # an id prefix is a range of ids: the (run_id, sent_at) index answers it
         parts = []
         for n, value in enumerate(values):
-            low, high = _uuid_range(value)
-            params[f"{tag}lo{n}"], params[f"{tag}hi{n}"] = low, high
+            low, high = RunIdPrefix(value).bounds()
+            params[f"{tag}lo{n}"], params[f"{tag}hi{n}"] = str(low), str(high)
             parts.append(
                 f"(q.run_id >= CAST(:{tag}lo{n} AS uuid) AND q.run_id <= CAST(:{tag}hi{n} AS uuid))"
             )
@@ -150,7 +158,7 @@ def audit_page(
     for n, (key, values) in enumerate(flt.exclude.items()):
         where.append(f"NOT COALESCE({_term_sql(key, values, params, f'x{n}_')}, false)")
     for n, word in enumerate(flt.words):
-        params[f"w{n}"] = f"%{word}%"
+        params[f"w{n}"] = f"%{_literal(word)}%"
         where.append(f"q.url ILIKE :w{n}")
     if before is not None:
         where.append("(q.sent_at, q.id) < (:before_at, :before_id)")

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from ..run_ids import RunIdPrefix
 from .events import notify
 from .rows import fetch_dicts
 
@@ -292,12 +293,16 @@ async def request_cancel(engine: AsyncEngine, run_id: uuid.UUID) -> bool:
     return flagged is not None
 
 
-async def find_runs(engine: AsyncEngine, id_prefix: str, limit: int = 2) -> list[RunRow]:
-    """Runs whose id starts with ``id_prefix`` (lower-case hex and dashes)."""
+async def find_runs(engine: AsyncEngine, prefix: RunIdPrefix, limit: int = 2) -> list[RunRow]:
+    """Runs whose id starts with ``prefix`` (a range of the primary key)."""
+    low, high = prefix.bounds()
     async with engine.connect() as conn:
         rows = await conn.execute(
-            text(f"SELECT {_COLUMNS} FROM cc_sync_run WHERE CAST(id AS text) LIKE :p LIMIT :n"),
-            {"p": f"{id_prefix}%", "n": limit},
+            text(
+                f"SELECT {_COLUMNS} FROM cc_sync_run WHERE id BETWEEN :low AND :high"
+                " ORDER BY id LIMIT :n"
+            ),
+            {"low": low, "high": high, "n": limit},
         )
         return [RunRow.of(row) for row in rows]
 

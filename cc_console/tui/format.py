@@ -7,6 +7,8 @@ from typing import Any
 
 from rich.text import Text
 
+from ..safe_text import printable
+
 __all__ = [
     "STATUS_STYLES",
     "Ranked",
@@ -14,6 +16,7 @@ __all__ = [
     "duration",
     "http_status",
     "plain",
+    "plain_line",
     "short_id",
     "size",
     "sparkline",
@@ -38,11 +41,17 @@ class Ranked(Text):
     rank: int = 0
 
 
+def plain_line(value: Any, limit: int = 300) -> str:
+    """Untrusted text as one printable line: whitespace collapsed, control characters shown."""
+    line = printable(" ".join(str(value).split()))
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
 def plain(value: Any, style: str = "") -> Text:
     """Untrusted text as a cell: never parsed as markup, one line."""
     if value is None:
         return Text("—", style="dim")
-    return Text(" ".join(str(value).split()), style=style, no_wrap=True, overflow="ellipsis")
+    return Text(plain_line(value, 10_000), style=style, no_wrap=True, overflow="ellipsis")
 
 
 def short_id(value: Any) -> Text:

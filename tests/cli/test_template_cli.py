@@ -87,8 +87,17 @@ def test_schedule_and_sla_durations(with_config) -> None:  # type: ignore[no-unt
     [
         pytest.param(["/studies/odata?$top=5"], "path only", id="query-in-path"),
         pytest.param(["/studies/odata", "--filter", "name eq 'x"], "unterminated", id="quote"),
-        pytest.param(["/studies/odata", "--filter", "(id eq 1"], "unclosed", id="paren"),
+        pytest.param(
+            ["/studies/odata", "--filter", "(id eq 1"],
+            "the '(' at position 1 is unclosed",
+            id="paren",
+        ),
+        pytest.param(["/studies/odata", "--filter", "status eq"], "position 8", id="no-operand"),
+        pytest.param(
+            ["/studies/odata", "--filter", "name equals 'x'"], "found 'equals'", id="no-operator"
+        ),
         pytest.param(["/studies/odata", "--top", "1001"], "--top", id="top"),
+        pytest.param(["/studies/odata", "--name", "two\nlines"], "--name", id="name-newline"),
     ],
 )
 def test_bad_templates_are_refused(with_config, args: list[str], message: str) -> None:  # type: ignore[no-untyped-def]
@@ -96,6 +105,18 @@ def test_bad_templates_are_refused(with_config, args: list[str], message: str) -
     assert result.exit_code == 2
     assert message in result.stderr
     assert json.loads(with_config("template", "list", "--json").stdout) == []
+
+
+def test_an_unknown_function_warns_and_no_validate_skips_the_check(with_config) -> None:  # type: ignore[no-untyped-def]
+    warned = with_config("template", "add", "t1", "/studies/odata", "--filter", "vendorfn(x)")
+    assert (
+        warned.exit_code == 0 and "warning: --filter: unknown function 'vendorfn'" in warned.stderr
+    )
+    unchecked = with_config(
+        "template", "add", "t1", "/sites/odata", "--filter", "status eq", "--no-validate"
+    )
+    assert unchecked.exit_code == 0, unchecked.stderr
+    assert len(json.loads(with_config("template", "list", "--json").stdout)) == 2
 
 
 def test_unknown_config(cli) -> None:  # type: ignore[no-untyped-def]

@@ -132,49 +132,24 @@ async def test_missing_secret_fails_the_run_without_a_request(tenant, aengine, m
 
 
 @pytest.mark.parametrize(
-    ("server_header", "config_header"),
+    "bad_key",
     [
-        pytest.param("X-ApiKey", "X-ApiKey", id="X-ApiKey"),
-        pytest.param("CCAPIKey", "CCAPIKey", id="CCAPIKey"),
-        pytest.param("X-Custom-Key", "X-Custom-Key", id="custom"),
-        pytest.param("X-Custom-Key", "x-cUSTOM-kEY", id="custom-odd-casing"),
+        pytest.param("FAKE-key\nX-Injected: 1", id="newline"),
+        pytest.param("FAKE-kéy-not-ascii", id="non-ascii"),
+        pytest.param("Bearer FAKE-key-with-its-scheme", id="inner-space"),
     ],
 )
-async def test_the_key_never_reaches_the_database_or_output(  # type: ignore[no-untyped-def]
-    tenant, aengine, db_url, pg_server, capsys, caplog, server_header, config_header
+async def test_a_key_that_cannot_travel_fails_the_run_unsent_and_unshown(  # type: ignore[no-untyped-def]
+    tenant, aengine, monkeypatch, bad_key
 ) -> None:
-    import logging
-
-    from cc_console.store.details import as_curl
-    from tests.tenant import SIM_KEY
-    from tests.test_secrets_never_persist import pg_dump
-
-    caplog.set_level(logging.DEBUG)
-    t = tenant(
-        sim={
-            "faults": {"error_503_bare": 0.2, "reset": 0.1, "foreign_next_link": 0.05},
-            "rate_limit": {"per_second": 50, "burst": 3},
-            "auth_header": server_header,
-        },
-        default_page_size=30,
-        max_retries=20,
-        auth_header=config_header,
-    )
-    for path in ("/sites/odata", "/patients/odata", "/subjects/odata"):
-        await run_template(aengine, t.template(path))
-    assert t.scalar("SELECT count(*) FROM cc_api_request_log") > 10
-    by_status = [c for c in t.sim.stats()["by_endpoint"].values()]
-    assert sum(c.get("200", 0) for c in by_status) > 3  # the key went out, by that name
-    assert not any(c.get("401") for c in by_status)
-    dump = pg_dump(pg_server, db_url)
-    assert SIM_KEY.encode() not in dump
-    assert f'"{config_header.lower()}": "***sha256:'.encode() in dump  # masked, by fingerprint
-    requests = t.rows("SELECT method, url, headers FROM cc_api_request_log")
-    curls = [as_curl(row._asdict()) for row in requests]  # the console's copy-as-curl
-    assert curls and not any(SIM_KEY in curl for curl in curls)
-    out, err = capsys.readouterr()
-    assert SIM_KEY not in out + err
-    assert SIM_KEY not in "\n".join(r.getMessage() for r in caplog.records)
+    t = tenant()
+    monkeypatch.setenv("CC_TEST_SIM_KEY", bad_key)
+    summary = await run_template(aengine, t.template("/sites/odata"))
+    assert summary.status == "failed" and "CC_TEST_SIM_KEY" in summary.message
+    assert "FAKE-k" not in (summary.message or "")
+    assert t.scalar("SELECT count(*) FROM cc_sync_run WHERE status = 'running'") == 0
+    assert t.scalar("SELECT count(*) FROM cc_api_request_log") == 0
+    assert t.sim.stats()["requests_total"] == 0
 
 
 async def test_cancel_from_another_process_stops_between_pages(tenant, aengine) -> None:  # type: ignore[no-untyped-def]

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import text
 
 from cc_console.store.audit_query import AuditFilterError, audit_page, parse_audit_filter
@@ -123,7 +125,14 @@ def test_keyset_pages_cover_everything_once(seeded) -> None:  # type: ignore[no-
         ("since:soon", "duration"),
         ("!since:1h", "cannot be negated"),
         ("!word", "negate"),
-        ("run:zz", "run takes"),
+        ("run:zz", "a run id is 4 to 32 hex digits"),
+        ("run:" + "a" * 36, "a run id is 4 to 32 hex digits"),
+        ("run:3f2a9c1e-12", "a run id is 4 to 32 hex digits"),
+        ("status:²", "status is a code"),
+        ("status:4290", "status is a code"),
+        ("since:1000000000d", "duration"),
+        ("since:100000000d", "at most 3660d"),
+        ("since:٣h", "duration"),  # an Arabic-Indic digit is no ASCII digit
         ("status:", "missing value"),
     ],
 )
@@ -131,3 +140,35 @@ def test_bad_terms_are_named(query, message) -> None:  # type: ignore[no-untyped
     with pytest.raises(AuditFilterError, match=message) as info:
         parse_audit_filter(query)
     assert str(info.value).startswith(query.split()[0])
+
+
+def test_a_full_uuid_with_or_without_dashes_finds_the_run(seeded) -> None:  # type: ignore[no-untyped-def]
+    _, runs = seeded
+    assert select(seeded, f"run:{runs[1]}") == [15, 20, 30]
+    assert select(seeded, f"run:{str(runs[1]).replace('-', '').upper()}") == [15, 20, 30]
+
+
+AUDIT_WORDS = st.sampled_from(
+    ["status:", "run:", "since:", "until:", "endpoint:", "method:", "kind:", "!", "5xx", "429",
+     "²", "d", "h", "9" * 12, "0", "ffff", "-", " ", "x", "%", "'", "_", "\\", ":"]
+)  # fmt: skip
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.lists(AUDIT_WORDS, max_size=12).map("".join) | st.text(max_size=40))
+def test_no_filter_text_raises_anything_but_its_own_error(seeded, query: str) -> None:  # type: ignore[no-untyped-def]
+    database, _ = seeded  # read only: every example sees the same rows
+    try:
+        flt = parse_audit_filter(query)
+    except AuditFilterError:
+        return
+    with database.engine.connect() as conn:
+        rows, _ = audit_page(conn, flt, now=NOW, limit=5)
+    assert len(rows) <= 5
+
+
+def test_percent_and_underscore_in_a_word_match_themselves(seeded) -> None:  # type: ignore[no-untyped-def]
+    assert select(seeded, "_") == []  # no URL holds an underscore; as a wildcard all would match
+    assert select(seeded, "%") == []

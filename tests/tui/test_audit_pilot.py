@@ -59,15 +59,30 @@ async def test_filter_language_selects_the_right_rows(
             assert all(r["endpoint_path"] == "/subjects" and r["status_code"] != 200 for r in rows)
 
 
-async def test_a_bad_filter_says_why_and_keeps_the_rows(console_app) -> None:
+@pytest.mark.parametrize(
+    ("query", "says"),
+    [
+        pytest.param("colour:red", "unknown key 'colour'", id="unknown-key"),
+        pytest.param("since:1000000000d", "expected a duration", id="overflowing-duration"),
+        pytest.param("since:100000000d", "at most 3660d", id="huge-duration"),
+        pytest.param("status:²", "status is a code", id="superscript-digit"),
+        pytest.param("run:" + "a" * 36, "a run id is 4 to 32 hex digits", id="run-36-hex"),
+        pytest.param("since:1h until:2h", "window is empty", id="empty-window"),
+    ],
+)
+async def test_a_bad_filter_says_why_and_keeps_the_rows_marked_stale(
+    console_app, query: str, says: str
+) -> None:
     app = console_app()
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await open_audit(pilot)
-        before = len(await search(pilot, screen, "status:429"))
-        await search(pilot, screen, "colour:red")
+        before = list(await search(pilot, screen, "status:429"))
+        await search(pilot, screen, query)
+        assert app.is_running  # the console did not exit
         status = str(screen.query_one("#audit-status").render())
-        assert "unknown key 'colour'" in status
-        assert len(screen.rows) == before
+        assert says in status
+        assert "previous filter (status:429)" in status and "stale" in status
+        assert screen.rows == before
 
 
 async def test_export_writes_the_filtered_rows_and_curl_keeps_the_key_masked(

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from rich.text import Text
+from sqlalchemy.exc import SQLAlchemyError
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -18,7 +19,7 @@ from ...store.audit_query import AuditFilter, AuditFilterError, audit_page, pars
 from ...store.details import as_curl, load_request
 from ..components.key_bar import KeyBar
 from ..components.panes import request_cells
-from ..format import plain
+from ..format import plain, plain_line
 from .base import DetailScreen
 
 __all__ = ["AuditScreen", "EXPORT_CAP"]
@@ -93,7 +94,7 @@ class AuditScreen(DetailScreen):
         try:
             self.filter = parse_audit_filter(query)
         except AuditFilterError as exc:
-            self._status(Text(f"filter: {exc}", style="bold red"))
+            self._stale(f"filter: {exc}")
             return
         self.query_text = query
         app: Any = self.app
@@ -112,10 +113,14 @@ class AuditScreen(DetailScreen):
     async def _page(self, before: tuple[datetime, uuid.UUID] | None) -> None:
         assert self.filter is not None and self.now is not None
         flt, now = self.filter, self.now
-        async with self.engine().connect() as conn:
-            rows, next_key = await conn.run_sync(
-                lambda c: audit_page(c, flt, now=now, limit=PAGE, before=before)
-            )
+        try:
+            async with self.engine().connect() as conn:
+                rows, next_key = await conn.run_sync(
+                    lambda c: audit_page(c, flt, now=now, limit=PAGE, before=before)
+                )
+        except (SQLAlchemyError, OSError, ValueError, OverflowError) as exc:
+            self._stale(f"the query failed: {type(exc).__name__}: {plain_line(exc)}")
+            return
         self._append(rows, next_key)
 
     def _append(self, rows: list[dict[str, Any]], next_key: Any) -> None:
@@ -128,6 +133,13 @@ class AuditScreen(DetailScreen):
         more = "  (n: more)" if next_key else "  (all shown)"
         count = f"{len(self.rows):,} row{'' if len(self.rows) == 1 else 's'}"
         self._status(Text(f"{count}{more}   filter: {self.query_text or '(none)'}"))
+
+    def _stale(self, problem: str) -> None:
+        """Say what is wrong; the rows shown stay, marked as the previous filter's."""
+        shown = f"{len(self.rows):,} rows of the previous filter ({self.query_text or 'none'})"
+        status = Text(problem, style="bold red")
+        status.append(f"   — showing {shown}, stale", style="dim")
+        self._status(status)
 
     def _status(self, text: Text) -> None:
         self.query_one("#audit-status", Static).update(text)
