@@ -109,6 +109,8 @@ class ErrorKind(StrEnum):
     DB = "db"
     LEGACY_WRITE = "legacy_write"
     CURSOR_RESTARTED = "cursor_restarted"
+    LOST_CURSOR = "lost_cursor"
+    INTERNAL = "internal"
 
     @property
     def retryable(self) -> bool:
@@ -118,7 +120,11 @@ class ErrorKind(StrEnum):
     @property
     def auto_resumable(self) -> bool:
         """A run that ended this way may be resumed by a scheduler, without an operator."""
-        return self in _RETRYABLE or self in (ErrorKind.INTERRUPTED, ErrorKind.DB)
+        return self in _RETRYABLE or self in (
+            ErrorKind.INTERRUPTED,
+            ErrorKind.DB,
+            ErrorKind.LOST_CURSOR,
+        )
 
     @classmethod
     def of_status(cls, status: int) -> ErrorKind:

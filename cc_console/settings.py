@@ -30,6 +30,13 @@ class Settings(BaseSettings):
     log_level: str = Field(default="WARNING")
     user: str | None = Field(default=None, description="Name recorded in created_by/updated_by.")
     theme: str = Field(default="textual-dark", description="Console theme, e.g. ansi-dark.")
+    cursor_lease_s: float = Field(
+        default=20.0,
+        ge=1.0,
+        le=600.0,
+        description="How long a run owns its cursor without renewing (renewed every quarter)."
+        " A killed run's cursor is free again after this long.",
+    )
     keymap_file: Path | None = Field(
         default=None, description="TOML of binding id = key; default <data_dir>/keymap.toml."
     )

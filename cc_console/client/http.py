@@ -40,6 +40,7 @@ from ..store.audit_log import (
     write_response,
 )
 from ..store.configs import ConfigRow
+from ..store.cursors import Lease
 from .errors import classify_exception, classify_status
 from .masking import KeyMask, key_fingerprint, mask_headers, remember_key
 from .ratelimit import RateInfo, RateLimitCoordinator, parse_rate_headers
@@ -184,6 +185,9 @@ class ResilientClient:
             headers={"Accept": "application/json", "User-Agent": f"cc-console/{__version__}"},
         )
         self.stats = _Stats()
+        # a run's lease on its cursor, once it has one: no request row — and so no request
+        # — unless it still holds
+        self.fence: Lease | None = None
 
     async def aclose(self) -> None:
         """Close the connection pool."""
@@ -292,6 +296,7 @@ class ResilientClient:
                 headers=masked,
                 attempt_no=attempt_no,
                 key_fingerprint=self.fingerprint,
+                fence=self.fence,
             )
         except (SQLAlchemyError, OSError) as exc:
             # invariant 1: no request leaves unlogged

@@ -12,7 +12,7 @@ from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..engine import RunSummary, mark_stale_runs, run_template
-from ..engine.control import continue_job, request_cancel, resolve_run
+from ..engine.control import continue_job, request_cancel, resolve_run, settle_run
 from ..errors import NotFoundError, UsageError
 from ..settings import current_user
 from ..store.database import Database
@@ -147,9 +147,16 @@ def _continue(run_ref: str, trigger: str, json_output: bool) -> None:
     user = current_user(settings())
     with open_db() as database:
 
+        def waiting(left_s: float) -> None:
+            err_console.print(
+                f"that run holds its cursor's lease for {left_s:.0f} s more; waiting to see"
+                " whether its engine is alive…"
+            )
+
         async def job(engine: AsyncEngine) -> dict[str, Any]:
             await mark_stale_runs(engine)
-            return continue_job(await resolve_run(engine, run_ref), trigger, user)
+            found = await settle_run(engine, await resolve_run(engine, run_ref), waiting)
+            return continue_job(found, trigger, user)
 
         summaries = asyncio.run(_run_all(database, [asyncio.run(_with_engine(database, job))]))
     _report(summaries, json_output)

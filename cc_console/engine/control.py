@@ -7,17 +7,20 @@ engine reads it with each page it lands and between attempts.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..errors import NotFoundError, UsageError
 from ..run_ids import RunIdError, parse_run_id
-from ..store.runs import RunRow, find_runs, request_cancel
+from ..store.cursors import CursorBusy, lease_remaining, wait_for_lease
+from ..store.runs import RunRow, find_runs, load_run, request_cancel
+from ..store.stale import mark_stale_runs
 from ..store.templates import ActiveTemplate
 from ..store.templates import active_templates as _active_templates
 
-__all__ = ["active_templates", "continue_job", "request_cancel", "resolve_run"]
+__all__ = ["active_templates", "continue_job", "request_cancel", "resolve_run", "settle_run"]
 
 
 async def resolve_run(engine: AsyncEngine, ref: str) -> RunRow:
@@ -32,6 +35,32 @@ async def resolve_run(engine: AsyncEngine, ref: str) -> RunRow:
     if len(rows) > 1:
         raise UsageError(f"{ref!r} matches several runs; give more of the id")
     return rows[0]
+
+
+async def settle_run(
+    engine: AsyncEngine, run: RunRow, on_wait: Callable[[float], None] = lambda _s: None
+) -> RunRow:
+    """A ``running`` run as it really is: when it holds a lease, wait (``on_wait`` is told
+    how long at most) to see whether its engine renews it — then it is running — or lets it
+    run out: then the engine is gone, and the run is swept as interrupted, resumable."""
+    if run.status != "running":
+        return run
+    async with engine.connect() as conn:
+        left = await lease_remaining(conn, run.id)
+    if left is not None:
+        on_wait(left)
+        try:
+            await wait_for_lease(
+                engine,
+                config_id=run.config_id,
+                resource_path=run.resource_path,
+                filter_hash=run.filter_hash or "",
+            )
+        except CursorBusy:
+            return run
+    await mark_stale_runs(engine)
+    async with engine.connect() as conn:
+        return await load_run(conn, run.id) or run
 
 
 def continue_job(run: Any, trigger: str, created_by: str) -> dict[str, Any]:

@@ -18,7 +18,9 @@ from ..odata.keys import Key
 from ..odata.links import origin_of
 from ..odata.query import encode_query, stable_orderby
 from ..odata.resources import resource_name
+from ..store.audit_log import insert_response
 from ..store.configs import ConfigRow
+from ..store.cursors import Lease, LostCursor
 from ..store.landing import CursorAdvance, PageLanding, land_page
 from ..store.runs import cancel_requested
 from ..store.templates import TemplateRow
@@ -119,7 +121,7 @@ class Pager:
         self.paging.fetched(url, own)
         return asyncio.ensure_future(self.fetcher.prepare(url))
 
-    async def run(self, cursor_id: uuid.UUID, skip: int, next_link: str | None) -> None:
+    async def run(self, lease: Lease, skip: int, next_link: str | None) -> None:
         """Page until done. The next page is fetched while the current one lands."""
         if await self.cancelled():
             raise StopRun(ErrorKind.CANCELLED, "cancelled by request")
@@ -161,7 +163,7 @@ class Pager:
                         pending = self._fetch(url, own)
                 # land this page first, then stop: a refused link is not kept, a resume
                 # continues with $skip paging instead
-                await self._land(prepared, cursor_id, step.next_skip, step.keep_link, step.done)
+                await self._land(prepared, lease, step.next_skip, step.keep_link, step.done)
                 self.pages += 1
                 if follow_up is not None:
                     raise follow_up
@@ -176,7 +178,7 @@ class Pager:
     async def _land(
         self,
         prepared: PreparedPage,
-        cursor_id: uuid.UUID,
+        lease: Lease,
         next_skip: int,
         link: str | None,
         done: bool,
@@ -194,14 +196,20 @@ class Pager:
             records=len(page.records),
             batch=prepared.batch,
             validation=prepared.validation,
-            cursor=CursorAdvance(cursor_id, next_skip, link, "completed" if done else "running"),
+            cursor=CursorAdvance(lease, next_skip, link, "completed" if done else "running"),
             odata_count=page.count,
             waited_s=waited,
             requests=requests,
             retries=retries,
         )
-        async with self.engine.begin() as conn:
-            landed = await land_page(conn, landing)
+        try:
+            async with self.engine.begin() as conn:
+                landed = await land_page(conn, landing)
+        except LostCursor:
+            # the page rolled back whole; its response stays in the audit trail, unlanded
+            async with self.engine.begin() as conn:
+                await insert_response(conn, landing.request, landing.response)
+            raise
         self.cancel_seen = landed.cancel_requested
         self.landed += landed.landed
         self.rejected += landed.rejected

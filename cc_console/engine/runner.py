@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -24,15 +25,20 @@ from ..client.secrets import SecretUnavailable, resolve_secret
 from ..errors import ErrorKind, NotFoundError, StopRun, SyncError, UsageError
 from ..odata.keys import Key
 from ..odata.resources import effective_key
+from ..settings import load_settings
 from ..store import runs
 from ..store.configs import ConfigRow, load_config
 from ..store.cursors import (
     CursorBusy,
     CursorLock,
+    Lease,
     close_cursor,
     lock_key,
     open_cursor,
+    release_lease,
+    renew_lease,
     restart_cursor,
+    wait_for_lease,
 )
 from ..store.error_events import record_error_event
 from ..store.stale import mark_stale_runs
@@ -42,7 +48,12 @@ from .pager import Pager, RestartCursor
 
 __all__ = ["CompanionFactory", "RunCompanion", "RunSummary", "run_template"]
 
-HEARTBEAT_S = 10
+logger = logging.getLogger(__name__)
+
+# The heartbeat beats (and renews the cursor's lease) four times per lease: a run that
+# misses three in a row still holds. The lease is ``CC_CURSOR_LEASE_S`` (20 s): a killed
+# run's cursor is free — and the run swept as interrupted — that long after its last beat.
+BEATS_PER_LEASE = 4
 
 
 @dataclass
@@ -146,11 +157,25 @@ async def _load(engine: AsyncEngine, template_id: uuid.UUID) -> tuple[TemplateRo
     return template, config, key
 
 
-async def _heartbeat(engine: AsyncEngine, run_id: uuid.UUID) -> None:
-    while True:
-        await asyncio.sleep(HEARTBEAT_S)
-        with contextlib.suppress(SQLAlchemyError):
-            await runs.beat(engine, run_id)
+class _Heartbeat:
+    """Beats the run's heartbeat and renews its lease until cancelled; ``lost`` once a
+    renewal found the lease gone (the next fenced write stops the run)."""
+
+    def __init__(self, engine: AsyncEngine, run_id: uuid.UUID, lease_s: float) -> None:
+        self.engine = engine
+        self.run_id = run_id
+        self.interval_s = lease_s / BEATS_PER_LEASE
+        self.lease: Lease | None = None
+        self.lost = False
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval_s)
+            with contextlib.suppress(SQLAlchemyError, OSError):
+                async with self.engine.begin() as conn:
+                    await runs.beat_in(conn, self.run_id)
+                    if self.lease is not None and not self.lost:
+                        self.lost = not await renew_lease(conn, self.lease)
 
 
 async def run_template(
@@ -164,11 +189,13 @@ async def run_template(
     transport: httpx.AsyncBaseTransport | None = None,
     coordinate: bool = True,
     companions: Sequence[RunCompanion] = (),
+    lease_s: float | None = None,
 ) -> RunSummary:
     """Execute one sync run of a template and return how it ended."""
     tune_gc()
     template, config, record_key = await _load(engine, template_id)
     path, filter_hash = template.resource_path, template.filter_hash
+    lease_s = lease_s or load_settings().cursor_lease_s
     lock = CursorLock(engine, lock_key(config.id, path, filter_hash))
     if not await lock.acquire():
         raise CursorBusy(
@@ -178,6 +205,11 @@ async def run_template(
     started = time.monotonic()
     run_id: uuid.UUID | None = None
     try:
+        # the lock is ours; a live lease is a run whose lock connection died: alive if it
+        # renews (refused), gone once the lease runs out (then swept as interrupted)
+        await wait_for_lease(
+            engine, config_id=config.id, resource_path=path, filter_hash=filter_hash
+        )
         await mark_stale_runs(engine)
         run_id = await runs.create_run(
             engine,
@@ -193,7 +225,16 @@ async def run_template(
         for companion in companions:
             await companion.started(run_id)
         status, message = await _execute(
-            engine, template, config, record_key, run_id, trigger, cancel, transport, coordinate
+            engine,
+            template,
+            config,
+            record_key,
+            run_id,
+            trigger,
+            cancel,
+            transport,
+            coordinate,
+            lease_s,
         )
         row = await runs.finish_run(engine, run_id, status, message)
     finally:
@@ -255,7 +296,8 @@ async def _execute(
     trigger: str,
     cancel: asyncio.Event | None,
     transport: httpx.AsyncBaseTransport | None,
-    coordinate: bool = True,
+    coordinate: bool,
+    lease_s: float,
 ) -> tuple[str, str | None]:
     try:
         key = resolve_secret(config.secret_ref)
@@ -267,7 +309,8 @@ async def _execute(
         ClientPolicy.from_config(config), key, engine, transport=transport, coordinate=coordinate
     )
     pager = Pager(engine, client, template, config, run_id, cancel, record_key)
-    heartbeat = asyncio.create_task(_heartbeat(engine, run_id))
+    beating = _Heartbeat(engine, run_id, lease_s)
+    heartbeat = asyncio.create_task(beating.run())
     try:
         cursor = await open_cursor(
             engine,
@@ -280,7 +323,9 @@ async def _execute(
             shape=pager.shape,
             run_id=run_id,
             from_start=trigger != "resume",
+            lease_s=lease_s,
         )
+        beating.lease = client.fence = cursor.lease
         skip, link = cursor.next_skip, cursor.next_link
         restarted = cursor.restarted
         if not restarted and template.paging == "server" and link is None and skip:
@@ -288,17 +333,17 @@ async def _execute(
                 f"server-driven paging cannot go on from $skip {skip} without the server's"
                 " next link; the cursor starts again from the beginning"
             )
-            await restart_cursor(engine, cursor.id)
+            await restart_cursor(engine, cursor.lease)
             skip = 0
         if restarted:
             await _notice(engine, run_id, config, restarted, template.resource_path)
         try:
-            await pager.run(cursor.id, skip, link)
+            await pager.run(cursor.lease, skip, link)
         except RestartCursor as restart:  # the stored link expired: from the beginning
             await _notice(engine, run_id, config, restart.reason, template.resource_path)
-            await restart_cursor(engine, cursor.id)
+            await restart_cursor(engine, cursor.lease)
             pager.paging.restart()
-            await pager.run(cursor.id, 0, None)
+            await pager.run(cursor.lease, 0, None)
         if pager.rejected:  # read to the end, but not every record could land
             status = "partial" if pager.landed else "failed"
             return status, (
@@ -315,6 +360,18 @@ async def _execute(
         event = None if recorded else (exc.kind, message, exc.retryable)
         await _stop(engine, run_id, config, status, event, template.resource_path)
         return status, f"{exc.kind}: {message}"
+    except CursorBusy as exc:  # another run took the cursor between our wait and our claim
+        await _stop(engine, run_id, config, "failed", (ErrorKind.LOST_CURSOR, str(exc), True))
+        return "failed", f"{ErrorKind.LOST_CURSOR}: {exc}"
+    except (SQLAlchemyError, OSError):
+        raise  # the database went away: nothing can be written; the stale sweep ends the run
+    except Exception as exc:  # a bug: the run ends failed, with the cause, never left running
+        logger.exception("run %s: unexpected %s", run_id, type(exc).__name__)
+        message = scrub(f"unexpected {type(exc).__name__}: {exc}", [key])
+        event = (ErrorKind.INTERNAL, message, False)
+        with contextlib.suppress(SQLAlchemyError, OSError):
+            await _stop(engine, run_id, config, "failed", event, template.resource_path)
+        return "failed", f"{ErrorKind.INTERNAL}: {message}"
     except asyncio.CancelledError:
         # Ctrl+C or a cancelled task: close the run honestly (it stays resumable)
         status = runs.end_status(pager.pages)
@@ -323,6 +380,9 @@ async def _execute(
         return status, "cancelled: the run was interrupted by the operator"
     finally:
         heartbeat.cancel()
+        with contextlib.suppress(SQLAlchemyError, OSError):
+            async with engine.begin() as conn:
+                await release_lease(conn, run_id)
         await client.aclose()
         requests, retries, waited = client.stats.take()
         if requests or waited:  # attempts that never landed a page

@@ -17,6 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ..errors import ErrorKind
+from .cursors import FENCE, Lease, LostCursor
 from .error_events import record_error_event
 from .rows import fetch_dicts
 
@@ -73,21 +74,27 @@ async def write_request(
     headers: dict[str, Any],
     attempt_no: int,
     key_fingerprint: str | None,
+    fence: Lease | None = None,
 ) -> RequestRef:
     """Insert and commit the request row; the caller sends only after this returns.
 
     One statement, no lock on the run row: the run's request and retry counters are added
     when a page lands (or when the run ends), so a prefetch never waits for a landing.
+    With a ``fence`` the row is written only while the run's lease holds — else
+    ``LostCursor``, and nothing is sent.
     """
+    values = (
+        "clock_timestamp(), :config, :run, :template, :method, :url, :endpoint,"
+        " CAST(:params AS jsonb), CAST(:headers AS jsonb), 0, :attempt, :fingerprint"
+    )
+    source = f"SELECT {values} WHERE {FENCE}" if fence is not None else f"VALUES ({values})"
     async with engine.begin() as conn:
         row = (
             await conn.execute(
                 text(
                     "INSERT INTO cc_api_request_log (sent_at, config_id, run_id, template_id, method,"
                     " url, endpoint_path, query_params, headers, body_size, attempt_no,"
-                    " key_fingerprint) VALUES (clock_timestamp(), :config, :run, :template, :method,"
-                    " :url, :endpoint, CAST(:params AS jsonb), CAST(:headers AS jsonb), 0, :attempt,"
-                    " :fingerprint) RETURNING id, sent_at"
+                    f" key_fingerprint) {source} RETURNING id, sent_at"
                 ),
                 {
                     "config": config_id,
@@ -100,9 +107,12 @@ async def write_request(
                     "headers": orjson.dumps(headers).decode(),
                     "attempt": attempt_no,
                     "fingerprint": key_fingerprint,
+                    **(fence.params() if fence is not None else {}),
                 },
             )
-        ).one()
+        ).one_or_none()
+    if row is None:
+        raise LostCursor()
     return RequestRef(row.id, row.sent_at)
 
 

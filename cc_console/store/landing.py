@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ..odata.keys import Key
 from ..odata.resources import Validation
 from .audit_log import RequestRef, ResponseFields, insert_response
-from .cursors import ADVANCE
+from .cursors import ADVANCE, Lease, LostCursor
 from .events import CHANNEL
 from .runs import PAGE_COUNTERS
 from .silver import SilverBatch, UpsertCounts, upsert_page_records
@@ -29,9 +29,9 @@ __all__ = ["CursorAdvance", "Landed", "PageLanding", "land_page"]
 
 @dataclass(frozen=True)
 class CursorAdvance:
-    """Where the cursor stands after this page."""
+    """Where the cursor stands after this page, moved under the run's lease."""
 
-    cursor_id: uuid.UUID
+    lease: Lease
     next_skip: int
     next_link: str | None
     status: str
@@ -62,7 +62,7 @@ _BOOKKEEPING = text(
     f"""
     WITH {RECORD}, {ADVANCE}, {PAGE_COUNTERS}
     SELECT pg_notify(:channel, :payload), (SELECT cancel_requested_at FROM run)
-        AS cancel_requested_at
+        AS cancel_requested_at, (SELECT count(*) FROM cursor_advance) AS advanced
     """
 )
 
@@ -84,7 +84,9 @@ class Landed:
 
 
 async def land_page(conn: AsyncConnection, page: PageLanding) -> Landed:
-    """Write one page in the caller's transaction; its counts go to the run and the cursor."""
+    """Write one page in the caller's transaction; its counts go to the run and the cursor.
+    ``LostCursor`` when the run's lease no longer holds: the caller's transaction must roll
+    back (nothing of the page may stay)."""
     response_id = await insert_response(conn, page.request, page.response)
     upserted = UpsertCounts(0, 0)
     if page.batch.keyed:
@@ -125,7 +127,8 @@ async def land_page(conn: AsyncConnection, page: PageLanding) -> Landed:
                 "rejected": page.batch.rejected,
                 "count": page.odata_count,
                 "status": c.status,
-                "cursor": c.cursor_id,
+                **c.lease.params(),
+                "lease_s": c.lease.seconds,
                 "waited": page.waited_s,
                 "requests": page.requests,
                 "retries": page.retries,
@@ -134,6 +137,8 @@ async def land_page(conn: AsyncConnection, page: PageLanding) -> Landed:
             },
         )
     ).one()
+    if not row.advanced:
+        raise LostCursor()
     return Landed(
         upserted.inserted,
         upserted.updated,

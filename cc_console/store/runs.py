@@ -23,7 +23,7 @@ __all__ = [
     "RunProgress",
     "RunRow",
     "add_attempt_counts",
-    "beat",
+    "beat_in",
     "cancel_requested",
     "count_error",
     "create_run",
@@ -215,13 +215,12 @@ async def mark_interrupted(conn: AsyncConnection, run_id: uuid.UUID, status: str
     )
 
 
-async def beat(engine: AsyncEngine, run_id: uuid.UUID) -> None:
-    """The engine is alive: move the heartbeat."""
-    async with engine.begin() as conn:
-        await conn.execute(
-            text("UPDATE cc_sync_run SET heartbeat_at = clock_timestamp() WHERE id = :id"),
-            {"id": run_id},
-        )
+async def beat_in(conn: AsyncConnection, run_id: uuid.UUID) -> None:
+    """The engine is alive: move the heartbeat (in the caller's transaction)."""
+    await conn.execute(
+        text("UPDATE cc_sync_run SET heartbeat_at = clock_timestamp() WHERE id = :id"),
+        {"id": run_id},
+    )
 
 
 async def count_error(

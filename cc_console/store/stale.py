@@ -1,8 +1,11 @@
 """The stale-run sweep: runs whose engine is gone end failed/partial with an ``interrupted``
 event, and their cursors with them, so they can be resumed.
 
-A run is gone when its cursor's advisory lock is free (its session ended) or its heartbeat
-is older than ``STALE_AFTER_S``. Any engine, ``runs`` or the console may sweep.
+A run is gone when the lease on its cursor expired (``CC_CURSOR_LEASE_S``, 20 s; renewed
+every 5 s by its heartbeat) or, for a run that holds no lease, when its heartbeat is older
+than ``STALE_AFTER_S`` (30 s: six missed beats). A free advisory lock alone proves nothing:
+the lock's connection can die under a live engine. Any engine, ``runs`` or the console may
+sweep.
 """
 
 from __future__ import annotations
@@ -12,14 +15,14 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..errors import ErrorKind
-from .cursors import close_cursor, is_locked_elsewhere, lock_key
+from .cursors import close_cursor, expired_owners
 from .error_events import record_error_event
 from .events import notify
 from .runs import end_status, mark_interrupted, running_runs
 
 __all__ = ["STALE_AFTER_S", "mark_stale_runs"]
 
-STALE_AFTER_S = 120
+STALE_AFTER_S = 30
 
 
 async def mark_stale_runs(
@@ -28,9 +31,9 @@ async def mark_stale_runs(
     """Mark ``running`` runs whose engine is gone; returns their ids."""
     marked: list[uuid.UUID] = []
     async with engine.begin() as conn:
+        expired = await expired_owners(conn)
         for run, old in await running_runs(conn, stale_after_s):
-            key = lock_key(run.config_id, run.resource_path, run.filter_hash or "")
-            if not old and await is_locked_elsewhere(conn, key):
+            if not old and run.id not in expired:
                 continue
             status = end_status(run.pages)
             await mark_interrupted(conn, run.id, status)

@@ -20,7 +20,8 @@ KILLS = 20
 
 def engine_process(db_url: str, *args: str) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CC_")}
-    env.update({"CC_DATABASE_URL": db_url, KEY_ENV: SIM_KEY})
+    # a short lease: a killed engine's cursor is free 2 s after its last beat
+    env.update({"CC_DATABASE_URL": db_url, KEY_ENV: SIM_KEY, "CC_CURSOR_LEASE_S": "2"})
     return subprocess.Popen(
         [sys.executable, "-m", "cc_console", *args, "--json"],
         env=env,

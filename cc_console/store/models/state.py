@@ -34,6 +34,8 @@ class PaginationState(Base):
     __table_args__ = (
         UniqueConstraint("config_id", "resource_path", "filter_hash"),
         Index(None, "last_sync_at"),
+        Index(None, "owner_run_id"),
+        CheckConstraint("lease_token >= 0", name="lease_token_non_negative"),
         CheckConstraint(in_list("status", CURSOR_STATUSES), name="status_known"),
         CheckConstraint("next_skip >= 0", name="next_skip_non_negative"),
         CheckConstraint("page_size BETWEEN 1 AND 1000", name="page_size_range"),
@@ -58,6 +60,11 @@ class PaginationState(Base):
     shape: Mapped[dict[str, Any] | None] = mapped_column(JSONB(none_as_null=True))
     status: Mapped[str] = mapped_column(String(20), server_default="idle")
     last_run_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("cc_sync_run.id"))
+    # the lease: the one run that may move the cursor, its fencing token (bumped on every
+    # takeover) and until when it holds without renewing (NULL: released)
+    owner_run_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("cc_sync_run.id"))
+    lease_token: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_sync_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = timestamp()
     updated_at: Mapped[datetime] = timestamp()
