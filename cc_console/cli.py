@@ -19,6 +19,7 @@ from .commands.report import metrics, report
 from .commands.sim import sim
 from .commands.sync import cancel, resume, retry, runs, sync
 from .errors import CcError
+from .store.outage import cause_of, is_transient
 
 __all__ = ["app", "main", "run"]
 
@@ -85,6 +86,16 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except Exception as exc:  # an operator tool prints one line, the traceback goes to the log
         logging.getLogger("cc_console").debug("unexpected error", exc_info=True)
+        if is_transient(exc):  # the database went away under the command
+            err_console.print(
+                process_mask().text(
+                    f"error: the database went away ({cause_of(exc)}); check that it runs"
+                    " (`cc-console db status`) and try again — a sync left running is ended"
+                    " as interrupted by the next command, then resume it"
+                ),
+                markup=False,
+            )
+            return 2
         first_line = process_mask().text((str(exc).strip().splitlines() or [""])[0])
         err_console.print(
             f"error: unexpected {type(exc).__name__}: {first_line} "

@@ -37,6 +37,12 @@ class Settings(BaseSettings):
         description="How long a run owns its cursor without renewing (renewed every quarter)."
         " A killed run's cursor is free again after this long.",
     )
+    db_outage_budget_s: float = Field(
+        default=30.0,
+        ge=0.0,
+        le=3600.0,
+        description="How long a run waits out a database outage before it gives up (exit 2).",
+    )
     keymap_file: Path | None = Field(
         default=None, description="TOML of binding id = key; default <data_dir>/keymap.toml."
     )

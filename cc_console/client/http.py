@@ -41,6 +41,7 @@ from ..store.audit_log import (
 )
 from ..store.configs import ConfigRow
 from ..store.cursors import Lease
+from ..store.outage import OutageGuard
 from .errors import classify_exception, classify_status
 from .masking import KeyMask, key_fingerprint, mask_headers, remember_key
 from .ratelimit import RateInfo, RateLimitCoordinator, parse_rate_headers
@@ -188,6 +189,8 @@ class ResilientClient:
         # a run's lease on its cursor, once it has one: no request row — and so no request
         # — unless it still holds
         self.fence: Lease | None = None
+        # database work of an attempt waits out an outage (no request goes out meanwhile)
+        self.outage = OutageGuard()
 
     async def aclose(self) -> None:
         """Close the connection pool."""
@@ -242,7 +245,12 @@ class ResilientClient:
     ) -> Attempt:
         """One attempt: its redirects within the configured origin are followed, each hop
         its own request and response rows; a redirect elsewhere is refused."""
-        waited = await self.coordinator.acquire(endpoint_path) if self.coordinator else 0.0
+        coordinator = self.coordinator
+        waited = (
+            await self.outage.run(lambda: coordinator.acquire(endpoint_path), "pacing a request")
+            if coordinator
+            else 0.0
+        )
         self.stats.waited_s += waited
         self.stats.attempts += 1
         self.stats.retries += 1 if attempt_no > 1 else 0
@@ -284,19 +292,22 @@ class ResilientClient:
         }
         masked = mask_headers(headers, self._masked_names, self.mask)
         try:
-            request = await write_request(
-                self.engine,
-                config_id=self.policy.config_id,
-                run_id=run_id,
-                template_id=template_id,
-                method="GET",
-                url=self.mask.text(url),
-                endpoint_path=endpoint_path,
-                query_params=query,
-                headers=masked,
-                attempt_no=attempt_no,
-                key_fingerprint=self.fingerprint,
-                fence=self.fence,
+            request = await self.outage.run(
+                lambda: write_request(
+                    self.engine,
+                    config_id=self.policy.config_id,
+                    run_id=run_id,
+                    template_id=template_id,
+                    method="GET",
+                    url=self.mask.text(url),
+                    endpoint_path=endpoint_path,
+                    query_params=query,
+                    headers=masked,
+                    attempt_no=attempt_no,
+                    key_fingerprint=self.fingerprint,
+                    fence=self.fence,
+                ),
+                "writing a request row",
             )
         except (SQLAlchemyError, OSError) as exc:
             # invariant 1: no request leaves unlogged
@@ -332,8 +343,11 @@ class ResilientClient:
             elapsed_ms=(time.perf_counter() - started) * 1000,
         )
         info = parse_rate_headers(response.headers, self.clock())
-        if self.coordinator:
-            await self.coordinator.record(endpoint_path, response.status_code, info)
+        if coordinator := self.coordinator:
+            await self.outage.run(
+                lambda: coordinator.record(endpoint_path, response.status_code, info),
+                "recording rate-limit headers",
+            )
         return request, fields, info
 
     async def _transport_failure(
@@ -383,7 +397,9 @@ class ResilientClient:
                 run_id,
             )
         try:
-            await write_response(self.engine, request, fields)
+            await self.outage.run(
+                lambda: write_response(self.engine, request, fields), "writing a redirect"
+            )
         except (SQLAlchemyError, OSError):
             raise ApiError(
                 ErrorKind.DB, "cannot write a redirect to the audit log", retryable=False
@@ -446,17 +462,20 @@ class ResilientClient:
         run_id: uuid.UUID | None,
     ) -> None:
         try:
-            await write_failure(
-                self.engine,
-                request=request,
-                response=fields,
-                kind=kind,
-                retryable=retryable,
-                message=message,
-                status_code=status,
-                endpoint_path=endpoint_path,
-                config_id=self.policy.config_id,
-                run_id=run_id,
+            await self.outage.run(
+                lambda: write_failure(
+                    self.engine,
+                    request=request,
+                    response=fields,
+                    kind=kind,
+                    retryable=retryable,
+                    message=message,
+                    status_code=status,
+                    endpoint_path=endpoint_path,
+                    config_id=self.policy.config_id,
+                    run_id=run_id,
+                ),
+                "writing a failed attempt",
             )
         except (SQLAlchemyError, OSError):
             raise ApiError(

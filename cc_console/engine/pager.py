@@ -18,10 +18,10 @@ from ..odata.keys import Key
 from ..odata.links import origin_of
 from ..odata.query import encode_query, stable_orderby
 from ..odata.resources import resource_name
-from ..store.audit_log import insert_response
+from ..store.audit_log import insert_response, response_exists
 from ..store.configs import ConfigRow
 from ..store.cursors import Lease, LostCursor
-from ..store.landing import CursorAdvance, PageLanding, land_page
+from ..store.landing import CursorAdvance, Landed, PageLanding, land_page
 from ..store.runs import cancel_requested
 from ..store.templates import TemplateRow
 from .fetch import PageFetcher, PreparedPage, selected_schema
@@ -86,6 +86,7 @@ class Pager:
         self.landed = 0  # records this run landed, and rejected (no key), so far
         self.rejected = 0
         self.cancel_seen = False
+        self.outage = client.outage  # one budget per outage for the run's database work
 
     @property
     def shape(self) -> dict[str, object]:
@@ -202,14 +203,30 @@ class Pager:
             requests=requests,
             retries=retries,
         )
-        try:
+        tries = 0
+
+        async def write() -> Landed | None:
+            nonlocal tries
+            tries += 1
             async with self.engine.begin() as conn:
-                landed = await land_page(conn, landing)
+                if tries > 1 and await response_exists(conn, landing.request):
+                    return None  # the try before committed; the connection died after
+                return await land_page(conn, landing)
+
+        try:
+            landed = await self.outage.run(write, "landing a page")
         except LostCursor:
             # the page rolled back whole; its response stays in the audit trail, unlanded
-            async with self.engine.begin() as conn:
-                await insert_response(conn, landing.request, landing.response)
+            async def keep_response() -> None:
+                async with self.engine.begin() as conn:
+                    await insert_response(conn, landing.request, landing.response)
+
+            await self.outage.run(keep_response, "writing a response")
             raise
+        if landed is None:
+            self.landed += prepared.batch.keyed
+            self.rejected += prepared.batch.rejected
+            return
         self.cancel_seen = landed.cancel_requested
         self.landed += landed.landed
         self.rejected += landed.rejected

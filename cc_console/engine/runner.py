@@ -41,6 +41,7 @@ from ..store.cursors import (
     wait_for_lease,
 )
 from ..store.error_events import record_error_event
+from ..store.outage import DatabaseOutage, OutageGuard
 from ..store.stale import mark_stale_runs
 from ..store.templates import TemplateRow, load_template
 from .gc_tuning import tune_gc
@@ -190,12 +191,17 @@ async def run_template(
     coordinate: bool = True,
     companions: Sequence[RunCompanion] = (),
     lease_s: float | None = None,
+    outage_budget_s: float | None = None,
 ) -> RunSummary:
     """Execute one sync run of a template and return how it ended."""
     tune_gc()
     template, config, record_key = await _load(engine, template_id)
     path, filter_hash = template.resource_path, template.filter_hash
-    lease_s = lease_s or load_settings().cursor_lease_s
+    settings = load_settings()
+    lease_s = lease_s or settings.cursor_lease_s
+    outage = OutageGuard(
+        settings.db_outage_budget_s if outage_budget_s is None else outage_budget_s
+    )
     lock = CursorLock(engine, lock_key(config.id, path, filter_hash))
     if not await lock.acquire():
         raise CursorBusy(
@@ -235,20 +241,45 @@ async def run_template(
             transport,
             coordinate,
             lease_s,
+            outage,
         )
-        row = await runs.finish_run(engine, run_id, status, message)
-    finally:
-        await lock.release()
-        if run_id is not None:
-            for companion in companions:
-                await companion.finished(run_id)
+        ended = run_id
+        row = await outage.run(
+            lambda: runs.finish_run(engine, ended, status, message), "ending the run"
+        )
+    except BaseException:
+        await _wind_down(lock, companions, run_id, quiet=True)  # never hides the cause
+        raise
+    await _wind_down(lock, companions, run_id, quiet=False)
     if companions:  # they may have written to the run row
         async with engine.connect() as conn:
             row = await runs.load_run(conn, run_id) or row
     return RunSummary.of(row, time.monotonic() - started)
 
 
+async def _wind_down(
+    lock: CursorLock,
+    companions: Sequence[RunCompanion],
+    run_id: uuid.UUID | None,
+    *,
+    quiet: bool,
+) -> None:
+    """Give the lock back and let the companions finish; ``quiet`` while another error is
+    on its way out: theirs are logged, not raised over it."""
+    await lock.release()
+    if run_id is None:
+        return
+    for companion in companions:
+        try:
+            await companion.finished(run_id)
+        except Exception:
+            if not quiet:
+                raise
+            logger.warning("a run companion failed while the run ended", exc_info=True)
+
+
 async def _stop(
+    outage: OutageGuard,
     engine: AsyncEngine,
     run_id: uuid.UUID,
     config: ConfigRow,
@@ -257,19 +288,23 @@ async def _stop(
     endpoint_path: str | None = None,
 ) -> None:
     """End the run's cursor with ``status``, recording the run-level ``event`` if any."""
-    async with engine.begin() as conn:
-        if event is not None:
-            kind, message, retryable = event
-            await record_error_event(
-                conn,
-                kind=kind,
-                message=message,
-                config_id=config.id,
-                run_id=run_id,
-                retryable=retryable,
-                endpoint_path=endpoint_path,
-            )
-        await close_cursor(conn, run_id, status)
+
+    async def write() -> None:
+        async with engine.begin() as conn:
+            if event is not None:
+                kind, message, retryable = event
+                await record_error_event(
+                    conn,
+                    kind=kind,
+                    message=message,
+                    config_id=config.id,
+                    run_id=run_id,
+                    retryable=retryable,
+                    endpoint_path=endpoint_path,
+                )
+            await close_cursor(conn, run_id, status)
+
+    await outage.run(write, "ending the run")
 
 
 async def _notice(
@@ -298,16 +333,18 @@ async def _execute(
     transport: httpx.AsyncBaseTransport | None,
     coordinate: bool,
     lease_s: float,
+    outage: OutageGuard,
 ) -> tuple[str, str | None]:
     try:
         key = resolve_secret(config.secret_ref)
     except SecretUnavailable as exc:
         kind = ErrorKind.SECRET_UNAVAILABLE
-        await _stop(engine, run_id, config, "failed", (kind, str(exc), False))
+        await _stop(outage, engine, run_id, config, "failed", (kind, str(exc), False))
         return "failed", str(exc)
     client = ResilientClient(
         ClientPolicy.from_config(config), key, engine, transport=transport, coordinate=coordinate
     )
+    client.outage = outage
     pager = Pager(engine, client, template, config, run_id, cancel, record_key)
     beating = _Heartbeat(engine, run_id, lease_s)
     heartbeat = asyncio.create_task(beating.run())
@@ -358,25 +395,27 @@ async def _execute(
         # — but a parse failure was recorded with its response
         recorded = not isinstance(exc, StopRun) or exc.kind is ErrorKind.PARSE
         event = None if recorded else (exc.kind, message, exc.retryable)
-        await _stop(engine, run_id, config, status, event, template.resource_path)
+        await _stop(outage, engine, run_id, config, status, event, template.resource_path)
         return status, f"{exc.kind}: {message}"
     except CursorBusy as exc:  # another run took the cursor between our wait and our claim
-        await _stop(engine, run_id, config, "failed", (ErrorKind.LOST_CURSOR, str(exc), True))
+        await _stop(
+            outage, engine, run_id, config, "failed", (ErrorKind.LOST_CURSOR, str(exc), True)
+        )
         return "failed", f"{ErrorKind.LOST_CURSOR}: {exc}"
-    except (SQLAlchemyError, OSError):
+    except (DatabaseOutage, SQLAlchemyError, OSError):
         raise  # the database went away: nothing can be written; the stale sweep ends the run
     except Exception as exc:  # a bug: the run ends failed, with the cause, never left running
         logger.exception("run %s: unexpected %s", run_id, type(exc).__name__)
         message = scrub(f"unexpected {type(exc).__name__}: {exc}", [key])
         event = (ErrorKind.INTERNAL, message, False)
         with contextlib.suppress(SQLAlchemyError, OSError):
-            await _stop(engine, run_id, config, "failed", event, template.resource_path)
+            await _stop(outage, engine, run_id, config, "failed", event, template.resource_path)
         return "failed", f"{ErrorKind.INTERNAL}: {message}"
     except asyncio.CancelledError:
         # Ctrl+C or a cancelled task: close the run honestly (it stays resumable)
         status = runs.end_status(pager.pages)
         event = (ErrorKind.CANCELLED, "the run was cancelled", False)
-        await _stop(engine, run_id, config, status, event)
+        await _stop(outage, engine, run_id, config, status, event)
         return status, "cancelled: the run was interrupted by the operator"
     finally:
         heartbeat.cancel()

@@ -116,6 +116,17 @@ async def write_request(
     return RequestRef(row.id, row.sent_at)
 
 
+async def response_exists(conn: AsyncConnection, request: RequestRef) -> bool:
+    """Whether the request's response row is in (a landing whose COMMIT outcome was lost)."""
+    found = (
+        await conn.execute(
+            text("SELECT 1 FROM cc_api_response_log WHERE request_id = :id AND sent_at = :sent"),
+            {"id": request.id, "sent": request.sent_at},
+        )
+    ).first()
+    return found is not None
+
+
 def _body_columns(response: ResponseFields) -> tuple[str | None, str | None]:
     """(JSON text for the JSONB column, raw text) — a body is never dropped."""
     if not response.body:
