@@ -48,6 +48,42 @@ def lock_holders(t, config_id, path: str, filter_hash: str) -> list[int]:  # typ
     ]
 
 
+def new_run(t, template: uuid.UUID, pages: int = 0) -> uuid.UUID:  # type: ignore[no-untyped-def]
+    """A run row of ``template`` as an engine would have made it (status running)."""
+    with t.database.engine.begin() as conn:
+        return conn.execute(  # type: ignore[no-any-return]
+            text(
+                "INSERT INTO cc_sync_run (config_id, template_id, resource_path, filter_hash,"
+                " trigger, created_by, pages) SELECT config_id, id, resource_path, filter_hash,"
+                " 'manual', 't', :pages FROM cc_odata_query_template WHERE id = :t RETURNING id"
+            ),
+            {"t": template, "pages": pages},
+        ).scalar_one()
+
+
+async def claim(aengine, t, template, run_id, lease_s: float = 30) -> uuid.UUID | None:  # type: ignore[no-untyped-def]
+    """Open the template's cursor for ``run_id`` straight at the table (no advisory lock);
+    the run id when it got the lease, None when a live lease refused it."""
+    fh = t.scalar("SELECT filter_hash FROM cc_odata_query_template WHERE id = :t", t=template)
+    try:
+        await open_cursor(
+            aengine,
+            config_id=t.config_id,
+            template_id=template,
+            resource_path="/subjects/odata",
+            filter_hash=fh,
+            filter_text=None,
+            page_size=25,
+            shape={},
+            run_id=run_id,
+            from_start=False,
+            lease_s=lease_s,
+        )
+    except CursorBusy:
+        return None
+    return run_id  # type: ignore[no-any-return]
+
+
 def cursor_matches_silver(t) -> None:  # type: ignore[no-untyped-def]
     landed = t.scalar("SELECT records_landed FROM cc_pagination_state")
     silver = t.scalar("SELECT count(*) FROM cc_silver_record WHERE resource_path = '/subjects'")
@@ -118,14 +154,8 @@ async def test_a_run_whose_cursor_was_taken_stops_and_sends_nothing_more(tenant,
     first = asyncio.create_task(run_template(aengine, template, lease_s=30))
     await until(lambda: (t.scalar("SELECT pages FROM cc_sync_run") or 0) >= 2, "two pages")
     # another run takes the cursor over, as one would after the lease ran out
+    other = new_run(t, template)
     with t.database.engine.begin() as conn:
-        other = conn.execute(
-            text(
-                "INSERT INTO cc_sync_run (config_id, template_id, resource_path, filter_hash,"
-                " trigger, created_by) SELECT config_id, template_id, resource_path, filter_hash,"
-                " 'resume', 't' FROM cc_sync_run RETURNING id"
-            )
-        ).scalar_one()
         conn.execute(
             text(
                 "UPDATE cc_pagination_state SET owner_run_id = :o, lease_token = lease_token + 1,"
@@ -166,45 +196,16 @@ async def test_claims_racing_for_an_expired_lease_have_one_winner(tenant, aengin
     """Straight at the table, around the advisory lock: the data decides alone."""
     t = tenant()
     template = t.template("/subjects/odata")
-    fh = t.scalar("SELECT filter_hash FROM cc_odata_query_template WHERE id = :t", t=template)
 
-    def new_run() -> uuid.UUID:
-        with t.database.engine.begin() as conn:
-            return conn.execute(
-                text(
-                    "INSERT INTO cc_sync_run (config_id, template_id, resource_path, filter_hash,"
-                    " trigger, created_by) VALUES (:c, :t, '/subjects/odata', :h, 'resume', 't')"
-                    " RETURNING id"
-                ),
-                {"c": t.config_id, "t": template, "h": fh},
-            ).scalar_one()
-
-    async def claim(run_id: uuid.UUID) -> uuid.UUID | None:
-        try:
-            await open_cursor(
-                aengine,
-                config_id=t.config_id,
-                template_id=template,
-                resource_path="/subjects/odata",
-                filter_hash=fh,
-                filter_text=None,
-                page_size=25,
-                shape={},
-                run_id=run_id,
-                from_start=False,
-                lease_s=30,
-            )
-        except CursorBusy:
-            return None
-        return run_id
-
-    first = new_run()
-    assert await claim(first) == first
-    rivals = [new_run() for _ in range(8)]
-    assert [await claim(r) for r in rivals[:2]] == [None, None]  # a live lease holds
+    first = new_run(t, template)
+    assert await claim(aengine, t, template, first) == first
+    rivals = [new_run(t, template) for _ in range(8)]
+    assert [await claim(aengine, t, template, r) for r in rivals[:2]] == [None, None]  # live
     with t.database.engine.begin() as conn:  # the lease runs out
         conn.execute(text("UPDATE cc_pagination_state SET lease_expires_at = now()"))
-    winners = [w for w in await asyncio.gather(*(claim(r) for r in rivals)) if w]
+    winners = [
+        w for w in await asyncio.gather(*(claim(aengine, t, template, r) for r in rivals)) if w
+    ]
     assert len(winners) == 1
     assert t.scalar("SELECT owner_run_id FROM cc_pagination_state") == winners[0]
     assert t.scalar("SELECT lease_token FROM cc_pagination_state") == 2  # one bump per takeover
@@ -215,28 +216,8 @@ async def test_a_killed_runs_lease_runs_out_and_the_cursor_is_free(tenant, aengi
     t = tenant()
     template = t.template("/subjects/odata")
     fh = t.scalar("SELECT filter_hash FROM cc_odata_query_template WHERE id = :t", t=template)
-    with t.database.engine.begin() as conn:
-        dead = conn.execute(
-            text(
-                "INSERT INTO cc_sync_run (config_id, template_id, resource_path, filter_hash,"
-                " trigger, created_by, pages) VALUES (:c, :t, '/subjects/odata', :h, 'manual',"
-                " 't', 1) RETURNING id"
-            ),
-            {"c": t.config_id, "t": template, "h": fh},
-        ).scalar_one()
-    await open_cursor(
-        aengine,
-        config_id=t.config_id,
-        template_id=template,
-        resource_path="/subjects/odata",
-        filter_hash=fh,
-        filter_text=None,
-        page_size=25,
-        shape={},
-        run_id=dead,
-        from_start=True,
-        lease_s=1.5,
-    )
+    dead = new_run(t, template, pages=1)
+    assert await claim(aengine, t, template, dead, lease_s=1.5) == dead
     started = time.monotonic()
     await wait_for_lease(
         aengine, config_id=t.config_id, resource_path="/subjects/odata", filter_hash=fh
