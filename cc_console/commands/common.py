@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, ConsoleOptions
 from rich.text import Text
 from sqlalchemy.orm import Session
 
@@ -38,7 +39,16 @@ class _PlainConsole(Console):
     def render_str(self, text: str, **kwargs: Any) -> Text:  # every str printed, tables too
         return super().render_str(printable(text), **kwargs)
 
+    @property
+    def options(self) -> ConsoleOptions:
+        """The terminal's width; piped, as wide as the widest line (never cut at 80)."""
+        options = super().options
+        if not self.is_terminal and "COLUMNS" not in os.environ:
+            return options.update(max_width=_PIPED_WIDTH)
+        return options
 
+
+_PIPED_WIDTH = 100_000
 console = _PlainConsole()
 err_console = _PlainConsole(stderr=True)
 

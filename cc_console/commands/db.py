@@ -78,11 +78,10 @@ def status(json_output: JsonOpt = False) -> None:
     if not report["tables"]:
         console.print("tables    none: run `cc-console db upgrade`")
         return
-    table = Table("table", "rows (est.)", "size", "partitions", box=None, pad_edge=False)
+    table = Table("table", "rows", "size", "partitions", box=None, pad_edge=False)
     for row in report["tables"]:
-        table.add_row(
-            row["name"], f"{row['rows_estimate']:,}", _human(row["bytes"]), str(row["partitions"])
-        )
+        rows = f"{row['rows']:,}" if row["rows_exact"] else f"~{row['rows']:,} (estimate)"
+        table.add_row(row["name"], rows, _human(row["bytes"]), str(row["partitions"]))
     console.print(table)
 
 

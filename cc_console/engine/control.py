@@ -23,6 +23,9 @@ from ..store.templates import active_templates as _active_templates
 __all__ = ["active_templates", "continue_job", "request_cancel", "resolve_run", "settle_run"]
 
 
+RESUMABLE = ("failed", "partial")  # an interrupted run is one of them, with its event
+
+
 async def resolve_run(engine: AsyncEngine, ref: str) -> RunRow:
     """The run whose id is ``ref`` or starts with it; a clear error otherwise."""
     try:
@@ -71,6 +74,11 @@ def continue_job(run: Any, trigger: str, created_by: str) -> dict[str, Any]:
     status, template_id, run_id = _fields(run)
     if status == "running":
         raise UsageError("that run is still running; cancel it first")
+    if trigger == "resume" and status not in RESUMABLE:
+        raise UsageError(
+            f"only failed or partial runs resume (this one {status}); `cc-console retry`"
+            " runs its template again from the start"
+        )
     if template_id is None:
         raise UsageError("that run has no template to continue")
     return {

@@ -307,7 +307,8 @@ class ConsoleApp(App[None]):
 
     def start_sync_of(self, template: ActiveTemplate) -> None:
         """Start a run of ``template``."""
-        self.start_run({"template_id": template.id, "trigger": self.trigger}, label=template.name)
+        # the operator started it here: a console run, also in the demo
+        self.start_run({"template_id": template.id, "trigger": "console"}, label=template.name)
         self.notify(f"sync of {template.name} started", markup=False)
 
     def _selected_run(self) -> dict[str, Any] | None:
@@ -326,9 +327,6 @@ class ConsoleApp(App[None]):
     def _continue(self, trigger: str) -> None:
         run = self._selected_run()
         if run is None:
-            return
-        if trigger == "resume" and run["status"] not in ("failed", "partial"):
-            self.notify(f"only failed or partial runs resume (this one is {run['status']})")
             return
         try:
             job = continue_job(run, trigger, self.user)

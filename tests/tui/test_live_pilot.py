@@ -52,7 +52,7 @@ def live_app(database, db_url):  # type: ignore[no-untyped-def]
 async def test_start_a_sync_from_the_picker_and_watch_requests_arrive(tenant, live_app) -> None:
     t = tenant("clean", default_page_size=50)
     t.template("/patients/odata")
-    app = live_app()
+    app = live_app(trigger="demo")  # the demo's own syncs are "demo"; what you start, "console"
     async with app.run_test(size=(120, 40)) as pilot:
         await loaded(pilot)
         await pilot.press("s")
