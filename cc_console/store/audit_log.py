@@ -312,9 +312,11 @@ _REQUEST_VIEW = text(
     SELECT q.*, s.id AS response_id, s.status_code, s.headers AS response_headers,
            s.content_type, s.body AS response_body, s.body_text AS response_text,
            s.size_bytes, s.elapsed_ms, s.received_at, s.parse_ok, s.validation_errors,
-           s.odata_count, s.has_next_link
+           s.odata_count, s.has_next_link,
+           c.auth_header, c.auth_scheme, c.secret_ref
     FROM cc_api_request_log q LEFT JOIN cc_api_response_log s
       ON s.request_id = q.id AND s.sent_at = q.sent_at
+    LEFT JOIN cc_api_client_config c ON c.id = q.config_id
     WHERE q.id = :id AND q.sent_at = :sent
     """
 )

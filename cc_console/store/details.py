@@ -7,6 +7,7 @@ Headers in the log are masked before they were stored, so what is read here is s
 
 from __future__ import annotations
 
+import re
 import shlex
 import uuid
 from datetime import datetime
@@ -53,8 +54,34 @@ async def load_request(conn: AsyncConnection, key: RequestKey) -> dict[str, Any]
 
 
 def as_curl(request: dict[str, Any]) -> str:
-    """A shell command that repeats ``request``; masked headers stay masked."""
+    """A shell command that repeats ``request``. The key is read when the command runs, from
+    the config's secret reference (``$NAME`` for ``env:NAME``, ``$(cat PATH)`` for
+    ``file:PATH``); other masked headers stay masked. The URL is quoted (``$filter`` must not
+    expand)."""
+    auth = str(request.get("auth_header") or "")
     parts = ["curl", "-X", request["method"], shlex.quote(request["url"])]
     for name, value in sorted((request.get("headers") or {}).items()):
-        parts += ["-H", shlex.quote(f"{name}: {value}")]
+        key = _key_from_reference(request.get("secret_ref")) if auth else None
+        if key is not None and name.lower() == auth.lower():
+            scheme = request.get("auth_scheme")
+            parts += ["-H", f'"{auth}: {scheme + " " if scheme else ""}{key}"']
+        else:
+            parts += ["-H", shlex.quote(f"{name}: {value}")]
     return " ".join(parts)
+
+
+def _key_from_reference(ref: object) -> str | None:
+    """The shell expression (for double quotes) that reads the key behind ``ref``."""
+    if not isinstance(ref, str):
+        return None
+    scheme, _, target = ref.partition(":")
+    if scheme == "env" and _ENV_NAME.fullmatch(target):
+        return f"${target}"
+    if scheme == "file" and target.startswith("/") and _SAFE_PATH.fullmatch(target):
+        return f"$(cat {shlex.quote(target)})"
+    return None
+
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# a path with nothing a double-quoted string treats specially (backslash " ` $, controls)
+_SAFE_PATH = re.compile(r'[^\\"`$\x00-\x1f]+')

@@ -41,6 +41,7 @@ def make_app(
         theme=chosen,
         start_templates=start_templates,
         trigger=trigger,
+        exports_dir=settings.data_dir / "exports",
         **kwargs,
     )
     if chosen not in app.available_themes:

@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Any, ClassVar
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -83,9 +84,11 @@ class ConsoleApp(App[None]):
         trigger: str = "console",
         db_label: str | None = None,
         companions: CompanionFactory | None = None,
+        exports_dir: Path | None = None,
     ) -> None:
         super().__init__()
         self.database = database
+        self.exports_dir = exports_dir or Path.cwd()  # where audit exports are written
         self.db_label = db_label or (
             f"embedded:{database.url.database}" if database.embedded else database.display_url
         )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -85,7 +87,7 @@ async def test_a_bad_filter_says_why_and_keeps_the_rows_marked_stale(
         assert screen.rows == before
 
 
-async def test_export_writes_the_filtered_rows_and_curl_keeps_the_key_masked(
+async def test_export_writes_the_filtered_rows_and_curl_reads_the_key_from_its_reference(
     console_app, tmp_path
 ) -> None:
     app = console_app()
@@ -96,6 +98,14 @@ async def test_export_writes_the_filtered_rows_and_curl_keeps_the_key_masked(
         lines = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
         assert written == len(lines) == len(rows) == 4
         assert {line["endpoint_path"] for line in lines} == {"/subjects"}
+        assert all(
+            re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", x["sent_at"]) for x in lines
+        )
+        await pilot.press("e")  # the key: into the data dir's exports/, and it says where
+        await app.workers.wait_for_complete()
+        (exported,) = app.exports_dir.glob("cc-audit-*.jsonl")
+        assert exported.parent.name == "exports" and exported.parent.parent != Path.cwd()
+        assert exported.read_text() == (tmp_path / "audit.jsonl").read_text()
         copied: list[str] = []
         app.copy_to_clipboard = copied.append  # type: ignore[method-assign]
         await pilot.press("y")
@@ -103,4 +113,5 @@ async def test_export_writes_the_filtered_rows_and_curl_keeps_the_key_masked(
         assert copied and copied[0].startswith(
             "curl -X GET 'http://127.0.0.1:8765/api/v1/subjects?"
         )
-        assert "X-ApiKey: ***masked" in copied[0]
+        assert '"X-ApiKey: $CC_TEST_API_KEY"' in copied[0]  # read when the command runs
+        assert "***" not in copied[0]

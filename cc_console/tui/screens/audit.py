@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import datetime
 from pathlib import Path
@@ -15,7 +14,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Input, Static
 
-from ...store.audit_query import AuditFilter, AuditFilterError, audit_page, parse_audit_filter
+from ...store.audit_query import (
+    AuditFilter,
+    AuditFilterError,
+    audit_jsonl,
+    audit_page,
+    parse_audit_filter,
+)
 from ...store.details import as_curl, load_request
 from ..components.key_bar import KeyBar
 from ..components.panes import request_cells
@@ -170,13 +175,16 @@ class AuditScreen(DetailScreen):
             request = await load_request(conn, (row["id"], row["sent_at"]))
         if request is not None:
             self.app.copy_to_clipboard(as_curl(request))
-            self.notify("copied as curl (the key stays masked)")
+            self.notify("copied as curl (it reads the key from the secret reference when run)")
 
     @work(group="audit-export", exclusive=True, exit_on_error=False)
     async def action_export(self) -> None:
         if self.filter is None or self.now is None:
             return
-        path = Path.cwd() / f"cc-audit-{self.now.strftime('%Y%m%d-%H%M%S')}.jsonl"
+        app: Any = self.app
+        exports: Path = app.exports_dir
+        exports.mkdir(parents=True, exist_ok=True)
+        path = exports / f"cc-audit-{self.now.strftime('%Y%m%d-%H%M%S')}.jsonl"
         written = await self.export(path)
         self.notify(f"exported {written:,} rows to {path}", markup=False)
 
@@ -192,7 +200,7 @@ class AuditScreen(DetailScreen):
                         lambda c, b=before: audit_page(c, flt, now=now, limit=1000, before=b)
                     )
                     for row in rows:
-                        out.write(json.dumps(row, default=str, ensure_ascii=False) + "\n")
+                        out.write(audit_jsonl(row))
                     written += len(rows)
                     if before is None:
                         break

@@ -32,7 +32,7 @@ class RequestDetailScreen(DetailScreen):
     HELP = "One request attempt and its response as stored: masked headers, body, validation."
     KEYS: ClassVar = [
         ("[ ]", "previous / next request"),
-        ("y", "copy as curl (key masked)"),
+        ("y", "copy as curl (the key from its reference)"),
         ("tab", "next tab"),
     ]
     BINDINGS: ClassVar = [
@@ -77,7 +77,7 @@ class RequestDetailScreen(DetailScreen):
     def action_copy_curl(self) -> None:
         if self.request is not None:
             self.app.copy_to_clipboard(as_curl(self.request))
-            self.notify("copied as curl (the key stays masked)")
+            self.notify("copied as curl (it reads the key from the secret reference when run)")
 
     @work(group="detail", exclusive=True, exit_on_error=False)
     async def load(self) -> None:

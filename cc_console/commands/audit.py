@@ -1,0 +1,130 @@
+"""``cc-console audit``: the audit browser's filter language and keyset paging, for scripts and
+compliance exports (the same rows, masked as stored, the same JSON lines as the console's).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import sys
+import uuid
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import Progress
+from rich.table import Table
+from sqlalchemy import Connection, text
+
+from ..errors import UsageError
+from ..store.audit_query import AuditFilterError, audit_jsonl, audit_page, parse_audit_filter
+from .common import console, emit_json, err_console, open_db
+
+__all__ = ["app"]
+
+app = typer.Typer(help="Search and export the request/response audit trail.")
+
+PAGE = 1000
+Key = tuple[datetime, uuid.UUID]
+
+
+def _cursor(now: datetime, key: Key) -> str:
+    """Where the next page starts, opaque: the search's clock and the last row's key."""
+    raw = f"{now.isoformat()}|{key[0].isoformat()}|{key[1]}"
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _read_cursor(cursor: str) -> tuple[datetime, Key]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        now, sent, row_id = raw.split("|")
+        return datetime.fromisoformat(now), (datetime.fromisoformat(sent), uuid.UUID(row_id))
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise UsageError(
+            "--after takes the cursor a previous `audit search` printed (next: …)"
+        ) from None
+
+
+def _cells(row: dict[str, Any]) -> list[str]:
+    status = "—" if row["status_code"] is None else str(row["status_code"])
+    elapsed = "" if row["elapsed_ms"] is None else f"{row['elapsed_ms']:.0f} ms"
+    run = "" if row["run_id"] is None else str(row["run_id"])[:8]
+    sent = row["sent_at"].isoformat(timespec="milliseconds")
+    return [sent, status, row["method"], row["endpoint_path"], elapsed, run, row["url"]]
+
+
+@app.command()
+def search(
+    filter_text: Annotated[
+        str,
+        typer.Argument(
+            metavar="FILTER",
+            help="The audit browser's filter, e.g. 'status:5xx since:1d endpoint:patients'.",
+        ),
+    ] = "",
+    limit: Annotated[
+        int, typer.Option(min=1, max=100_000, help="Rows to print (newest first).")
+    ] = 100,
+    after: Annotated[
+        str | None, typer.Option(help="Go on after the cursor a previous search printed.")
+    ] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="One JSON document.")] = False,
+    jsonl: Annotated[bool, typer.Option("--jsonl", help="One JSON line per row.")] = False,
+    export: Annotated[
+        Path | None,
+        typer.Option(help="Write every matching row to FILE as JSON lines (streamed)."),
+    ] = None,
+) -> None:
+    """Search the request log with the audit browser's filter language; page with --after."""
+    if sum((json_output, jsonl, export is not None)) > 1:
+        raise UsageError("choose one of --json, --jsonl and --export")
+    try:
+        flt = parse_audit_filter(filter_text)
+    except AuditFilterError as exc:
+        raise UsageError(f"filter: {exc}") from None
+    now, before = _read_cursor(after) if after else (None, None)
+    with open_db() as database, database.engine.connect() as conn:
+        now = now or conn.execute(text("SELECT clock_timestamp()")).scalar_one()
+        if export is not None:
+            _export(conn, flt, now, before, export)
+            return
+        rows: list[dict[str, Any]] = []
+        while len(rows) < limit:
+            page, next_key = audit_page(
+                conn, flt, now=now, limit=min(PAGE, limit - len(rows)), before=before
+            )
+            rows += page
+            if jsonl:
+                sys.stdout.writelines(audit_jsonl(row) for row in page)
+            before = next_key
+            if next_key is None:
+                break
+    cursor = None if before is None else _cursor(now, before)
+    if json_output:
+        emit_json({"rows": rows, "next": cursor})
+    elif not jsonl:
+        table = Table("sent_at", "status", "method", "endpoint", "elapsed", "run", "url", box=None)
+        for row in rows:
+            table.add_row(*_cells(row))
+        console.print(table if rows else "no request matches")
+    if cursor is not None and not json_output:
+        err_console.print(f"next: {cursor}  (more rows: --after {cursor})")
+
+
+def _export(conn: Connection, flt: Any, now: datetime, before: Key | None, path: Path) -> None:
+    """Every matching row, page by page (constant memory), with a progress bar on a TTY."""
+    written = 0
+    with (
+        path.open("w", encoding="utf-8") as out,
+        Progress(console=err_console, transient=True, disable=not err_console.is_terminal) as bar,
+    ):
+        task = bar.add_task("exporting", total=None)
+        while True:
+            page, before = audit_page(conn, flt, now=now, limit=PAGE, before=before)
+            out.writelines(audit_jsonl(row) for row in page)
+            written += len(page)
+            bar.update(task, completed=written)
+            if before is None:
+                break
+    err_console.print(f"exported {written:,} rows to {path}")
