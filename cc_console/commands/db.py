@@ -15,8 +15,12 @@ from ..store.embedded import stop_embedded
 from ..store.partitions import apply_plan, plan_maintenance
 from ..store.status import database_status
 from .common import console, emit_json, err_console, open_db, settings
+from .db_client import PASSTHROUGH, dump, psql, url
 
 app = typer.Typer(help="Manage the database: schema migrations, status, partitions.")
+app.command()(url)
+app.command(context_settings=PASSTHROUGH)(psql)
+app.command(context_settings=PASSTHROUGH)(dump)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 

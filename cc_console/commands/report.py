@@ -11,6 +11,7 @@ from rich.table import Table
 
 from ..errors import NotFoundError, UsageError
 from ..reports import resolve_window, run_report
+from ..reports.sla import RECENT_RUNS
 from .common import console, emit_json, open_db, parse_duration
 
 __all__ = ["ReportName", "metrics", "report"]
@@ -115,6 +116,18 @@ def _sla(data: dict[str, Any]) -> None:
         )
     console.print(table)
     for t in data["templates"]:
+        if t["failing"]:
+            console.print(
+                f"  breach: {t['template']}: its last {min(t['runs'], RECENT_RUNS)} runs all"
+                " failed",
+                markup=False,
+            )
+        if t["never_succeeded"]:
+            console.print(
+                f"  breach: {t['template']} has never succeeded, and its first run plus its"
+                " SLA has passed",
+                markup=False,
+            )
         for b in t["sla_breaches"]:
             console.print(
                 f"  breach: {t['template']} run {b['run_id'][:8]} took "

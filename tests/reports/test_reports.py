@@ -33,7 +33,8 @@ def test_sla(seeded) -> None:
         next(t for t in data["templates"] if t["template"] == name)
         for name in ("studies", "patients")
     )
-    assert data["breaches"] == 2
+    # studies: one slow run, and not fresh; patients: every run failed and it never succeeded
+    assert data["breaches"] == 3
     assert (studies["runs"], studies["succeeded"], studies["success_rate"]) == (4, 3, 0.75)
     assert (studies["duration_p50_s"], studies["duration_p95_s"], studies["duration_max_s"]) == (
         40,
@@ -48,6 +49,8 @@ def test_sla(seeded) -> None:
     assert (patients["duration_p50_s"], patients["duration_p95_s"]) == (1, 20)
     assert patients["freshness_s"] is None and patients["freshness_breach"] is False
     assert patients["sla_breaches"] == [] and patients["reconciled_runs"] == 0
+    assert patients["failing"] is True and patients["never_succeeded"] is True
+    assert studies["failing"] is False and studies["never_succeeded"] is False
 
 
 def test_throttling_shows_the_falling_rate_and_a_suggestion(seeded) -> None:
@@ -136,7 +139,7 @@ def test_cli_text_and_json_agree(cli, seeded, name: str) -> None:
     text = cli("report", name, "--until", UNTIL)
     assert text.exit_code == as_json.exit_code
     expected_headline = {
-        "sla": "2 breach(es)",
+        "sla": "3 breach(es)",
         "throttling": "7 × 429 of 45 requests (15.56%), waited 14.0s, trend falling",
         "validation": "1 expected endpoint(s) below 95% parse_ok",
         "audit": "100.0% correlated",
@@ -154,3 +157,25 @@ def test_cli_errors_are_one_line(cli, seeded) -> None:
         result = cli(*args)
         assert result.exit_code in (2, 3) and message in result.stderr
         assert "Traceback" not in result.stderr
+
+
+def test_a_never_synced_scheduled_template_breaches_once_it_was_due(seeded) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import text
+
+    with seeded.engine.begin() as conn:
+        config_id = conn.execute(text("SELECT id FROM cc_api_client_config LIMIT 1")).scalar_one()
+        for name, created in (("due", NOW - timedelta(hours=3)), ("not-yet", NOW)):
+            conn.execute(
+                text(
+                    "INSERT INTO cc_odata_query_template (config_id, name, resource_path, params,"
+                    " params_hash, filter_hash, schedule_interval_s, sla_target_s, created_at,"
+                    " created_by, updated_by) VALUES (:c, :n, '/sites/odata', '{}', :h, :h,"
+                    " 3600, 600, :at, 't', 't')"
+                ),
+                {"c": config_id, "n": name, "h": (name * 64)[:64], "at": created},
+            )
+    data = report(seeded, "sla")
+    by_name = {t["template"]: t for t in data["templates"]}
+    assert by_name["due"]["never_succeeded"] is True  # created 3 h ago, due after 1 h + 10 min
+    assert by_name["not-yet"]["never_succeeded"] is False
+    assert data["breaches"] == 3 + 1  # the due one, once (not fresh and never succeeded)
