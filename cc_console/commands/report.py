@@ -98,7 +98,16 @@ def _title(data: dict[str, Any], headline: str) -> None:
 def _sla(data: dict[str, Any]) -> None:
     _title(data, f"{data['breaches']} breach(es)")
     table = _table(
-        "template", "runs", "ok %", "p50 s", "p95 s", "max s", "SLA s", "fresh s", "reconciled"
+        "template",
+        "runs",
+        "ok %",
+        "p50 s",
+        "p95 s",
+        "max s",
+        "SLA s",
+        "fresh s",
+        "breaches",
+        "reconciled",
     )
     for t in data["templates"]:
         rate = None if t["success_rate"] is None else t["success_rate"] * 100
@@ -112,6 +121,7 @@ def _sla(data: dict[str, Any]) -> None:
             _n(t["duration_max_s"]),
             _n(t["sla_target_s"]),
             fresh,
+            _n(t["breaches"]),
             f"{t['reconciled_runs']} ok, {len(t['unreconciled_runs'])} not",
         )
     console.print(table)

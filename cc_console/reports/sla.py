@@ -109,7 +109,8 @@ def sla_report(conn: Connection, window: Window) -> dict[str, Any]:
         never = last is None and deadline is not None and deadline < window.end
         # a scheduled template should have succeeded within its interval (once it was due)
         stale = bool(limit) and (never if freshness is None else freshness > limit)
-        breaches += len(slow) + int(stale or failing or never)
+        breached = len(slow) + int(stale or failing or never)
+        breaches += breached
         templates.append(
             {
                 "template": t["template"],
@@ -122,6 +123,7 @@ def sla_report(conn: Connection, window: Window) -> dict[str, Any]:
                 "duration_p95_s": _round(percentile(durations, 0.95)),
                 "duration_max_s": _round(max(durations, default=None) if durations else None),
                 "sla_target_s": target,
+                "breaches": breached,  # slow runs, and one for not fresh / failing / never ok
                 "sla_breaches": slow,
                 "last_success_at": last.isoformat() if last else None,
                 "freshness_s": _round(freshness),

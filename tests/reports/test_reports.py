@@ -50,6 +50,7 @@ def test_sla(seeded) -> None:
     assert patients["freshness_s"] is None and patients["freshness_breach"] is False
     assert patients["sla_breaches"] == [] and patients["reconciled_runs"] == 0
     assert patients["failing"] is True and patients["never_succeeded"] is True
+    assert (studies["breaches"], patients["breaches"]) == (2, 1)  # they add up to the total
     assert studies["failing"] is False and studies["never_succeeded"] is False
 
 

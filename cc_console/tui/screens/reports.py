@@ -139,9 +139,9 @@ class ReportsScreen(DetailScreen):
         rows = []
         for t in data["templates"]:
             fresh = Text(_s(t["freshness_s"]), style="bold red" if t["freshness_breach"] else "")
-            breaches = Text(
-                str(len(t["sla_breaches"])), style="bold red" if t["sla_breaches"] else "dim"
-            )
+            breaches = Text(str(t["breaches"]), style="bold red" if t["breaches"] else "dim")
+            unhealthy = t["failing"] or t["never_succeeded"]
+            ok = Text(_pct(t["success_rate"]), style="bold red" if unhealthy else "")
             reconciled = (
                 f"{t['reconciled_runs']} / {t['reconciled_runs'] + len(t['unreconciled_runs'])}"
             )
@@ -150,7 +150,7 @@ class ReportsScreen(DetailScreen):
                     [
                         plain(t["template"]),
                         str(t["runs"]),
-                        _pct(t["success_rate"]),
+                        ok,
                         _s(t["duration_p50_s"]),
                         _s(t["duration_p95_s"]),
                         _s(t["duration_max_s"]),
