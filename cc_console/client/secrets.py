@@ -19,6 +19,7 @@ from .masking import key_fingerprint, remember_key
 __all__ = [
     "SecretUnavailable",
     "checked_key",
+    "environment_with",
     "key_fingerprint",
     "resolve_secret",
     "validate_secret_ref",
@@ -26,6 +27,12 @@ __all__ = [
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 SCHEMES = ("env", "file")
+
+
+def environment_with(**secrets: str) -> dict[str, str]:
+    """This process's environment plus ``secrets`` — for a child such as psql, which reads a
+    password from ``PGPASSWORD`` (never from its command line, where ``ps`` shows it)."""
+    return {**os.environ, **secrets}
 
 
 class SecretUnavailable(CcError):

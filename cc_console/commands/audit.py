@@ -15,10 +15,16 @@ from typing import Annotated, Any
 import typer
 from rich.progress import Progress
 from rich.table import Table
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection
 
 from ..errors import UsageError
-from ..store.audit_query import AuditFilterError, audit_jsonl, audit_page, parse_audit_filter
+from ..store.audit_query import (
+    AuditFilterError,
+    audit_clock,
+    audit_jsonl,
+    audit_page,
+    parse_audit_filter,
+)
 from .common import console, emit_json, err_console, open_db
 
 __all__ = ["app"]
@@ -85,7 +91,7 @@ def search(
         raise UsageError(f"filter: {exc}") from None
     now, before = _read_cursor(after) if after else (None, None)
     with open_db() as database, database.engine.connect() as conn:
-        now = now or conn.execute(text("SELECT clock_timestamp()")).scalar_one()
+        now = now or audit_clock(conn)
         if export is not None:
             _export(conn, flt, now, before, export)
             return

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -43,7 +42,7 @@ class _PlainConsole(Console):
     def options(self) -> ConsoleOptions:
         """The terminal's width; piped, as wide as the widest line (never cut at 80)."""
         options = super().options
-        if not self.is_terminal and "COLUMNS" not in os.environ:
+        if not self.is_terminal:
             return options.update(max_width=_PIPED_WIDTH)
         return options
 

@@ -4,7 +4,6 @@ refuses to dump it)."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 from typing import Annotated
@@ -12,6 +11,7 @@ from typing import Annotated
 import typer
 from sqlalchemy.engine import URL
 
+from ..client.secrets import environment_with
 from ..errors import DatabaseError
 from ..store.database import Database
 from ..store.embedded import client_binary
@@ -27,11 +27,8 @@ def libpq_uri(url: URL) -> str:
     return url.set(drivername="postgresql", password=None).render_as_string(hide_password=False)
 
 
-def _client_env(url: URL) -> dict[str, str]:
-    env = dict(os.environ)
-    if url.password:
-        env["PGPASSWORD"] = str(url.password)
-    return env
+def _client_env(url: URL) -> dict[str, str] | None:
+    return environment_with(PGPASSWORD=str(url.password)) if url.password else None
 
 
 def url(

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ..errors import ErrorKind
 from .cursors import FENCE, Lease, LostCursor
-from .error_events import record_error_event
+from .error_events import ATTEMPT_ERROR_KIND, record_error_event
 from .rows import fetch_dicts
 
 __all__ = [
@@ -284,9 +284,9 @@ async def attempts_of_run(
 
 # -- the console's display rows (plain dicts: its tables are keyed by column name) ---------
 _RECENT_VIEW = text(
-    """
+    f"""
     SELECT q.id, q.sent_at, q.method, q.endpoint_path, q.url, q.attempt_no, q.run_id,
-           s.status_code, s.elapsed_ms, s.size_bytes, s.parse_ok
+           s.status_code, s.elapsed_ms, s.size_bytes, s.parse_ok, {ATTEMPT_ERROR_KIND}
     FROM cc_api_request_log q LEFT JOIN cc_api_response_log s
       ON s.request_id = q.id AND s.sent_at = q.sent_at
     WHERE q.sent_at >= :since

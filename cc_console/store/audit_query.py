@@ -18,8 +18,16 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from ..run_ids import RunIdError, RunIdPrefix, parse_run_id
+from .error_events import ATTEMPT_ERROR_KIND
 
-__all__ = ["AuditFilter", "AuditFilterError", "audit_jsonl", "audit_page", "parse_audit_filter"]
+__all__ = [
+    "AuditFilter",
+    "AuditFilterError",
+    "audit_clock",
+    "audit_jsonl",
+    "audit_page",
+    "parse_audit_filter",
+]
 
 _DURATION = re.compile(r"([0-9]{1,9})([smhd])")  # ASCII digits: "²" is no number here
 MAX_WINDOW = timedelta(days=3660)  # ten years: longer than any log is kept
@@ -150,6 +158,12 @@ def audit_jsonl(row: dict[str, Any]) -> str:
     return json.dumps(row, default=_json_value, ensure_ascii=False, separators=(",", ":")) + "\n"
 
 
+def audit_clock(conn: Connection) -> datetime:
+    """The database's clock: where a search's relative window (``since:1d``) ends."""
+    now: datetime = conn.execute(text("SELECT clock_timestamp()")).scalar_one()
+    return now
+
+
 def audit_page(
     conn: Connection,
     flt: AuditFilter,
@@ -179,7 +193,7 @@ def audit_page(
         conn.execute(
             text(
                 "SELECT q.id, q.sent_at, q.method, q.endpoint_path, q.url, q.attempt_no, q.run_id,"
-                " s.status_code, s.elapsed_ms, s.size_bytes, s.parse_ok"
+                f" s.status_code, s.elapsed_ms, s.size_bytes, s.parse_ok, {ATTEMPT_ERROR_KIND}"
                 " FROM cc_api_request_log q LEFT JOIN cc_api_response_log s"
                 " ON s.request_id = q.id AND s.sent_at = q.sent_at"
                 f" WHERE {' AND '.join(where)} ORDER BY q.sent_at DESC, q.id DESC LIMIT :limit"

@@ -17,6 +17,7 @@ from .rows import fetch_dicts
 from .runs import count_error
 
 __all__ = [
+    "ATTEMPT_ERROR_KIND",
     "MESSAGE_LIMIT",
     "count_errors",
     "recent_errors_view",
@@ -26,6 +27,11 @@ __all__ = [
     "throttles_per_minute",
 ]
 
+# the column of an attempt's first error kind, for a query of the request log aliased ``q``
+ATTEMPT_ERROR_KIND = (
+    "(SELECT e.kind FROM cc_error_event e WHERE e.request_id = q.id"
+    " AND e.request_sent_at = q.sent_at ORDER BY e.occurred_at LIMIT 1) AS error_kind"
+)
 MESSAGE_LIMIT = 2000
 NOTICES = frozenset({ErrorKind.CURSOR_RESTARTED})  # events that tell, not errors
 

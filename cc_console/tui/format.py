@@ -12,8 +12,10 @@ from ..safe_text import printable
 __all__ = [
     "STATUS_STYLES",
     "Ranked",
+    "attempt_status",
     "bar",
     "duration",
+    "elapsed",
     "http_status",
     "plain",
     "plain_line",
@@ -60,6 +62,21 @@ def short_id(value: Any) -> Text:
 
 def status(value: str | None) -> Text:
     return plain(value, STATUS_STYLES.get(value or "", ""))
+
+
+def attempt_status(code: int | None, error_kind: str | None) -> Text:
+    """An attempt's outcome: its HTTP status; the error kind (red) when it died before a
+    response (connect, reset, timeout); ``…`` only while it is in flight."""
+    if code is None and error_kind:
+        return Text(error_kind, style="bold red")
+    return http_status(code)
+
+
+def elapsed(ms: float | None, error_kind: str | None) -> Text | str:
+    """Milliseconds to the response; ``—`` for an attempt that never got one."""
+    if ms is not None:
+        return f"{ms:.0f}"
+    return Text("—" if error_kind else "…", style="dim")
 
 
 def http_status(code: int | None) -> Text:

@@ -108,6 +108,13 @@ class ErrorEvent(Base):
     __table_args__ = (
         Index(None, "occurred_at"),
         Index(None, "run_id", "occurred_at"),
+        # an attempt's outcome when it has no response (the live pane, the audit browser)
+        Index(
+            None,
+            "request_id",
+            "request_sent_at",
+            postgresql_where=text("request_id IS NOT NULL"),
+        ),
         CheckConstraint(in_list("kind", ERROR_KINDS), name="kind_known"),
         CheckConstraint(
             "status_code IS NULL OR status_code BETWEEN 100 AND 599", name="status_code_http"

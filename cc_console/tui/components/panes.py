@@ -11,7 +11,18 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widget import Widget
 
-from ..format import bar, duration, http_status, plain, short_id, size, status, when
+from ..format import (
+    attempt_status,
+    bar,
+    duration,
+    elapsed,
+    http_status,
+    plain,
+    short_id,
+    size,
+    status,
+    when,
+)
 from .gauges import ScopeGauges
 from .live_table import LiveTable, Row
 
@@ -204,8 +215,8 @@ def request_cells(q: dict[str, Any], now: datetime) -> list[Any]:
         when(q["sent_at"], now),
         plain(q["method"]),
         plain(q["endpoint_path"]),
-        http_status(q["status_code"]),
-        "…" if q["elapsed_ms"] is None else f"{q['elapsed_ms']:.0f}",
+        attempt_status(q["status_code"], q.get("error_kind")),
+        elapsed(q["elapsed_ms"], q.get("error_kind")),
         size(q["size_bytes"]),
         str(q["attempt_no"]),
         short_id(q["run_id"]),
