@@ -382,6 +382,10 @@ class ConsoleApp(App[None]):
             await request_cancel(self.aengine, run_id)
         self._dirty = True
 
+    async def action_quit(self) -> None:
+        """Every way out asks the same question (the palette's Quit calls this)."""
+        await self.action_request_quit()
+
     async def action_request_quit(self) -> None:
         if not self.console_runs:
             self.exit()

@@ -27,7 +27,8 @@ async def open_audit(pilot: Any) -> AuditScreen:
 async def search(pilot: Any, screen: AuditScreen, query: str) -> list[dict[str, Any]]:
     box = screen.query_one("#audit-filter")
     box.value = query
-    await pilot.press("slash", "enter")
+    box.focus()
+    await pilot.press("enter")
     await pilot.app.workers.wait_for_complete()
     await pilot.pause()
     assert screen.query_one("#audit-table").row_count == len(screen.rows)
@@ -115,3 +116,20 @@ async def test_export_writes_the_filtered_rows_and_curl_reads_the_key_from_its_r
         )
         assert '"X-ApiKey: $CC_TEST_API_KEY"' in copied[0]  # read when the command runs
         assert "***" not in copied[0]
+
+
+async def test_it_opens_with_the_filter_focused_so_typing_filters(console_app) -> None:  # type: ignore[no-untyped-def]
+    app = console_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_audit(pilot)
+        box = screen.query_one("#audit-filter")
+        assert box.has_focus
+        box.value = ""
+        await pilot.press(*"status:429", "enter")  # s and : would open the picker, the palette
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert app.screen is screen and screen.query_text == "status:429"
+        assert screen.rows and {row["status_code"] for row in screen.rows} == {429}
+        assert screen.query_one("#audit-table").has_focus  # then the rows, to page and copy
+        await pilot.press("slash")  # and / comes back to the filter
+        assert box.has_focus

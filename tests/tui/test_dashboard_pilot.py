@@ -271,3 +271,38 @@ async def test_a_dual_writing_run_shows_what_it_mirrored_and_lost(console_app, s
     assert "dual-write" in shown and "7 mirrored" in shown
     assert "not written" in shown.split("dual-write")[1].splitlines()[0]
     assert shown.split("not written")[1].split()[0] == "2"
+
+
+def add_errors(database: Any, first: int, count: int) -> None:
+    """``count`` newer failed attempts (503s) of the running run."""
+    with database.engine.begin() as conn:
+        for n in range(first, first + count):
+            at = seed.FROZEN - timedelta(seconds=3) + timedelta(milliseconds=n)
+            seed._request(
+                conn, n, seed.RUN_RUNNING, "studies", at, 0, 503,
+                error=("http_503", True, f"HTTP 503 from /studies: try {n}"),
+            )  # fmt: skip
+
+
+async def test_the_errors_pane_follows_the_newest_and_lets_go_on_scroll(
+    console_app, seeded
+) -> None:
+    app = console_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot)
+        table = app.dashboard_screen.panes["errors"].table
+        assert table.following and table.cursor_row == 0
+        add_errors(seeded, 300, 3)
+        await reload(pilot)
+        newest = app.dashboard_screen.data.errors.rows[0]
+        assert newest["message"].endswith("try 302")
+        assert table.cursor_row == 0 and table.selected_key == str(newest["id"])
+        assert table.scroll_y == 0  # the new rows are in view, not above it
+        await pilot.press("5", "down")
+        assert not table.following
+        held = table.selected_key
+        add_errors(seeded, 400, 2)
+        await reload(pilot)
+        assert table.selected_key == held  # scrolled away: the row stays under the cursor
+        await pilot.press("up", "up", "up")
+        assert table.following  # back at the top, it follows again

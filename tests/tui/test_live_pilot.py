@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 from sqlalchemy import text
+from textual.command import CommandPalette
+from textual.widgets import OptionList
 
 from cc_console.settings import Settings
 from cc_console.store.templates import ActiveTemplate
@@ -170,8 +172,19 @@ async def test_a_dropped_link_shows_stale_and_reconnects(live_app, database) -> 
         assert not app.stale
 
 
+def palette_offers(app: Any, prompt: str) -> bool:
+    """The command palette is open and its first option is ``prompt``."""
+    if not isinstance(app.screen, CommandPalette):
+        return False
+    options = app.screen.query_one(OptionList)
+    return options.option_count > 0 and str(options.get_option_at_index(0).prompt).startswith(
+        prompt
+    )
+
+
+@pytest.mark.parametrize("way_out", ["q", "palette"])
 async def test_quitting_with_active_runs_asks_and_cancel_ends_them_partial(
-    tenant, live_app
+    tenant, live_app, way_out: str
 ) -> None:
     t = tenant("clean", sim={"latency_ms": 150}, default_page_size=10)
     template = t.template("/patients/odata")
@@ -180,7 +193,12 @@ async def test_quitting_with_active_runs_asks_and_cancel_ends_them_partial(
         await loaded(pilot)
         app.start_sync_of(picked(template))
         await until(pilot, lambda: runs(app) and runs(app)[0]["pages"] >= 1, "a landed page")
-        await pilot.press("q")
+        if way_out == "q":
+            await pilot.press("q")
+        else:  # the command palette's Quit asks the same question
+            await pilot.press("ctrl+p", *"quit")
+            await until(pilot, lambda: palette_offers(app, "Quit"), "the palette's Quit")
+            await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question")
         await pilot.press("enter")  # the first choice: cancel them
         await until(pilot, lambda: not app.is_running, "the exit")

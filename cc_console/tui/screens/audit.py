@@ -84,7 +84,8 @@ class AuditScreen(DetailScreen):
         )
         self.show_crumbs()
         self.apply_filter(self.query_text)
-        self.query_one("#audit-table", DataTable).focus()
+        # typing goes into the filter (status:429 must not fire s, the sync picker, or :)
+        self.query_one("#audit-filter", Input).focus()
 
     @on(Input.Submitted, "#audit-filter")
     def _submitted(self, event: Input.Submitted) -> None:

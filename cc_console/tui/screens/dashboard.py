@@ -36,6 +36,10 @@ __all__ = ["DashboardScreen", "WIDE"]
 WIDE = (110, 32)
 
 
+# the panes that follow their newest row (the top) until the operator scrolls away
+FOLLOWING = ("requests", "errors")
+
+
 class DashboardScreen(Screen[None]):
     """Five live panes; the focused one outlined."""
 
@@ -74,7 +78,8 @@ class DashboardScreen(Screen[None]):
         yield KeyBar()
 
     def on_mount(self) -> None:
-        self.panes["requests"].table.following = True
+        for key in FOLLOWING:  # newest first: new rows must not go in unseen above the view
+            self.panes[key].table.following = True
         self.query_one("#filter", Input).display = False
         self.panes["runs"].table.focus()
         self._layout(self.app.size.width, self.app.size.height)
@@ -125,10 +130,11 @@ class DashboardScreen(Screen[None]):
 
     @on(DataTable.RowHighlighted)
     def _highlighted(self, event: DataTable.RowHighlighted) -> None:
-        table = self.panes["requests"].table
-        if event.data_table is table:
-            table.following = table.cursor_row == 0  # lets go on scroll, re-engages at the top
-            self._topbar()
+        for key in FOLLOWING:
+            table = self.panes[key].table
+            if event.data_table is table:
+                table.following = table.cursor_row == 0  # lets go on scroll, back at the top
+                self._topbar()
 
     def on_descendant_focus(self) -> None:
         key = self.focused_pane
