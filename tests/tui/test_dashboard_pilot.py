@@ -139,7 +139,7 @@ async def test_drill_down_steps_and_comes_back_with_the_filter(console_app) -> N
         await pilot.pause()
         assert (
             runs.row_count == 1
-            and "/subjects/" in app.dashboard_screen.panes["runs"].border_subtitle
+            and "/subjects/" in app.dashboard_screen.panes["runs"].border_title  # said in the title
         )
         await pilot.press("enter")
         await app.workers.wait_for_complete()

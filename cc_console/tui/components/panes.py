@@ -160,8 +160,11 @@ class Pane(Vertical, can_focus=False):
         shown = self.table.shown
         more = "" if exact else "+"
         text = f"{shown:,} of {total:,}{more}" if total > shown or not exact else f"{total:,}"
-        if self.table.filter_text:
-            text = f"/{self.table.filter_text}/ {text}"
+        title = f"{self.spec.number} {self.spec.title}"
+        if self.table.filter_text:  # a filtered pane says so where you look first
+            title += f" /{self.table.filter_text}/"
+        if self.border_title != title:
+            self.border_title = title
         self.border_subtitle = f"{note} {text}".strip()
 
 
