@@ -57,6 +57,7 @@ class ConsoleApp(App[None]):
 
     CSS_PATH = "console.tcss"
     TITLE = "cc-console"
+    NOTIFICATION_TIMEOUT: ClassVar[float] = 3  # a toast says one thing and goes
     COMMANDS: ClassVar = App.COMMANDS | {ConsoleCommands}
     BINDINGS: ClassVar[list[Binding | tuple[str, str] | tuple[str, str, str]]] = [
         binding("quit"),

@@ -306,3 +306,26 @@ async def test_the_errors_pane_follows_the_newest_and_lets_go_on_scroll(
         assert table.selected_key == held  # scrolled away: the row stays under the cursor
         await pilot.press("up", "up", "up")
         assert table.following  # back at the top, it follows again
+
+
+async def test_toasts_cover_no_input_and_leave_no_fragments(console_app) -> None:  # type: ignore[no-untyped-def]
+    from textual.widgets import Input
+    from textual.widgets._toast import Toast
+
+    app = console_app()
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        await loaded(pilot)
+        await pilot.press("slash")  # the filter input is open at the bottom
+        app.notify("following the newest request")
+        app.notify("copied as curl (it reads the key from the secret reference when run)")
+        await pilot.pause()
+        toasts = list(app.screen.query(Toast))
+        assert len(toasts) == 2
+        box = app.dashboard_screen.query_one("#filter", Input).region
+        keys = app.dashboard_screen.query_one("KeyBar").region
+        for toast in toasts:
+            region = toast.region
+            assert region.height == 1  # one line, no padding rows: nothing left over a frame
+            assert not region.overlaps(box) and not region.overlaps(keys)
+            assert region.y <= 2  # at the top, over the top bar's end
+    assert app.NOTIFICATION_TIMEOUT <= 3
