@@ -95,11 +95,12 @@ def http_status(code: int | None) -> Text:
 
 
 def when(at: datetime | None, now: datetime, *, date: bool = False) -> Text:
-    """``14:03:07`` (or ``11-26 14:03`` for older ones) in the viewer's clock's zone."""
+    """``14:03:07`` today, ``11-26 14:03`` on another day (or always, with ``date``), in the
+    viewer's clock's zone."""
     if at is None:
         return Text("—", style="dim")
     local = at.astimezone(now.tzinfo)
-    if date or (now - at).total_seconds() > 86_400:
+    if date or local.date() != now.astimezone(now.tzinfo).date():
         return Text(local.strftime("%m-%d %H:%M"))
     return Text(local.strftime("%H:%M:%S"))
 

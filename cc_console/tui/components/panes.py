@@ -239,7 +239,7 @@ def _cursor_cells(c: dict[str, Any], now: datetime) -> list[Any]:
             style="green" if c["status"] == "completed" else "cyan",
         ),
         plain(c["filter_text"] or "(all)"),
-        when(c["last_sync_at"], now, date=True),
+        when(c["last_sync_at"], now),
         status(c["status"]),
         short_id(c["last_run_id"]),
     ]
