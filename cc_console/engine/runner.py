@@ -405,7 +405,7 @@ async def _execute(
     except (DatabaseOutage, SQLAlchemyError, OSError):
         raise  # the database went away: nothing can be written; the stale sweep ends the run
     except Exception as exc:  # a bug: the run ends failed, with the cause, never left running
-        logger.exception("run %s: unexpected %s", run_id, type(exc).__name__)
+        logger.debug("run %s: unexpected %s", run_id, type(exc).__name__, exc_info=True)
         message = scrub(f"unexpected {type(exc).__name__}: {exc}", [key])
         event = (ErrorKind.INTERNAL, message, False)
         with contextlib.suppress(SQLAlchemyError, OSError):
