@@ -79,7 +79,7 @@ class OutageGuard:
                 if deadline is None:
                     deadline = now + self.budget_s
                     self.outages += 1
-                    logger.warning("database away while %s (%s); retrying", what, cause_of(exc))
+                    logger.info("database away while %s (%s); retrying", what, cause_of(exc))
                 if now >= deadline:
                     raise DatabaseOutage(
                         f"the database was unreachable for more than {self.budget_s:g} s while"
