@@ -67,7 +67,7 @@ async def load_dashboard(
     """Read the five panes; ``now`` is the clock the countdowns and windows are measured by."""
 
     since = now - timedelta(hours=request_window_h)
-    runs = await recent_runs_view(conn, limit)
+    runs = await recent_runs_view(conn, limit, now)
     run_total, active = await run_counts(conn)
     requests = await recent_requests_view(conn, since, limit)
     request_total = await count_requests_since(conn, since, COUNT_CAP)

@@ -19,6 +19,7 @@ from .events import notify
 from .rows import fetch_dicts
 
 __all__ = [
+    "STALE_AFTER_S",
     "PAGE_COUNTERS",
     "RunProgress",
     "RunRow",
@@ -98,6 +99,10 @@ class RunRow:
 
 
 _COLUMNS = ", ".join(f.name for f in fields(RunRow))
+
+
+# a running run without a lease is gone when its heartbeat (every 5 s) is this old
+STALE_AFTER_S = 30
 
 
 def end_status(pages: int) -> str:
@@ -396,7 +401,14 @@ _RECENT_VIEW = text(
            r.pages, r.records, r.records_landed, r.records_rejected, r.chain_records_landed,
            COALESCE(r.chain_records_landed, r.records_landed) AS landed_by_chain,
            r.odata_count, r.requests, r.retries, r.http_429_count,
-           r.error_count, r.wait_s, r.sla_target_s, r.cancel_requested_at, r.message
+           r.error_count, r.wait_s, r.sla_target_s, r.cancel_requested_at, r.message,
+           -- the stale sweep's rule, read at the viewer's clock (the console never sweeps
+           -- on a timer): a running run whose heartbeat is old or whose lease ran out
+           r.status = 'running' AND (
+               r.heartbeat_at < CAST(:now AS timestamptz) - make_interval(secs => :stale_s)
+               OR EXISTS (SELECT 1 FROM cc_pagination_state p WHERE p.owner_run_id = r.id
+                          AND p.lease_expires_at <= CAST(:now AS timestamptz))
+           ) AS stale
     FROM cc_sync_run r LEFT JOIN cc_odata_query_template t ON t.id = r.template_id
     ORDER BY r.started_at DESC, r.id DESC LIMIT :limit
     """
@@ -413,9 +425,11 @@ _RUN_VIEW = text(
 )
 
 
-async def recent_runs_view(conn: AsyncConnection, limit: int) -> list[dict[str, Any]]:
-    """The newest runs with their template's name, newest first."""
-    return await fetch_dicts(conn, _RECENT_VIEW, limit=limit)
+async def recent_runs_view(
+    conn: AsyncConnection, limit: int, now: datetime
+) -> list[dict[str, Any]]:
+    """The newest runs with their template's name, newest first; ``stale`` as of ``now``."""
+    return await fetch_dicts(conn, _RECENT_VIEW, limit=limit, now=now, stale_s=STALE_AFTER_S)
 
 
 async def run_counts(conn: AsyncConnection) -> tuple[int, int]:

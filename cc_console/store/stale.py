@@ -18,11 +18,9 @@ from ..errors import ErrorKind
 from .cursors import close_cursor, expired_owners
 from .error_events import record_error_event
 from .events import notify
-from .runs import end_status, mark_interrupted, running_runs
+from .runs import STALE_AFTER_S, end_status, mark_interrupted, running_runs
 
 __all__ = ["STALE_AFTER_S", "mark_stale_runs"]
-
-STALE_AFTER_S = 30
 
 
 async def mark_stale_runs(

@@ -29,6 +29,7 @@ from ..errors import CcError
 from ..store.dashboard import load_dashboard
 from ..store.database import Database
 from ..store.listen import listen_events
+from ..store.runs import run_view
 from ..store.templates import ActiveTemplate
 from .keymap import binding
 from .messages import DashboardLoaded, DataChanged, LinkState
@@ -44,7 +45,6 @@ TICK_HZ = 10
 MAX_FLUSH_HZ = 8
 IDLE_REFRESH_S = 5.0
 BUSY_REFRESH_S = 1.0  # request rows are not notified one by one; poll while runs are active
-STALE_SWEEP_S = 30.0
 MUTATING = {"start_sync", "resume", "retry", "cancel_run"}
 
 
@@ -111,7 +111,6 @@ class ConsoleApp(App[None]):
         self._loading = False
         self._last_start = 0.0
         self.read_ms: list[float] = []  # recent dashboard read times (shown by the benchmark)
-        self._last_sweep = 0.0
         self._active_runs = 0
         self.console_runs: dict[Worker[Any], asyncio.Event] = {}
         self._companion_factory = companions  # e.g. the cutover's log follower
@@ -195,14 +194,6 @@ class ConsoleApp(App[None]):
         try:
             assert self.aengine is not None
             now = self.clock()
-            sweep = (
-                self.live
-                and not self.read_only
-                and time.monotonic() - self._last_sweep > STALE_SWEEP_S
-            )
-            if sweep:
-                self._last_sweep = time.monotonic()
-                await mark_stale_runs(self.aengine)
             async with self.aengine.connect() as conn:
                 dashboard = await load_dashboard(conn, now=now)
             self.read_ms.append((time.monotonic() - self._last_start) * 1000)
@@ -332,6 +323,23 @@ class ConsoleApp(App[None]):
         run = self._selected_run()
         if run is None:
             return
+        if run.get("stale") and not self.read_only:
+            self._sweep_then_continue(run["id"], trigger)  # its engine is gone: end it first
+            return
+        self._go(run, trigger)
+
+    @work(group="control", exit_on_error=False)
+    async def _sweep_then_continue(self, run_id: uuid.UUID, trigger: str) -> None:
+        """The console sweeps only here and when it starts a run (never on a timer)."""
+        assert self.aengine is not None
+        await mark_stale_runs(self.aengine)
+        async with self.aengine.connect() as conn:
+            swept = await run_view(conn, run_id)
+        self._dirty = True
+        if swept is not None:
+            self._go(swept, trigger)
+
+    def _go(self, run: dict[str, Any], trigger: str) -> None:
         try:
             job = continue_job(run, trigger, self.user)
         except CcError as exc:

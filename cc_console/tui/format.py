@@ -32,6 +32,7 @@ STATUS_STYLES = {
     "failed": "bold red",
     "partial": "yellow",
     "completed": "green",
+    "stale": "bold magenta",
     "idle": "dim",
 }
 _BLOCKS = " ▁▂▃▄▅▆▇█"

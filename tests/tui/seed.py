@@ -102,7 +102,8 @@ def _run(
         trigger=counts.pop("trigger", "manual"),
         status=status,
         started_at=started,
-        heartbeat_at=started,
+        # a running run's engine beat two seconds ago (an older beat would make it stale)
+        heartbeat_at=FROZEN - timedelta(seconds=2) if status == "running" else started,
         finished_at=None if took_s is None else started + timedelta(seconds=took_s),
         created_by="seed",
         sla_target_s=60,

@@ -329,3 +329,41 @@ async def test_toasts_cover_no_input_and_leave_no_fragments(console_app) -> None
             assert not region.overlaps(box) and not region.overlaps(keys)
             assert region.y <= 2  # at the top, over the top bar's end
     assert app.NOTIFICATION_TIMEOUT <= 3
+
+
+async def test_a_run_whose_engine_is_gone_shows_stale_and_resume_sweeps_it(
+    console_app, seeded
+) -> None:
+    later = seed.FROZEN + timedelta(minutes=10)  # the running run's engine stopped beating
+    app = console_app(clock=lambda: later)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot)
+        await reload(pilot)
+        await reload(pilot)  # reads only: the console sweeps on no timer
+        running = next(
+            r for r in app.dashboard_screen.data.runs.rows if r["id"] == seed.RUN_RUNNING
+        )
+        assert running["stale"] is True
+        cells = app.dashboard_screen.panes["runs"].table.get_row(str(seed.RUN_RUNNING))
+        assert "stale" in [getattr(c, "plain", c) for c in cells]
+        with seeded.engine.connect() as conn:
+            status = conn.scalar(
+                text("SELECT status FROM cc_sync_run WHERE id = :r"), {"r": seed.RUN_RUNNING}
+            )
+        assert status == "running"
+        await pilot.press("r")  # resume it: the console ends it as interrupted first
+        await app.workers.wait_for_complete()
+    with seeded.engine.connect() as conn:
+        swept = conn.execute(
+            text(
+                "SELECT r.status, (SELECT count(*) FROM cc_error_event e WHERE e.run_id = r.id"
+                " AND e.kind = 'interrupted') AS events FROM cc_sync_run r WHERE r.id = :r"
+            ),
+            {"r": seed.RUN_RUNNING},
+        ).one()
+        resumed = conn.scalar(
+            text("SELECT count(*) FROM cc_sync_run WHERE parent_run_id = :r"),
+            {"r": seed.RUN_RUNNING},
+        )
+    assert swept.status == "partial" and swept.events == 1
+    assert resumed == 1

@@ -192,7 +192,7 @@ def _run_cells(r: dict[str, Any], now: datetime) -> list[Any]:
         short_id(r["id"]),
         plain(r["template"]),
         plain(r["trigger"]),
-        status(r["status"]),
+        status("stale" if r.get("stale") else r["status"]),  # running, but its engine is gone
         when(r["started_at"], now),
         duration((end - r["started_at"]).total_seconds()),
         str(r["pages"]),
