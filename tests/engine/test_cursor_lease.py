@@ -22,7 +22,9 @@ LEASE_S = 2.0
 SUBJECTS = 250  # the small simulator's subjects
 
 
-def slow_tenant(tenant, latency_ms: int = 120):  # type: ignore[no-untyped-def]
+def slow_tenant(tenant, latency_ms: int = 300):  # type: ignore[no-untyped-def]
+    """10 pages of ~latency each: the first run is still paging (≥ 3 s) while a test takes
+    its lock away (≤ 1.5 s) and tries a second engine."""
     return tenant(
         sim={"rate_limit": {"enabled": False}, "latency_ms": latency_ms}, default_page_size=25
     )
@@ -102,6 +104,7 @@ async def test_a_dead_lock_connection_lets_no_second_engine_in(tenant, aengine, 
     await until(lambda: not lock_holders(t, t.config_id, "/subjects/odata", fh), "the lock gone")
 
     # a second engine gets the advisory lock now, but not the cursor: the lease is renewed
+    assert not first.done(), "the first run ended before the test could race it"
     started = time.monotonic()
     with pytest.raises(CursorBusy, match="renews the lease"):
         await run_template(aengine, template, trigger="resume", lease_s=LEASE_S)
@@ -124,7 +127,7 @@ async def test_a_dead_lock_connection_lets_no_second_engine_in(tenant, aengine, 
 async def test_idle_session_timeout_kills_the_lock_and_the_run_goes_on(
     tenant, aengine, database
 ) -> None:  # type: ignore[no-untyped-def]
-    t = slow_tenant(tenant, latency_ms=150)
+    t = slow_tenant(tenant, latency_ms=400)
     name = database.engine.url.database
     with database.engine.begin() as conn:  # new sessions only: the pool is reconnected below
         conn.execute(text(f"ALTER DATABASE \"{name}\" SET idle_session_timeout = '1s'"))
@@ -137,6 +140,7 @@ async def test_idle_session_timeout_kills_the_lock_and_the_run_goes_on(
         await until(
             lambda: not lock_holders(t, t.config_id, "/subjects/odata", fh), "the idle lock killed"
         )
+        assert not first.done(), "the first run ended before the test could race it"
         with pytest.raises(CursorBusy):
             await run_template(aengine, template, trigger="resume", lease_s=LEASE_S)
         summary = await first  # and releasing the dead lock hides nothing

@@ -46,10 +46,12 @@ def away(pg_server, name: str, seconds: float) -> threading.Thread:  # type: ign
 
 
 async def pages_landed(t, pages: int) -> None:  # type: ignore[no-untyped-def]
+    """Until the run landed ``pages`` of its 12 (~200 ms each): it is mid-run after this."""
     deadline = time.monotonic() + 30
     while (t.scalar("SELECT max(pages) FROM cc_sync_run") or 0) < pages:
         assert time.monotonic() < deadline, "the run landed no pages"
         await asyncio.sleep(0.02)
+    assert t.scalar("SELECT status FROM cc_sync_run") == "running", "it ended before the outage"
 
 
 def every_request_logged_and_silver_exact(t) -> None:  # type: ignore[no-untyped-def]
@@ -64,7 +66,7 @@ def every_request_logged_and_silver_exact(t) -> None:  # type: ignore[no-untyped
 async def test_an_outage_within_the_budget_is_ridden_out(
     tenant, aengine, database, pg_server, seconds
 ) -> None:  # type: ignore[no-untyped-def]
-    t = tenant(sim={"rate_limit": {"enabled": False}, "latency_ms": 80}, default_page_size=25)
+    t = tenant(sim={"rate_limit": {"enabled": False}, "latency_ms": 200}, default_page_size=25)
     template = t.template("/patients/odata")
     run = asyncio.create_task(run_template(aengine, template, outage_budget_s=20))
     await pages_landed(t, 2)
@@ -81,7 +83,7 @@ async def test_an_outage_within_the_budget_is_ridden_out(
 async def test_past_the_budget_one_line_exit_2_then_resume(
     tenant, database, pg_server, cli, monkeypatch
 ) -> None:  # type: ignore[no-untyped-def]
-    t = tenant(sim={"rate_limit": {"enabled": False}, "latency_ms": 80}, default_page_size=25)
+    t = tenant(sim={"rate_limit": {"enabled": False}, "latency_ms": 200}, default_page_size=25)
     template = t.template("/patients/odata")
     monkeypatch.setenv("CC_DB_OUTAGE_BUDGET_S", "1")
     monkeypatch.setenv("CC_CURSOR_LEASE_S", "2")  # so the run is swept soon after
