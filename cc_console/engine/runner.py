@@ -170,13 +170,19 @@ class _Heartbeat:
         self.lost = False
 
     async def run(self) -> None:
+        # a pooled connection the server closed (idle_session_timeout, a restart) fails
+        # once and is replaced: the beat is tried again within its interval, not skipped
+        guard = OutageGuard(self.interval_s)
         while True:
             await asyncio.sleep(self.interval_s)
-            with contextlib.suppress(SQLAlchemyError, OSError):
-                async with self.engine.begin() as conn:
-                    await runs.beat_in(conn, self.run_id)
-                    if self.lease is not None and not self.lost:
-                        self.lost = not await renew_lease(conn, self.lease)
+            with contextlib.suppress(DatabaseOutage, SQLAlchemyError, OSError):
+                await guard.run(self._beat, "renewing the lease")
+
+    async def _beat(self) -> None:
+        async with self.engine.begin() as conn:
+            await runs.beat_in(conn, self.run_id)
+            if self.lease is not None and not self.lost:
+                self.lost = not await renew_lease(conn, self.lease)
 
 
 async def run_template(

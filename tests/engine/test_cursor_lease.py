@@ -9,6 +9,7 @@ runs land pages of one cursor, and that the cursor's ``records_landed`` is what 
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 import uuid
 
@@ -124,6 +125,11 @@ async def test_a_dead_lock_connection_lets_no_second_engine_in(tenant, aengine, 
     print(f"second engine refused after {refused_after_s:.2f} s (lease {LEASE_S} s)")
 
 
+@pytest.mark.skipif(
+    "FAKETIME" in os.environ,
+    reason="under libfaketime (tests/date_matrix.sh) the server's idle timer fires late,"
+    " after the first run ended: there is nothing left to race",
+)
 async def test_idle_session_timeout_kills_the_lock_and_the_run_goes_on(
     tenant, aengine, database
 ) -> None:  # type: ignore[no-untyped-def]
