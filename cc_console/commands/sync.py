@@ -153,8 +153,7 @@ def _continue(run_ref: str, trigger: str, json_output: bool) -> None:
                 " whether its engine is alive…"
             )
 
-        async def job(engine: AsyncEngine) -> dict[str, Any]:
-            await mark_stale_runs(engine)
+        async def job(engine: AsyncEngine) -> dict[str, Any]:  # settle_run sweeps if need be
             found = await settle_run(engine, await resolve_run(engine, run_ref), waiting)
             return continue_job(found, trigger, user)
 
