@@ -111,6 +111,7 @@ class ErrorKind(StrEnum):
     CURSOR_RESTARTED = "cursor_restarted"
     LOST_CURSOR = "lost_cursor"
     INTERNAL = "internal"
+    KEYSET_STALLED = "keyset_stalled"
 
     @property
     def retryable(self) -> bool:

@@ -51,17 +51,19 @@ class Tenant:
         resource_path: str,
         key: list[str] | None = None,
         paging: str = "auto",
+        incremental: dict[str, Any] | None = None,
         **options: Any,
     ) -> uuid.UUID:
-        """A template of ``resource_path``; ``key``: its record key (else the built-in one)."""
+        """A template of ``resource_path``; ``key``: its record key (else the built-in one);
+        ``incremental``: its replication key (``odata.keyset.Replication.as_dict()``)."""
         params = canonical_params(options)
         with self.database.engine.begin() as conn:
             return conn.execute(
                 text(
                     "INSERT INTO cc_odata_query_template (config_id, resource_path, params,"
-                    " params_hash, filter_hash, record_key, paging, created_by, updated_by)"
-                    " VALUES (:c, :p, CAST(:params AS jsonb), :ph, :fh, CAST(:key AS jsonb),"
-                    " :paging, 't', 't') RETURNING id"
+                    " params_hash, filter_hash, record_key, paging, incremental, created_by,"
+                    " updated_by) VALUES (:c, :p, CAST(:params AS jsonb), :ph, :fh,"
+                    " CAST(:key AS jsonb), :paging, CAST(:inc AS jsonb), 't', 't') RETURNING id"
                 ),
                 {
                     "c": self.config_id,
@@ -71,6 +73,7 @@ class Tenant:
                     "fh": filter_hash(params),
                     "key": None if key is None else _json(key),
                     "paging": paging,
+                    "inc": None if incremental is None else _json(incremental),
                 },
             ).scalar_one()
 

@@ -82,6 +82,8 @@ def _report(summaries: list[RunSummary], json_output: bool) -> None:
                 f" {s.errors} errors, waited {s.wait_s:.1f}s, {s.duration_s:.1f}s",
                 markup=False,
             )
+            if s.sync_mode != "full" or s.keyset_from not in (None, "everything"):
+                console.print(f"  {s.sync_mode}: asked for {s.keyset_from}", markup=False)
             if s.message:
                 console.print(f"  {s.message}", markup=False)
             if s.legacy_writes is not None:
@@ -120,13 +122,29 @@ def sync(
         list[str] | None, typer.Option("--template", "-t", help="Template id/prefix/name.")
     ] = None,
     all_active: Annotated[bool, typer.Option(help="Every active template, concurrently.")] = False,
+    full_refresh: Annotated[
+        bool,
+        typer.Option(
+            "--full-refresh",
+            help="Incremental templates read everything once, ignoring their watermark.",
+        ),
+    ] = False,
     json_output: JsonOpt = False,
 ) -> None:
-    """Run a full sync of templates from the start (exit 0 succeeded, 1 partial/failed)."""
+    """Run a sync of templates (exit 0 succeeded, 1 partial/failed): a full one from the
+    start, or — for an incremental template — what changed since its last completed run."""
     user = current_user(settings())
     with open_db() as database:
         ids = _template_ids(database, template or [], all_active)
-        jobs = [{"template_id": i, "trigger": "manual", "created_by": user} for i in ids]
+        jobs = [
+            {
+                "template_id": i,
+                "trigger": "manual",
+                "created_by": user,
+                "full_refresh": full_refresh,
+            }
+            for i in ids
+        ]
         summaries = asyncio.run(_run_all(database, jobs))
     _report(summaries, json_output)
 
@@ -211,6 +229,8 @@ _RUN_JSON = (
     "parent_run_id",
     "resource_path",
     "trigger",
+    "sync_mode",
+    "keyset_from",
     "status",
     "started_at",
     "finished_at",
@@ -256,6 +276,7 @@ def runs(
         "run",
         "resource",
         "trigger",
+        "mode",
         "status",
         "landed/count",
         "rejected",
@@ -271,6 +292,7 @@ def runs(
             str(r.id)[:8],
             r.resource_path,
             r.trigger,
+            r.sync_mode,
             r.status,
             f"{chain:,}/{count}",
             f"{r.records_rejected:,}",

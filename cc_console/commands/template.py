@@ -13,6 +13,7 @@ from ..client.metadata import entity_set_name, fetch_entity_sets
 from ..errors import UsageError
 from ..odata import FilterSyntaxError, canonical_params, check_filter
 from ..odata.keys import Key, parse_key
+from ..odata.replication import ReplicationRefused, replication_key
 from ..odata.resources import effective_key, study_scoped_path
 from ..safe_text import has_control_characters
 from ..settings import current_user
@@ -89,6 +90,28 @@ def add(
             " or server (no $top: next links until there is none)."
         ),
     ] = "auto",
+    incremental: Annotated[
+        str | None,
+        typer.Option(
+            help="Sync incrementally by this replication key (e.g. lastUpdatedOn): each run"
+            " reads only what changed since the last completed one, by keyset paging.",
+        ),
+    ] = None,
+    lookback: Annotated[
+        str | None,
+        typer.Option(
+            help="With --incremental: how far back each run re-reads for late writes (5m by"
+            " default for timestamps; 0 for none)."
+        ),
+    ] = None,
+    include_nulls: Annotated[
+        bool,
+        typer.Option(
+            "--include-nulls",
+            help="With --incremental on a nullable field: rows without a value are read in"
+            " full each run.",
+        ),
+    ] = False,
     json_output: JsonOpt = False,
 ) -> None:
     """Add a template; adding the same query twice returns the existing one.
@@ -121,6 +144,16 @@ def add(
             raise UsageError(
                 f"invalid --filter: {exc} (--no-validate stores it unchecked)"
             ) from None
+    if incremental is None and (lookback is not None or include_nulls):
+        raise UsageError("--lookback and --include-nulls go with --incremental FIELD")
+    if incremental is not None:
+        if orderby is not None:
+            raise UsageError(
+                f"an incremental template orders by {incremental} and its key; drop --orderby"
+            )
+        if paging == "skip":
+            raise UsageError("an incremental template pages by keyset: use --paging auto or server")
+    lookback_s = None if lookback in (None, "0") else parse_duration(lookback, "--lookback")
     raw = {
         "$filter": filter_,
         "$select": select,
@@ -138,6 +171,19 @@ def add(
         if study is not None and config_row.dialect != "clinical-conductor":
             raise UsageError("--study scopes Clinical Conductor resources; use --filter here")
         record_key, record_schema = _record_key(database, config_row, path, given_key)
+        replication = None
+        if incremental is not None:
+            try:
+                replication = replication_key(
+                    dialect=config_row.dialect,
+                    resource_path=path,
+                    schema=record_schema,
+                    field=incremental,
+                    lookback_s=0.0 if lookback == "0" else lookback_s,
+                    include_nulls=include_nulls,
+                ).as_dict()
+            except ReplicationRefused as exc:
+                raise UsageError(f"--incremental: {exc}") from None
         with session_scope(database) as session:
             row, created = add_template(
                 session,
@@ -151,6 +197,7 @@ def add(
                 record_key=record_key,
                 record_schema=record_schema,
                 paging=paging,
+                incremental=replication,
             )
             payload = {
                 **row_as_dict(row),

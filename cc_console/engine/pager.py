@@ -15,6 +15,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ..client.http import ResilientClient
 from ..errors import ApiError, ErrorKind, StopRun
 from ..odata.keys import Key
+from ..odata.keyset import (
+    Position,
+    Replication,
+    keyset_filter,
+    ordered,
+    position_of,
+    replication_orderby,
+)
 from ..odata.links import origin_of
 from ..odata.query import encode_query, stable_orderby
 from ..odata.resources import resource_name
@@ -69,6 +77,17 @@ class Pager:
         params.pop("$count", None)
         self.params = params
         self.paging = Paging(template.paging, self.top, origin_of(config.base_url))
+        # keyset paging: where the run stands (w, k) and where it started (w − lookback)
+        self.replication = Replication.of(template.incremental)
+        self.position: Position | None = None
+        self.lower: str | None = None
+        self.mode = "full"  # full, incremental or full_refresh (set where the run starts)
+        self.key_types: dict[str, str] = dict(
+            (template.record_schema or {}).get("properties") or {}
+        )
+        if self.replication is not None:
+            self.orderby = replication_orderby(self.replication, key)
+            self.paging.keyset = True
         self.fetcher = PageFetcher(
             engine=engine,
             client=client,
@@ -96,7 +115,28 @@ class Pager:
             "top": None if self.template.paging == "server" else self.top,
             "paging": self.template.paging,
             "select": self.params.get("$select"),
+            "keyset": None if self.replication is None else self.replication.field,
         }
+
+    def keyset_state(self) -> dict[str, object] | None:
+        """What the cursor keeps of the keyset: the field, the run's lower bound and the
+        position (``k`` None: nothing landed yet this run)."""
+        if self.replication is None:
+            return None
+        at = self.position
+        return {
+            "field": self.replication.field,
+            "mode": self.mode,
+            "lower": self.lower,
+            "w": None if at is None else at.w,
+            "k": None if at is None else list(at.k),
+        }
+
+    def keyset_predicate(self) -> str | None:
+        """What our next own request asks for, after the template's filter."""
+        if self.replication is None:
+            return None
+        return keyset_filter(self.replication, self.key, self.key_types, self.position, self.lower)
 
     def url(self, skip: int, first: bool) -> str:
         """Our own request for the page at ``skip`` (no $top or $skip when server-paged)."""
@@ -108,6 +148,14 @@ class Pager:
             "$skip": None if server else skip,
             "$count": "true" if first else None,
         }
+        if self.replication is not None:
+            query["$skip"] = None
+            predicate = self.keyset_predicate()
+            if predicate is not None:
+                own = self.params.get("$filter")
+                query["$filter"] = f"({own}) and {predicate}" if own else predicate
+            # query options in the order OData servers echo them: the filter first
+            query = {"$filter": query.pop("$filter", None), **query}
         return f"{self.config.base_url}{self.template.resource_path}?{encode_query(query)}"
 
     async def cancelled(self) -> bool:
@@ -126,9 +174,13 @@ class Pager:
         """Page until done. The next page is fetched while the current one lands."""
         if await self.cancelled():
             raise StopRun(ErrorKind.CANCELLED, "cancelled by request")
-        resuming = next_link is not None and self.template.paging != "skip"
+        resuming = (
+            next_link is not None and self.template.paging != "skip" and self.replication is None
+        )
         own = not resuming
-        url = next_link if resuming and next_link else self.url(skip, first=True)
+        # a resumed keyset run counts only what is left: the cursor keeps the first count
+        counted = self.replication is None or self.position is None
+        url = next_link if resuming and next_link else self.url(skip, first=counted)
         if resuming:
             self.paging.resuming_from_link()
         pending: asyncio.Future[PreparedPage] | None = self._fetch(url, own)
@@ -155,6 +207,9 @@ class Pager:
                     count=page.count,
                 )
                 follow_up = step.stop
+                moved = self._advance_keyset(page.records)
+                if follow_up is None and moved is not None:
+                    follow_up = moved
                 if not step.done and follow_up is None:
                     if await self.cancelled():
                         follow_up = StopRun(ErrorKind.CANCELLED, "cancelled by request")
@@ -175,6 +230,33 @@ class Pager:
                 pending.cancel()
                 with contextlib.suppress(BaseException):
                     await pending
+
+    def _advance_keyset(self, records: list[dict[str, object]]) -> StopRun | None:
+        """Move the keyset position to the page's last record; a page that does not move
+        it, or comes out of order, ends the run (it would loop, or skip rows)."""
+        if self.replication is None or not records:
+            return None
+        rep, key = self.replication, self.key
+        found = [p for p in (position_of(r, rep, key) for r in records) if p is not None]
+        order = replication_orderby(rep, key)
+        if not ordered(([self.position] if self.position else []) + found, rep):
+            return StopRun(
+                ErrorKind.KEYSET_STALLED,
+                f"the server did not order the page by {order}: keyset paging would skip"
+                " rows; the run stops (the page landed)",
+            )
+        if not found or found[-1] == self.position:
+            return StopRun(
+                ErrorKind.KEYSET_STALLED,
+                f"a page did not move the keyset position past {self._at()} ({order}): the"
+                " server ignores the filter, or no record has a usable key; the run stops",
+            )
+        self.position = found[-1]
+        return None
+
+    def _at(self) -> str:
+        at = self.position
+        return "the start" if at is None else f"({at.w!r}, {', '.join(map(repr, at.k))})"
 
     async def _land(
         self,
@@ -197,7 +279,14 @@ class Pager:
             records=len(page.records),
             batch=prepared.batch,
             validation=prepared.validation,
-            cursor=CursorAdvance(lease, next_skip, link, "completed" if done else "running"),
+            cursor=CursorAdvance(
+                lease,
+                next_skip,
+                link,
+                "completed" if done else "running",
+                keyset=self.keyset_state(),
+                watermark=self.keyset_state() if done and self.position is not None else None,
+            ),
             odata_count=page.count,
             waited_s=waited,
             requests=requests,

@@ -7,6 +7,10 @@
 ``skip``: ``$top`` + ``$skip`` only; links are ignored. Done on an empty page, once
   ``$count`` is reached, or — with no count — on a page shorter than ``$top``.
 ``server``: no ``$top``; follow next links until a page has none.
+Keyset paging (incremental templates, ``auto`` or ``server``): our own request asks for what
+  follows the last landed record instead of a ``$skip``; ``$count`` ends nothing (it counted
+  the rows after the run's start, and rows modified meanwhile are read again), and a link is
+  never kept — a resume continues from the keyset position, not from a server's token.
 
 Next links are resolved by the OData JSON rules (``odata.links``) and followed only to the
 configured origin, never twice in one run: another origin is ``foreign_next_link``, a link
@@ -48,6 +52,7 @@ class Paging:
     # False while a resume follows a stored link: the records before it are unknown, so the
     # end of that chain is checked with a request of our own instead of being trusted
     window_known: bool = True
+    keyset: bool = False
     followed: set[str] = field(default_factory=set)
 
     def restart(self) -> None:
@@ -82,7 +87,7 @@ class Paging:
             self.count = count
         self.window += served
         position = skip + served
-        counted_out = self.count is not None and position >= self.count
+        counted_out = not self.keyset and self.count is not None and position >= self.count
         if self.mode == "skip":
             short = served < self.top if self.count is None else False
             return Step(served == 0 or counted_out or short, None, position, None)
@@ -98,7 +103,7 @@ class Paging:
         if problem is not None:
             return Step(False, None, position, None, problem)
         if resolved is not None:
-            return Step(False, resolved, position, resolved)
+            return Step(False, resolved, position, None if self.keyset else resolved)
         if self.mode == "server":
             return Step(True, None, position, None)
         # a server page cap ends a link chain, not the data

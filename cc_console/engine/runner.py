@@ -24,6 +24,7 @@ from ..client.masking import scrub
 from ..client.secrets import SecretUnavailable, resolve_secret
 from ..errors import ErrorKind, NotFoundError, StopRun, SyncError, UsageError
 from ..odata.keys import Key
+from ..odata.keyset import Position, lower_bound
 from ..odata.resources import effective_key
 from ..settings import load_settings
 from ..store import runs
@@ -31,6 +32,7 @@ from ..store.configs import ConfigRow, load_config
 from ..store.cursors import (
     CursorBusy,
     CursorLock,
+    CursorStart,
     Lease,
     close_cursor,
     lock_key,
@@ -38,6 +40,7 @@ from ..store.cursors import (
     release_lease,
     renew_lease,
     restart_cursor,
+    start_keyset,
     wait_for_lease,
 )
 from ..store.error_events import record_error_event
@@ -84,6 +87,8 @@ class RunSummary:
     message: str | None
     legacy_writes: int | None = None  # dual-write: attempts mirrored (None: not dual-writing)
     legacy_write_failures: int | None = None
+    sync_mode: str = "full"  # full, incremental or full_refresh
+    keyset_from: str | None = None  # what an incremental run asked for first
 
     @classmethod
     def of(cls, run: runs.RunRow, duration_s: float) -> RunSummary:
@@ -112,6 +117,8 @@ class RunSummary:
             message=run.message,
             legacy_writes=run.legacy_writes,
             legacy_write_failures=run.legacy_write_failures,
+            sync_mode=run.sync_mode,
+            keyset_from=run.keyset_from,
         )
 
     @property
@@ -198,8 +205,10 @@ async def run_template(
     companions: Sequence[RunCompanion] = (),
     lease_s: float | None = None,
     outage_budget_s: float | None = None,
+    full_refresh: bool = False,
 ) -> RunSummary:
-    """Execute one sync run of a template and return how it ended."""
+    """Execute one sync run of a template and return how it ended. ``full_refresh``: an
+    incremental template reads everything once (its watermark is ignored, then replaced)."""
     tune_gc()
     template, config, record_key = await _load(engine, template_id)
     path, filter_hash = template.resource_path, template.filter_hash
@@ -248,6 +257,7 @@ async def run_template(
             coordinate,
             lease_s,
             outage,
+            full_refresh,
         )
         ended = run_id
         row = await outage.run(
@@ -328,6 +338,34 @@ async def _notice(
         )
 
 
+async def _start_keyset(
+    engine: AsyncEngine,
+    pager: Pager,
+    cursor: CursorStart,
+    run_id: uuid.UUID,
+    resumed: bool,
+    full_refresh: bool,
+) -> None:
+    """Where a keyset run starts: a resume where its cursor stands; a new run from the
+    watermark − lookback (from the beginning on its first run or a full refresh)."""
+    replication = pager.replication
+    assert replication is not None
+    kept = cursor.keyset if resumed else None
+    if kept is not None and kept.get("field") == replication.field:
+        pager.lower = kept.get("lower")
+        pager.position = Position.of(kept, replication.field)
+        pager.mode = str(kept.get("mode") or "incremental")
+    else:
+        mark = None if full_refresh else Position.of(cursor.watermark, replication.field)
+        pager.lower = None if mark is None else lower_bound(mark.w, replication)
+        pager.position = None
+        pager.mode = "full_refresh" if full_refresh else "full" if mark is None else "incremental"
+        state = pager.keyset_state()
+        assert state is not None
+        await start_keyset(engine, cursor.lease, state)
+    await runs.set_sync_mode(engine, run_id, pager.mode, pager.keyset_predicate() or "everything")
+
+
 async def _execute(
     engine: AsyncEngine,
     template: TemplateRow,
@@ -340,6 +378,7 @@ async def _execute(
     coordinate: bool,
     lease_s: float,
     outage: OutageGuard,
+    full_refresh: bool = False,
 ) -> tuple[str, str | None]:
     try:
         key = resolve_secret(config.secret_ref)
@@ -371,7 +410,8 @@ async def _execute(
         beating.lease = client.fence = cursor.lease
         skip, link = cursor.next_skip, cursor.next_link
         restarted = cursor.restarted
-        if not restarted and template.paging == "server" and link is None and skip:
+        keyset = pager.replication is not None
+        if not restarted and not keyset and template.paging == "server" and not link and skip:
             restarted = (
                 f"server-driven paging cannot go on from $skip {skip} without the server's"
                 " next link; the cursor starts again from the beginning"
@@ -380,6 +420,9 @@ async def _execute(
             skip = 0
         if restarted:
             await _notice(engine, run_id, config, restarted, template.resource_path)
+        if keyset:
+            resumed = trigger == "resume" and restarted is None
+            await _start_keyset(engine, pager, cursor, run_id, resumed, full_refresh)
         try:
             await pager.run(cursor.lease, skip, link)
         except RestartCursor as restart:  # the stored link expired: from the beginning

@@ -17,10 +17,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from .changes import SimChange
 from .config import SimConfig
 from .data import RESOURCES, RecordFactory
 from .dataset import Dataset
-from .envelopes import envelope_kind, page_bytes, shape_record, timestamp_shape
+from .envelopes import (
+    envelope_kind,
+    page_bytes,
+    served_stamps,
+    shape_record,
+    timestamp_shape,
+)
 from .faults import (
     FaultInjector,
     cut_off_body,
@@ -129,6 +136,7 @@ class Simulator:
                 "deleted": self.dataset.deleted,
                 "updated": self.dataset.updated,
             },
+            "changes": self.dataset.changes,
         }
 
     def _drifting(self) -> bool:
@@ -338,6 +346,9 @@ class Simulator:
         try:
             if "$filter" in params:
                 predicate = compile_filter(params["$filter"], self._types(resource), type_name)
+                if timestamp_shape(self.config) != "minutes":
+                    config, compare = self.config, predicate
+                    predicate = lambda r: compare(served_stamps(r, config))  # noqa: E731
                 filters.append((params["$filter"], predicate))
             order = (
                 compile_orderby(params["$orderby"], schema, type_name)
@@ -491,15 +502,24 @@ def create_app(config: SimConfig | None = None) -> Starlette:
     async def reset(request: Request) -> Response:
         simulator.reset()
         service.expire_tokens()  # a restarted service forgets the skiptokens it handed out
+        service.reset_changes()
         return JSONResponse({"reset": True})
 
     async def not_found(request: Request) -> Response:
         return Response(b"", status_code=404)
 
+    async def change(request: Request) -> Response:
+        try:
+            wanted = SimChange.model_validate_json(await request.body())
+            return JSONResponse(wanted.apply(simulator.dataset, service))
+        except (ValueError, KeyError) as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+
     root = ODATA4_ROOT
     routes = [
         Route("/__sim/stats", stats, methods=["GET"]),
         Route("/__sim/reset", reset, methods=["POST"]),
+        Route("/__sim/change", change, methods=["POST"]),
         Route(root, simulator.route(service.service_document, odata=True)),
         Route(f"{root}/", simulator.route(service.service_document, odata=True)),
         Route(f"{root}/$metadata", simulator.route(service.metadata, odata=True)),

@@ -71,6 +71,56 @@ class Dataset:
         self.updated = 0
         # updates happen "now": after every generated timestamp, a minute apart
         self.clock = _EPOCH + timedelta(days=1300)
+        self.changes: list[dict[str, Any]] = []  # what changed when, for /__sim/stats
+
+    def _stamp(self) -> str:
+        self.clock += timedelta(minutes=1)
+        return self.clock.isoformat()
+
+    def log_change(self, resource: str, stamp: str | None, **ids: list[Any]) -> dict[str, Any]:
+        entry = {"seq": len(self.changes) + 1, "resource": resource, "stamp": stamp, **ids}
+        self.changes.append(entry)
+        del self.changes[:-200]  # the newest 200 are enough to say what changed when
+        return entry
+
+    def change(
+        self,
+        resource: str,
+        *,
+        update: int = 0,
+        insert: int = 0,
+        delete: int = 0,
+        ids: list[int] | None = None,
+        tie: bool = False,
+    ) -> dict[str, Any]:
+        """Change records now: update ``update`` random live ones (or exactly ``ids``),
+        insert and delete some. Updated and inserted records get a new ``lastUpdatedOn`` —
+        one stamp for all of them with ``tie``, else a minute apart."""
+        table = self.tables[resource]
+        chosen = list(ids or [])
+        if not chosen and update:
+            picks = self.mutation_rng.sample(range(table.live), min(update, table.live))
+            chosen = sorted(table.nth_id(n) for n in picks)
+        one = self._stamp() if tie else None
+        stamps: dict[int, str] = {}
+        for ident in chosen:
+            stamps[ident] = table.updated[ident] = one or self._stamp()
+        added = []
+        for _ in range(insert):
+            table.extra += 1
+            added.append(table.base + table.extra)
+            stamps[added[-1]] = table.updated[added[-1]] = one or self._stamp()
+        gone = []
+        for _ in range(min(delete, table.live - 1)):
+            victim = table.nth_id(self.mutation_rng.randrange(table.live))
+            bisect.insort(table.deleted, victim)
+            gone.append(victim)
+        self.updated += len(chosen)
+        self.inserted += len(added)
+        self.deleted += len(gone)
+        table.version += 1
+        last = max(stamps.values()) if stamps else None
+        return self.log_change(resource, last, updated=chosen, inserted=added, deleted=gone)
 
     def schema(self, resource: str) -> Record:
         """A sample record: the shape filters and selects are checked against."""
@@ -93,16 +143,19 @@ class Dataset:
         roll = self.mutation_rng.random()
         if roll < 0.4 or table.live <= 1:
             table.extra += 1
+            table.updated[table.base + table.extra] = stamp = self._stamp()
             self.inserted += 1
+            self.log_change(resource, stamp, inserted=[table.base + table.extra])
         elif roll < 0.8:
             victim = table.nth_id(self.mutation_rng.randrange(table.live))
             bisect.insort(table.deleted, victim)
             self.deleted += 1
+            self.log_change(resource, None, deleted=[victim])
         else:
             target = table.nth_id(self.mutation_rng.randrange(table.live))
-            self.clock += timedelta(minutes=1)
-            table.updated[target] = self.clock.isoformat()
+            table.updated[target] = stamp = self._stamp()
             self.updated += 1
+            self.log_change(resource, stamp, updated=[target])
         table.version += 1
 
     def record(self, resource: str, ident: int) -> Record:

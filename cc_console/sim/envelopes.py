@@ -16,6 +16,7 @@ __all__ = [
     "envelope_kind",
     "page_bytes",
     "shape_page",
+    "served_stamps",
     "shape_record",
     "timestamp_shape",
 ]
@@ -58,6 +59,13 @@ def _stamps(value: Any, shape: str) -> Any:
 def timestamp_shape(config: SimConfig) -> str:
     """How this tenant writes timestamps."""
     return "utc" if config.date_suffix_z else config.timestamps
+
+
+def served_stamps(record: dict[str, Any], config: SimConfig) -> dict[str, Any]:
+    """The record's timestamps as the tenant serves them (what its ``$filter`` compares:
+    a server compares the values it stores, fractions and offsets included)."""
+    shape = timestamp_shape(config)
+    return record if shape == "minutes" else dict(_stamps(record, shape))
 
 
 def shape_record(record: dict[str, Any], config: SimConfig, select: list[str]) -> dict[str, Any]:

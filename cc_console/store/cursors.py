@@ -48,6 +48,7 @@ __all__ = [
     "release_lease",
     "renew_lease",
     "restart_cursor",
+    "start_keyset",
     "wait_for_lease",
 ]
 
@@ -166,6 +167,8 @@ class CursorStart:
     next_link: str | None
     lease: Lease
     restarted: str | None = None
+    keyset: dict[str, Any] | None = None  # keyset paging: where the last landed page left it
+    watermark: dict[str, Any] | None = None  # ... and the last run that completed
 
 
 def _shape_change(old: dict[str, Any], new: dict[str, Any]) -> str:
@@ -275,12 +278,13 @@ async def open_cursor(
                     " records_landed = CASE WHEN :fresh THEN 0"
                     " ELSE cc_pagination_state.records_landed END,"
                     " records_rejected = CASE WHEN :fresh THEN 0"
-                    " ELSE cc_pagination_state.records_rejected END"
+                    " ELSE cc_pagination_state.records_rejected END,"
+                    " keyset = CASE WHEN :fresh THEN NULL ELSE cc_pagination_state.keyset END"
                     # the data's own guard: never over a live lease of another run
                     " WHERE cc_pagination_state.lease_expires_at IS NULL"
                     " OR cc_pagination_state.lease_expires_at <= clock_timestamp()"
                     " OR cc_pagination_state.owner_run_id = :run"
-                    " RETURNING id, next_skip, next_link, lease_token"
+                    " RETURNING id, next_skip, next_link, lease_token, keyset, watermark"
                 ),
                 {
                     "config": config_id,
@@ -299,7 +303,9 @@ async def open_cursor(
         if row is None:
             raise CursorBusy(f"another run took the cursor of {resource_path} just now")
     lease = Lease(row.id, run_id, row.lease_token, lease_s)
-    return CursorStart(row.id, row.next_skip, row.next_link, lease, restarted)
+    return CursorStart(
+        row.id, row.next_skip, row.next_link, lease, restarted, row.keyset, row.watermark
+    )
 
 
 async def restart_cursor(engine: AsyncEngine, lease: Lease) -> None:
@@ -309,11 +315,30 @@ async def restart_cursor(engine: AsyncEngine, lease: Lease) -> None:
             await conn.execute(
                 text(
                     "UPDATE cc_pagination_state SET next_skip = 0, next_link = NULL,"
-                    " records_landed = 0, records_rejected = 0, updated_at = now()"
+                    " records_landed = 0, records_rejected = 0, keyset = NULL, updated_at = now()"
                     " WHERE id = :cursor AND owner_run_id = :run AND lease_token = :token"
                     " RETURNING id"
                 ),
                 lease.params(),
+            )
+        ).one_or_none()
+    if moved is None:
+        raise LostCursor()
+
+
+async def start_keyset(engine: AsyncEngine, lease: Lease, keyset: dict[str, Any]) -> None:
+    """Where a keyset run starts (its lower bound, no position yet), kept before its first
+    page so a resume of a run that landed nothing starts from the same place."""
+    async with engine.begin() as conn:
+        moved = (
+            await conn.execute(
+                text(
+                    "UPDATE cc_pagination_state SET keyset = CAST(:keyset AS jsonb),"
+                    " updated_at = now()"
+                    " WHERE id = :cursor AND owner_run_id = :run AND lease_token = :token"
+                    " RETURNING id"
+                ),
+                {**lease.params(), "keyset": orjson.dumps(keyset).decode()},
             )
         ).one_or_none()
     if moved is None:
@@ -330,6 +355,8 @@ ADVANCE = """
             records_rejected = records_rejected + :rejected,
             odata_count = COALESCE(CAST(:count AS bigint), odata_count), last_sync_at = now(),
             status = :status, last_run_id = :run, updated_at = now(),
+            keyset = COALESCE(CAST(:keyset AS jsonb), keyset),
+            watermark = COALESCE(CAST(:watermark AS jsonb), watermark),
             lease_expires_at = clock_timestamp() + make_interval(secs => :lease_s)
         WHERE id = :cursor AND owner_run_id = :run AND lease_token = :token
         RETURNING id

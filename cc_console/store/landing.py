@@ -35,6 +35,8 @@ class CursorAdvance:
     next_skip: int
     next_link: str | None
     status: str
+    keyset: dict[str, object] | None = None  # keyset paging: the position after this page
+    watermark: dict[str, object] | None = None  # the position, when this page completed
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,8 @@ async def land_page(conn: AsyncConnection, page: PageLanding) -> Landed:
                 "path": page.silver_path,
                 "skip": c.next_skip,
                 "link": c.next_link,
+                "keyset": None if c.keyset is None else orjson.dumps(c.keyset).decode(),
+                "watermark": None if c.watermark is None else orjson.dumps(c.watermark).decode(),
                 "n": page.records,
                 "landed": page.batch.keyed,
                 "inserted": upserted.inserted,

@@ -82,6 +82,8 @@ class RunRow:
     cancel_requested_at: datetime | None
     created_by: str
     message: str | None
+    sync_mode: str = "full"  # full, incremental or full_refresh
+    keyset_from: str | None = None  # what an incremental run asked for first
 
     @classmethod
     def of(cls, row: Any) -> RunRow:
@@ -171,6 +173,17 @@ async def create_run(
         ).scalar_one()
         await notify(conn, "run", run_id=run_id, status="running")
     return run_id
+
+
+async def set_sync_mode(
+    engine: AsyncEngine, run_id: uuid.UUID, mode: str, keyset_from: str | None
+) -> None:
+    """How the run reads: full, incremental or full_refresh, and what it asked for first."""
+    async with engine.begin() as conn:
+        await conn.execute(
+            text("UPDATE cc_sync_run SET sync_mode = :mode, keyset_from = :asked WHERE id = :id"),
+            {"mode": mode, "asked": keyset_from, "id": run_id},
+        )
 
 
 async def finish_run(

@@ -52,6 +52,7 @@ class TemplateRow:
     record_key: list[str] | None  # None: the config dialect's built-in schema gives it
     record_schema: dict[str, Any] | None  # property -> Edm type, from $metadata
     paging: str  # auto, skip or server
+    incremental: dict[str, Any] | None  # the replication key (odata.keyset.Replication)
 
     @property
     def label(self) -> str:
@@ -125,6 +126,7 @@ def add_template(
     record_key: list[str] | None = None,
     record_schema: dict[str, Any] | None = None,
     paging: str = "auto",
+    incremental: dict[str, Any] | None = None,
 ) -> tuple[OdataQueryTemplate, bool]:
     """Insert a template, or return the identical one already there (created=False).
 
@@ -145,6 +147,8 @@ def add_template(
             differs.append("record key")
         if existing.paging != paging:
             differs.append("paging mode")
+        if existing.incremental != incremental:
+            differs.append("replication key")
         if differs:
             raise UsageError(
                 f"template {existing.id} has this query already, with another"
@@ -163,6 +167,7 @@ def add_template(
         record_key=record_key,
         record_schema=record_schema,
         paging=paging,
+        incremental=incremental,
         created_by=user,
         updated_by=user,
     )

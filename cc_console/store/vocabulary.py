@@ -13,11 +13,13 @@ __all__ = [
     "HTTP_METHODS",
     "RUN_STATUSES",
     "RUN_TRIGGERS",
+    "SYNC_MODES",
     "in_list",
 ]
 
 RUN_STATUSES = ("running", "succeeded", "failed", "partial")
 RUN_TRIGGERS = ("manual", "schedule", "resume", "retry", "backfill", "console", "demo")
+SYNC_MODES = ("full", "incremental", "full_refresh")
 CURSOR_STATUSES = ("idle", "running", "completed", "failed", "partial")
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 BACKOFF_JITTER = ("full", "equal", "none")

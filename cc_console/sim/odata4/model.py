@@ -16,7 +16,15 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from xml.sax.saxutils import quoteattr
 
-__all__ = ["DEFAULT_SIZES", "NAMESPACE", "SETS", "EntitySetSpec", "csdl", "record"]
+__all__ = [
+    "DEFAULT_SIZES",
+    "NAMESPACE",
+    "SETS",
+    "EntitySetSpec",
+    "csdl",
+    "modified_stamp",
+    "record",
+]
 
 NAMESPACE, ALIAS = "Demo.Sales", "Sales"
 
@@ -61,6 +69,8 @@ _TYPES = {
             ("Freight", "Edm.Decimal", True),
             ("ShipCountry", "Edm.String", True),
             ("Shipped", "Edm.Boolean", False),
+            # a modification stamp with .NET's seven fractional digits, and ties
+            ("LastModified", "Edm.DateTimeOffset", False),
         ),
     ),
     "PriorityOrder": EntityTypeSpec(
@@ -165,6 +175,14 @@ def _rng(seed: int, set_name: str, index: int) -> random.Random:
     return random.Random(f"{seed}|{set_name}|{index}")
 
 
+def modified_stamp(slot: int) -> str:
+    """The ``slot``-th modification moment (an hour apart from 2025) with seven fractional
+    digits derived from it: records of one slot tie exactly."""
+    moment = _EPOCH + timedelta(days=366, hours=slot)
+    fraction = (slot * 7_919_813 + 1_234_567) % 10_000_000
+    return f"{moment:%Y-%m-%dT%H:%M:%S}.{fraction:07d}Z"
+
+
 def order_id(index: int) -> int:
     """Order keys start at 10248 and leave gaps (every seventh number is missing)."""
     return 10248 + index + index // 6
@@ -193,6 +211,7 @@ def record(seed: int, set_name: str, index: int, sizes: dict[str, int]) -> dict[
             "Freight": round(rng.uniform(1, 900), 2),
             "ShipCountry": rng.choice(_COUNTRIES),
             "Shipped": rng.random() < 0.8,
+            "LastModified": modified_stamp(rng.randint(0, max(1, index // 4))),
         }
         if set_name == "PriorityOrders":
             entity["Priority"] = rng.randint(1, 5)

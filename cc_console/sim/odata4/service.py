@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import random
 from collections.abc import Callable
 from typing import Any
 
@@ -18,7 +19,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
-from .model import NAMESPACE, SETS, EntitySetSpec, csdl, record
+from .model import NAMESPACE, SETS, EntitySetSpec, csdl, modified_stamp, record
 from .query import ODataQueryError, compile_filter, compile_orderby, parse_query, select
 
 __all__ = ["ODataService", "odata_error"]
@@ -66,6 +67,70 @@ class ODataService:
         self.seed, self.sizes = seed, sizes
         self._rows: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
         self.epoch = 0  # part of every skiptoken: a new epoch expires the ones handed out
+        self.reset_changes()
+
+    def reset_changes(self) -> None:
+        """Back to the generated data."""
+        self._rows.clear()
+        self.clock = 100_000  # modification slots after every generated one
+        self.added: dict[str, int] = {}
+
+    def change(
+        self,
+        set_name: str,
+        *,
+        update: int = 0,
+        insert: int = 0,
+        delete: int = 0,
+        ids: list[int] | None = None,
+        tie: bool = False,
+    ) -> dict[str, Any]:
+        """Update, insert and delete entities of a set with a ``LastModified`` now (one
+        stamp for all with ``tie``); what changed. ``ids``: the first key values to update."""
+        spec = SETS[set_name]
+        if "LastModified" not in spec.properties:
+            raise KeyError(f"{set_name} has no modification stamp to change")
+        rows = self.entities(spec)
+        name = spec.key[0]
+        rng = random.Random(f"{self.seed}|change|{self.clock}")
+        wanted = set(ids or ())
+        chosen = (
+            [r for r in rows if r[name] in wanted]
+            if ids
+            else rng.sample(rows, min(update, len(rows)))
+        )
+        stamp = None
+        if tie:
+            self.clock += 1
+            stamp = modified_stamp(self.clock)
+        stamps = []
+
+        def now() -> str:
+            if stamp is not None:
+                return stamp
+            self.clock += 1
+            return modified_stamp(self.clock)
+
+        for row in chosen:
+            row["LastModified"] = now()
+            stamps.append(row["LastModified"])
+        added = []
+        for _ in range(insert):
+            index = self.sizes.get(set_name, 0) + self.added.get(set_name, 0)
+            self.added[set_name] = self.added.get(set_name, 0) + 1
+            entity = record(self.seed, set_name, index, self.sizes)
+            entity["LastModified"] = now()
+            rows.append(entity)
+            added.append(entity[name])
+        gone = []
+        for _ in range(min(delete, len(rows) - 1)):
+            gone.append(rows.pop(rng.randrange(len(rows)))[name])
+        return {
+            "stamp": stamp or (self.clock and modified_stamp(self.clock)),
+            "updated": sorted(r[name] for r in chosen),
+            "inserted": added,
+            "deleted": sorted(gone),
+        }
 
     def expire_tokens(self) -> None:
         """Skiptokens handed out so far are refused from now on (400), as a server's expire."""

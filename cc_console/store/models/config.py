@@ -132,3 +132,6 @@ class OdataQueryTemplate(AuditMixin, Base):
     record_key: Mapped[list[str] | None] = mapped_column(JSONB(none_as_null=True))
     record_schema: Mapped[dict[str, Any] | None] = mapped_column(JSONB(none_as_null=True))
     paging: Mapped[str] = mapped_column(String(10), server_default="auto")
+    # the replication key of an incremental template (NULL: full sync every run):
+    # {"field", "edm", "lookback_s", "include_nulls"}
+    incremental: Mapped[dict[str, Any] | None] = mapped_column(JSONB(none_as_null=True))

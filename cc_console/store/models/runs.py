@@ -24,7 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..vocabulary import ERROR_KINDS, RUN_STATUSES, RUN_TRIGGERS, in_list
+from ..vocabulary import ERROR_KINDS, RUN_STATUSES, RUN_TRIGGERS, SYNC_MODES, in_list
 from .base import Base, timestamp, uuid_pk
 
 __all__ = ["ErrorEvent", "SyncRun"]
@@ -39,6 +39,7 @@ class SyncRun(Base):
         Index(None, "status"),
         CheckConstraint(in_list("status", RUN_STATUSES), name="status_known"),
         CheckConstraint(in_list("trigger", RUN_TRIGGERS), name="trigger_known"),
+        CheckConstraint(in_list("sync_mode", SYNC_MODES), name="sync_mode_known"),
         CheckConstraint(
             "finished_at IS NULL OR finished_at >= started_at", name="finished_after_start"
         ),
@@ -72,6 +73,10 @@ class SyncRun(Base):
     resource_path: Mapped[str] = mapped_column(Text)
     filter_hash: Mapped[str | None] = mapped_column(String(64))
     trigger: Mapped[str] = mapped_column(String(20))
+    # full, incremental (from the watermark) or full_refresh (an incremental template read
+    # whole once); keyset_from: what an incremental run asked for first
+    sync_mode: Mapped[str] = mapped_column(String(20), server_default="full")
+    keyset_from: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(20), server_default="running")
     started_at: Mapped[datetime] = timestamp()
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -58,6 +58,10 @@ class PaginationState(Base):
     records_rejected: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
     # what produced the position: order, page size, paging mode, select (a change restarts)
     shape: Mapped[dict[str, Any] | None] = mapped_column(JSONB(none_as_null=True))
+    # keyset paging (incremental templates): the (w, k) of the last landed page, and of the
+    # last page of the last run whose cursor completed — {"field", "w", "k"}
+    keyset: Mapped[dict[str, Any] | None] = mapped_column(JSONB(none_as_null=True))
+    watermark: Mapped[dict[str, Any] | None] = mapped_column(JSONB(none_as_null=True))
     status: Mapped[str] = mapped_column(String(20), server_default="idle")
     last_run_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("cc_sync_run.id"))
     # the lease: the one run that may move the cursor, its fencing token (bumped on every
