@@ -13,6 +13,7 @@ from ..client.metadata import entity_set_name, fetch_entity_sets
 from ..errors import UsageError
 from ..odata import FilterSyntaxError, canonical_params, check_filter
 from ..odata.keys import Key, parse_key
+from ..odata.keyset import Replication, next_ask
 from ..odata.replication import ReplicationRefused, replication_key
 from ..odata.resources import effective_key, study_scoped_path
 from ..safe_text import has_control_characters
@@ -20,7 +21,13 @@ from ..settings import current_user
 from ..store.configs import ConfigRow, get_config, list_configs
 from ..store.models import OdataQueryTemplate
 from ..store.rows import row_as_dict
-from ..store.templates import add_template, find_template, list_templates, remove_template
+from ..store.templates import (
+    add_template,
+    find_template,
+    list_templates,
+    remove_template,
+    template_cursor,
+)
 from ..store.vocabulary import PAGING_MODES
 from .common import (
     console,
@@ -209,7 +216,12 @@ def add(
         emit_json(payload)
     elif created:
         shown = ",".join(payload["key"])
-        console.print(f"added template {payload['id']} on {config} {path} (key {shown})")
+        how = ""
+        if replication is not None:
+            how = (
+                f", incremental by {replication['field']}, lookback {replication['lookback_s']:g}s"
+            )
+        console.print(f"added template {payload['id']} on {config} {path} (key {shown}{how})")
     else:
         console.print(f"template already exists: {payload['id']} (same config, path and params)")
 
@@ -310,6 +322,14 @@ def show(
             "config": config_row.name,
             "key": list(key) if key else None,  # the record key a run uses
         }
+        replication = Replication.of(row.incremental)
+        if replication is not None and key:
+            cursor = template_cursor(session, row)
+            watermark = None if cursor is None else cursor.watermark
+            types = dict((row.record_schema or {}).get("properties") or {})
+            payload["mode"] = "incremental" if watermark else "full (no watermark yet)"
+            payload["watermark"] = watermark
+            payload["next_sync_asks"] = next_ask(replication, key, types, watermark)
     if json_output:
         emit_json(payload)
         return

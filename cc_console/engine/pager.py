@@ -239,13 +239,14 @@ class Pager:
         rep, key = self.replication, self.key
         found = [p for p in (position_of(r, rep, key) for r in records) if p is not None]
         order = replication_orderby(rep, key)
-        if not ordered(([self.position] if self.position else []) + found, rep):
+        if not ordered(found, rep):
             return StopRun(
                 ErrorKind.KEYSET_STALLED,
                 f"the server did not order the page by {order}: keyset paging would skip"
                 " rows; the run stops (the page landed)",
             )
-        if not found or found[-1] == self.position:
+        at = self.position
+        if not found or (at is not None and (found[0] == at or not ordered([at, found[0]], rep))):
             return StopRun(
                 ErrorKind.KEYSET_STALLED,
                 f"a page did not move the keyset position past {self._at()} ({order}): the"

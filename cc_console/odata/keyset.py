@@ -30,6 +30,7 @@ __all__ = [
     "Replication",
     "keyset_filter",
     "lower_bound",
+    "next_ask",
     "ordered",
     "position_of",
     "replication_orderby",
@@ -172,6 +173,19 @@ def keyset_filter(
         return f"(({field} eq null and {after_key}) or {rest})"
     w = value_literal(position.w, replication.edm, zone)
     return f"({field} gt {w} or ({field} eq {w} and {after_key}))"
+
+
+def next_ask(
+    replication: Replication,
+    key: Key,
+    key_types: dict[str, str],
+    watermark: dict[str, Any] | None,
+    zone: tzinfo = UTC,
+) -> str:
+    """What a new run of the template asks for, after its filter, given the watermark."""
+    mark = Position.of(watermark, replication.field)
+    lower = None if mark is None else lower_bound(mark.w, replication, zone)
+    return keyset_filter(replication, key, key_types, None, lower, zone) or "everything"
 
 
 def position_of(record: dict[str, Any], replication: Replication, key: Key) -> Position | None:

@@ -419,7 +419,7 @@ _LIST_VIEW = text(
     """
     SELECT p.id, c.name AS config, p.resource_path, p.filter_text, p.filter_hash, p.next_skip,
            p.next_link, p.page_size, p.odata_count, p.records_landed, p.status, p.last_run_id,
-           p.last_sync_at, p.template_id
+           p.last_sync_at, p.template_id, p.watermark
     FROM cc_pagination_state p JOIN cc_api_client_config c ON c.id = p.config_id
     ORDER BY p.last_sync_at DESC NULLS LAST, p.id LIMIT :limit
     """

@@ -32,6 +32,7 @@ __all__ = [
     "list_templates",
     "load_template",
     "remove_template",
+    "template_cursor",
 ]
 
 
@@ -215,6 +216,17 @@ def find_template(session: Session, ref: str) -> OdataQueryTemplate:
     if not candidates:
         raise NotFoundError(f"no template matches {ref!r}; see `cc-console template list`")
     raise UsageError(f"{ref!r} matches {len(candidates)} templates; give more of the id")
+
+
+def template_cursor(session: Session, row: OdataQueryTemplate) -> PaginationState | None:
+    """The cursor the template's runs move (its config, resource and filter), if any."""
+    return session.scalar(
+        select(PaginationState).where(
+            PaginationState.config_id == row.config_id,
+            PaginationState.resource_path == row.resource_path,
+            PaginationState.filter_hash == row.filter_hash,
+        )
+    )
 
 
 def remove_template(session: Session, row: OdataQueryTemplate) -> bool:

@@ -241,3 +241,33 @@ async def test_odata4_orders_with_seven_digit_stamps_and_ties(tenant, aengine) -
     url = f"{t.sim.running.odata_url}/Orders?$top=2000"
     server = {str(r["OrderID"]): r for r in httpx.get(url, headers=headers).json()["value"]}
     assert {k: v for k, v in t.rows("SELECT record_key, payload FROM cc_silver_record")} == server
+
+
+def _studies(ids: list[int], stamp: str = "2025-01-01T00:00:00") -> list[dict[str, Any]]:
+    return [{"id": i, "name": f"S{i}", "lastUpdatedOn": stamp} for i in ids]
+
+
+@pytest.mark.parametrize(
+    ("pages", "says"),
+    [
+        ([list(range(1, 101))] * 3, "did not move the keyset position"),  # filter ignored
+        ([list(range(100, 0, -1))], "did not order the page"),
+    ],
+)
+async def test_a_server_that_ignores_the_keyset_ends_the_run_instead_of_looping(  # type: ignore[no-untyped-def]
+    tenant, aengine, pages: list[list[int]], says: str
+) -> None:
+    t = studies_tenant(tenant)
+    template = t.template("/studies/odata", incremental=STUDIES)
+    served = iter(pages)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        items = _studies(next(served))
+        return httpx.Response(200, json={"items": items, "count": 300, "nextPageLink": None})
+
+    run = await run_template(aengine, template, transport=httpx.MockTransport(handler))
+    assert run.status == "partial"
+    assert run.message is not None and "keyset_stalled" in run.message and says in run.message
+    kinds = [k for (k,) in t.rows("SELECT kind FROM cc_error_event WHERE run_id = :r", r=run.run_id)]
+    assert kinds == ["keyset_stalled"]
+    audit_complete(t, run.run_id)

@@ -9,6 +9,7 @@ an operator between incompatible types is a 400, as the spec's reference service
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime
@@ -276,9 +277,42 @@ def _value(record: Record, path: str) -> Any:
     return value
 
 
-def _moment(text: str) -> datetime:
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # naive: read as UTC
+@functools.total_ordering
+class _Instant:
+    """A DateTimeOffset with the 100 ns precision of .NET (seven fractional digits) that
+    datetime cuts to six: two stamps that differ in the seventh digit are not equal."""
+
+    __slots__ = ("moment", "order")
+
+    def __init__(self, moment: datetime, tick: int) -> None:
+        self.moment = moment  # the value in its own offset (for year(), hour() ...)
+        self.order = (moment.astimezone(UTC), tick)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Instant) and self.order == other.order
+
+    def __lt__(self, other: object) -> bool:
+        if not isinstance(other, _Instant):
+            return NotImplemented
+        return self.order < other.order
+
+    def __hash__(self) -> int:
+        return hash(self.order)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.moment, name)
+
+
+_FRACTION = re.compile(r"\.(\d+)")
+
+
+def _moment(text: str) -> _Instant:
+    digits = _FRACTION.search(text)
+    fraction = (digits.group(1) if digits else "").ljust(7, "0")
+    cut = _FRACTION.sub("." + fraction[:6], text, count=1) if digits else text
+    moment = datetime.fromisoformat(cut.replace("Z", "+00:00").replace("z", "+00:00"))
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # naive: read as UTC
+    return _Instant(moment, int(fraction[6]))
 
 
 def _getter(name: str, edm: str) -> Evaluator:

@@ -238,11 +238,20 @@ def _cursor_cells(c: dict[str, Any], now: datetime) -> list[Any]:
             c["odata_count"],
             style="green" if c["status"] == "completed" else "cyan",
         ),
-        plain(c["filter_text"] or "(all)"),
+        plain(_cursor_filter(c)),
         when(c["last_sync_at"], now),
         status(c["status"]),
         short_id(c["last_run_id"]),
     ]
+
+
+def _cursor_filter(c: dict[str, Any]) -> str:
+    """The cursor's filter, and for an incremental one where its next run starts."""
+    shown = c["filter_text"] or "(all)"
+    mark = c.get("watermark")
+    if mark:
+        shown += f" · incremental: {mark['field']} from {mark['w']}"
+    return shown
 
 
 def error_rows(errors: list[dict[str, Any]], now: datetime) -> list[Row]:

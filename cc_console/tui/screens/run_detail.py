@@ -188,6 +188,13 @@ def _summary(run: dict[str, Any], now: Any) -> Table:
             Text("next $skip", style="dim"),
             Text(f"{cursor['next_skip']:,} ({cursor['status']})"),
         )
+    if run.get("keyset_from") is not None:  # an incremental template: keyset paging
+        grid.add_row(
+            Text("mode", style="dim"),
+            Text(str(run["sync_mode"])),
+            Text("asked for", style="dim"),
+            plain(run["keyset_from"]),
+        )
     if run.get("legacy_writes") is not None:  # the config dual-writes to the legacy store
         lost = run["legacy_write_failures"] or 0
         grid.add_row(
