@@ -8,8 +8,10 @@ import json
 
 import httpx
 
-from tests.engine.test_odata4_sync import service  # noqa: F401  (a fixture)
+from tests.engine import test_odata4_sync
 from tests.tenant import KEY_ENV, SIM_KEY
+
+service = test_odata4_sync.service  # an OData v4 simulator with config "acc" (a fixture)
 
 CC = "https://acme.clinicalconductor.com/CCSWeb/api/v1"
 

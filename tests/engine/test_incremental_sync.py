@@ -268,6 +268,8 @@ async def test_a_server_that_ignores_the_keyset_ends_the_run_instead_of_looping(
     run = await run_template(aengine, template, transport=httpx.MockTransport(handler))
     assert run.status == "partial"
     assert run.message is not None and "keyset_stalled" in run.message and says in run.message
-    kinds = [k for (k,) in t.rows("SELECT kind FROM cc_error_event WHERE run_id = :r", r=run.run_id)]
+    kinds = [
+        k for (k,) in t.rows("SELECT kind FROM cc_error_event WHERE run_id = :r", r=run.run_id)
+    ]
     assert kinds == ["keyset_stalled"]
     audit_complete(t, run.run_id)

@@ -71,9 +71,7 @@ def test_keyset_paging_visits_every_row_once_in_order(
     wanted = [
         r
         for r in sorted(rows, key=_sort_key)
-        if lower is None
-        or r["F"] is None
-        or compile_filter(f"F ge {lower}", TYPES, "T")(r)
+        if lower is None or r["F"] is None or compile_filter(f"F ge {lower}", TYPES, "T")(r)
     ]
     assert seen == wanted
 
