@@ -55,8 +55,9 @@ def kill_and_resume(t, db_url: str, template: object, kills: int, seed: int) -> 
     """Sync, kill -9 at ``kills`` seeded points (after 1-3 more pages), resume each time;
     returns the final run's summary."""
     rng = random.Random(seed)
+    runs_seen = t.scalar("SELECT count(*) FROM cc_sync_run")  # runs before this chain
     process = engine_process(db_url, "sync", "-t", str(template))
-    killed = runs_seen = 0
+    killed = 0
     for _ in range(kills * 2):
         runs_seen = wait_for_run(t, process, runs_seen + 1)
         # a seeded kill point: after 1-3 more pages landed, then a few ms into the next one
@@ -136,3 +137,21 @@ def test_kill_nine_and_resume(tenant, db_url) -> None:  # type: ignore[no-untype
     )
     for previous, current in zip(runs, runs[1:], strict=False):
         assert current.parent_run_id == previous.id  # each resume links its parent
+
+
+def test_kill_nine_mid_incremental_run_and_resume_exactly(tenant, db_url) -> None:  # type: ignore[no-untyped-def]
+    from tests.engine.test_incremental_sync import STUDIES, change, server_rows, silver
+
+    t = tenant(
+        sim={"rate_limit": {"enabled": False}, "latency_ms": 8, "sizes": {"studies": 900}},
+        default_page_size=15,
+    )
+    template = t.template("/studies/odata", incremental=STUDIES)
+    first = engine_process(db_url, "sync", "-t", str(template))
+    assert first.communicate(timeout=120) and first.returncode == 0
+    change(t, resource="studies", update=400, insert=20)
+    summary = kill_and_resume(t, db_url, template, 5, 18)
+    assert summary["status"] == "succeeded" and summary["reconciled"] is True
+    assert silver(t) == server_rows(t)  # every change landed once, payloads exact
+    modes = [m for (m,) in t.rows("SELECT sync_mode FROM cc_sync_run ORDER BY started_at")]
+    assert modes[0] == "full" and set(modes[1:]) == {"incremental"}
