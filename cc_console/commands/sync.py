@@ -111,6 +111,8 @@ def landing_line(s: RunSummary) -> str:
     chain = s.chain_landed if s.chain_landed is not None else s.landed
     resumed = f", {chain:,} by the resume chain" if chain != s.landed else ""
     rejected = f", {s.rejected:,} rejected" if s.rejected else ""
+    if s.deleted is not None:
+        rejected += f", {s.deleted:,} marked deleted"
     return (
         f"{s.records:,} fetched, {s.landed:,} landed{split}{rejected}{resumed}"
         f" of {count} counted ({check})"
@@ -127,6 +129,14 @@ def sync(
         typer.Option(
             "--full-refresh",
             help="Incremental templates read everything once, ignoring their watermark.",
+        ),
+    ] = False,
+    detect_deletes: Annotated[
+        bool,
+        typer.Option(
+            "--detect-deletes",
+            help="With --full-refresh (no $filter): mark Silver rows the server no longer has"
+            " as deleted — proven by the count, or checked one by one.",
         ),
     ] = False,
     json_output: JsonOpt = False,
@@ -237,6 +247,7 @@ _RUN_JSON = (
     "pages",
     "records",
     "records_landed",
+    "records_deleted",
     "records_inserted",
     "records_updated",
     "records_unchanged",

@@ -82,6 +82,8 @@ class Pager:
         self.position: Position | None = None
         self.lower: str | None = None
         self.mode = "full"  # full, incremental or full_refresh (set where the run starts)
+        # a full refresh detecting deletions: the resume chain whose seen keys it records
+        self.seen_chain: uuid.UUID | None = None
         self.key_types: dict[str, str] = dict(
             (template.record_schema or {}).get("properties") or {}
         )
@@ -127,6 +129,7 @@ class Pager:
         return {
             "field": self.replication.field,
             "mode": self.mode,
+            "seen_chain": None if self.seen_chain is None else str(self.seen_chain),
             "lower": self.lower,
             "w": None if at is None else at.w,
             "k": None if at is None else list(at.k),
@@ -292,6 +295,7 @@ class Pager:
             waited_s=waited,
             requests=requests,
             retries=retries,
+            seen_chain=self.seen_chain,
         )
         tries = 0
 

@@ -25,7 +25,7 @@ from ..client.secrets import SecretUnavailable, resolve_secret
 from ..errors import ErrorKind, NotFoundError, StopRun, SyncError, UsageError
 from ..odata.keys import Key
 from ..odata.keyset import Position, lower_bound
-from ..odata.resources import effective_key
+from ..odata.resources import effective_key, resource_name
 from ..settings import load_settings
 from ..store import runs
 from ..store.configs import ConfigRow, load_config
@@ -47,6 +47,7 @@ from ..store.error_events import record_error_event
 from ..store.outage import DatabaseOutage, OutageGuard
 from ..store.stale import mark_stale_runs
 from ..store.templates import TemplateRow, load_template
+from .deletions import detect_deletions
 from .gc_tuning import tune_gc
 from .pager import Pager, RestartCursor
 
@@ -89,6 +90,7 @@ class RunSummary:
     legacy_write_failures: int | None = None
     sync_mode: str = "full"  # full, incremental or full_refresh
     keyset_from: str | None = None  # what an incremental run asked for first
+    deleted: int | None = None  # Silver rows marked deleted (None: deletions not detected)
 
     @classmethod
     def of(cls, run: runs.RunRow, duration_s: float) -> RunSummary:
@@ -119,6 +121,7 @@ class RunSummary:
             legacy_write_failures=run.legacy_write_failures,
             sync_mode=run.sync_mode,
             keyset_from=run.keyset_from,
+            deleted=run.records_deleted,
         )
 
     @property
@@ -206,11 +209,15 @@ async def run_template(
     lease_s: float | None = None,
     outage_budget_s: float | None = None,
     full_refresh: bool = False,
+    detect_deletes: bool = False,
 ) -> RunSummary:
     """Execute one sync run of a template and return how it ended. ``full_refresh``: an
-    incremental template reads everything once (its watermark is ignored, then replaced)."""
+    incremental template reads everything once (its watermark is ignored, then replaced);
+    ``detect_deletes`` with it: Silver rows the server no longer has are marked deleted."""
     tune_gc()
     template, config, record_key = await _load(engine, template_id)
+    if detect_deletes:
+        check_detect_deletes(template, full_refresh)
     path, filter_hash = template.resource_path, template.filter_hash
     settings = load_settings()
     lease_s = lease_s or settings.cursor_lease_s
@@ -258,6 +265,7 @@ async def run_template(
             lease_s,
             outage,
             full_refresh,
+            detect_deletes,
         )
         ended = run_id
         row = await outage.run(
@@ -338,6 +346,22 @@ async def _notice(
         )
 
 
+def check_detect_deletes(template: TemplateRow, full_refresh: bool) -> None:
+    """Deletions are detected only where a missing row can only mean a deleted one."""
+    if not full_refresh or template.incremental is None:
+        raise UsageError(
+            "--detect-deletes goes with --full-refresh of an incremental template (keyset"
+            " paging reads every row that exists throughout the run)"
+        )
+    path = template.resource_path
+    scoped = resource_name(path) != path.strip("/").split("/")[0]  # /studies/3/visits/odata
+    if template.params.get("$filter") or scoped:
+        raise UsageError(
+            "--detect-deletes is refused on a template with a filter or a study scope: a row"
+            " that left the filter is not a deletion"
+        )
+
+
 async def _start_keyset(
     engine: AsyncEngine,
     pager: Pager,
@@ -345,6 +369,7 @@ async def _start_keyset(
     run_id: uuid.UUID,
     resumed: bool,
     full_refresh: bool,
+    detect_deletes: bool,
 ) -> None:
     """Where a keyset run starts: a resume where its cursor stands; a new run from the
     watermark − lookback (from the beginning on its first run or a full refresh)."""
@@ -355,11 +380,14 @@ async def _start_keyset(
         pager.lower = kept.get("lower")
         pager.position = Position.of(kept, replication.field)
         pager.mode = str(kept.get("mode") or "incremental")
+        chain = kept.get("seen_chain")
+        pager.seen_chain = uuid.UUID(str(chain)) if chain else None
     else:
         mark = None if full_refresh else Position.of(cursor.watermark, replication.field)
         pager.lower = None if mark is None else lower_bound(mark.w, replication)
         pager.position = None
         pager.mode = "full_refresh" if full_refresh else "full" if mark is None else "incremental"
+        pager.seen_chain = run_id if detect_deletes else None
         state = pager.keyset_state()
         assert state is not None
         await start_keyset(engine, cursor.lease, state)
@@ -379,6 +407,7 @@ async def _execute(
     lease_s: float,
     outage: OutageGuard,
     full_refresh: bool = False,
+    detect_deletes: bool = False,
 ) -> tuple[str, str | None]:
     try:
         key = resolve_secret(config.secret_ref)
@@ -422,7 +451,9 @@ async def _execute(
             await _notice(engine, run_id, config, restarted, template.resource_path)
         if keyset:
             resumed = trigger == "resume" and restarted is None
-            await _start_keyset(engine, pager, cursor, run_id, resumed, full_refresh)
+            await _start_keyset(
+                engine, pager, cursor, run_id, resumed, full_refresh, detect_deletes
+            )
         try:
             await pager.run(cursor.lease, skip, link)
         except RestartCursor as restart:  # the stored link expired: from the beginning
@@ -436,6 +467,9 @@ async def _execute(
                 f"rejected: {pager.rejected:,} records had no usable key"
                 f" ({', '.join(record_key)}); they are in the response log and the validation rows"
             )
+        if pager.seen_chain is not None:  # the chain read everything: what is gone now
+            found = await detect_deletions(pager, pager.seen_chain)
+            return "succeeded", found.note
         return "succeeded", None
     except SyncError as exc:
         message = scrub(str(exc), [key])

@@ -21,7 +21,7 @@ from .audit_log import RequestRef, ResponseFields, insert_response
 from .cursors import ADVANCE, Lease, LostCursor
 from .events import CHANNEL
 from .runs import PAGE_COUNTERS
-from .silver import SilverBatch, UpsertCounts, upsert_page_records
+from .silver import SilverBatch, UpsertCounts, record_seen_keys, upsert_page_records
 from .validations import RECORD, record_params
 
 __all__ = ["CursorAdvance", "Landed", "PageLanding", "land_page"]
@@ -58,6 +58,7 @@ class PageLanding:
     waited_s: float
     requests: int = 0  # attempts since the last landing (the request rows are already in)
     retries: int = 0
+    seen_chain: uuid.UUID | None = None  # detecting deletions: the chain's seen-key set
 
 
 _BOOKKEEPING = text(
@@ -103,6 +104,15 @@ async def land_page(conn: AsyncConnection, page: PageLanding) -> Landed:
             run_id=page.run_id,
         )
     unchanged = page.batch.keyed - upserted.inserted - upserted.updated
+    if page.seen_chain is not None and page.batch.keyed:
+        await record_seen_keys(
+            conn,
+            chain_run_id=page.seen_chain,
+            response=(response_id, page.request.sent_at),
+            record_key=page.record_key,
+            items_key=page.items_key,
+            batch=page.batch,
+        )
     c = page.cursor
     payload = {
         "kind": "page",

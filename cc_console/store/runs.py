@@ -84,6 +84,7 @@ class RunRow:
     message: str | None
     sync_mode: str = "full"  # full, incremental or full_refresh
     keyset_from: str | None = None  # what an incremental run asked for first
+    records_deleted: int | None = None  # Silver rows marked deleted (None: not detecting)
 
     @classmethod
     def of(cls, row: Any) -> RunRow:

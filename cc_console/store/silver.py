@@ -21,7 +21,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..odata.keys import Key, key_text
 
-__all__ = ["SilverBatch", "UpsertCounts", "silver_rows", "upsert_page_records"]
+__all__ = [
+    "SilverBatch",
+    "UpsertCounts",
+    "record_seen_keys",
+    "silver_rows",
+    "upsert_page_records",
+]
 
 _UPSERT = """
     WITH upserted AS (
@@ -42,9 +48,10 @@ _UPSERT = """
             payload = EXCLUDED.payload, payload_hash = EXCLUDED.payload_hash,
             last_run_id = EXCLUDED.last_run_id, last_response_id = EXCLUDED.last_response_id,
             last_response_sent_at = EXCLUDED.last_response_sent_at, valid = EXCLUDED.valid,
-            last_seen_at = now()
+            last_seen_at = now(), deleted_at = NULL, deleted_run_id = NULL
         WHERE s.payload_hash IS DISTINCT FROM EXCLUDED.payload_hash
            OR s.valid IS DISTINCT FROM EXCLUDED.valid
+           OR s.deleted_at IS NOT NULL
         RETURNING xmax = 0 AS inserted
     )
     SELECT count(*) FILTER (WHERE inserted) AS inserted,
@@ -53,19 +60,65 @@ _UPSERT = """
 """
 
 
-@functools.cache
-def _upsert(arity: int) -> TextClause:
-    """The upsert for a key of ``arity`` properties (named :k0, :k1 … in the statement).
+def _key_sql(arity: int) -> str:
+    """The stored key of record ``x.e`` with ``arity`` properties (named :k0, :k1 …).
 
     A single key is stored as its property's text (``->>``), a composite one as the JSON
     array of the values (jsonb's text of it). Within a page, records are told apart by
     ``odata.keys.key_text``, which orders values the same way.
     """
     if arity == 1:
-        key = "x.e ->> :k0"
-    else:
-        key = "(jsonb_build_array(" + ", ".join(f"x.e -> :k{i}" for i in range(arity)) + "))::text"
-    return text(_UPSERT.format(key=key))
+        return "x.e ->> :k0"
+    return "(jsonb_build_array(" + ", ".join(f"x.e -> :k{i}" for i in range(arity)) + "))::text"
+
+
+@functools.cache
+def _upsert(arity: int) -> TextClause:
+    """The upsert for a key of ``arity`` properties; a deleted row that reappears is
+    undeleted (and counted as updated)."""
+    return text(_UPSERT.format(key=_key_sql(arity)))
+
+
+_SEEN = """
+    INSERT INTO cc_run_seen_key (chain_run_id, record_key)
+    SELECT :chain, {key}
+    FROM cc_api_response_log r
+    CROSS JOIN LATERAL jsonb_array_elements(
+        CASE WHEN CAST(:items AS text) IS NULL THEN r.body
+             ELSE r.body -> CAST(:items AS text) END) WITH ORDINALITY AS x(e, n)
+    JOIN ROWS FROM (unnest(string_to_array(CAST(:hashes AS text), ',')))
+         WITH ORDINALITY AS h(hash, n) ON h.n = x.n
+    WHERE r.id = :rid AND r.sent_at = :sent AND h.hash <> ''
+    ON CONFLICT DO NOTHING
+"""
+
+
+@functools.cache
+def _seen(arity: int) -> TextClause:
+    return text(_SEEN.format(key=_key_sql(arity)))
+
+
+async def record_seen_keys(
+    conn: AsyncConnection,
+    *,
+    chain_run_id: uuid.UUID,
+    response: tuple[uuid.UUID, datetime],
+    record_key: Key,
+    items_key: str | None,
+    batch: SilverBatch,
+) -> None:
+    """Add the keys of a stored page to the chain's seen set (the same text as Silver's)."""
+    await conn.execute(
+        _seen(len(record_key)),
+        {
+            **{f"k{i}": name for i, name in enumerate(record_key)},
+            "chain": chain_run_id,
+            "hashes": batch.hashes,
+            "items": items_key,
+            "rid": response[0],
+            "sent": response[1],
+        },
+    )
 
 
 @dataclass(frozen=True)

@@ -273,3 +273,121 @@ async def test_a_server_that_ignores_the_keyset_ends_the_run_instead_of_looping(
     ]
     assert kinds == ["keyset_stalled"]
     audit_complete(t, run.run_id)
+
+
+def deleted_keys(t) -> set[str]:  # type: ignore[no-untyped-def]
+    return {
+        k
+        for (k,) in t.rows(
+            "SELECT record_key FROM cc_silver_record WHERE config_id = :c"
+            " AND deleted_at IS NOT NULL",
+            c=t.config_id,
+        )
+    }
+
+
+def live_silver(t) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    return {
+        k: v
+        for k, v in t.rows(
+            "SELECT record_key, payload FROM cc_silver_record WHERE config_id = :c"
+            " AND deleted_at IS NULL",
+            c=t.config_id,
+        )
+    }
+
+
+async def test_a_full_refresh_marks_exactly_the_rows_the_server_deleted(tenant, aengine) -> None:  # type: ignore[no-untyped-def]
+    t = studies_tenant(tenant)
+    template = t.template("/studies/odata", incremental=STUDIES)
+    await run_template(aengine, template)
+    gone = change(t, resource="studies", delete=7)["deleted"]
+    incremental = await run_template(aengine, template)
+    assert incremental.deleted is None and deleted_keys(t) == set()  # only full refreshes
+    refresh = await run_template(aengine, template, full_refresh=True, detect_deletes=True)
+    assert refresh.status == "succeeded" and refresh.message is None
+    assert refresh.deleted == 7 and deleted_keys(t) == {str(i) for i in gone}
+    assert live_silver(t) == server_rows(t)
+    assert t.scalar("SELECT count(*) FROM cc_run_seen_key") == 0  # dropped with the chain
+    # a row marked deleted that the server has is undeleted by the next read of it
+    back = str(min(int(k) for k in server_rows(t)))
+    with t.database.engine.begin() as conn:
+        from sqlalchemy import text
+
+        conn.execute(
+            text("UPDATE cc_silver_record SET deleted_at = now() WHERE record_key = :k"),
+            {"k": back},
+        )
+    again = await run_template(aengine, template, full_refresh=True, detect_deletes=True)
+    assert again.deleted == 0 and back not in deleted_keys(t)
+    assert live_silver(t) == server_rows(t)
+
+
+async def test_without_a_count_unseen_rows_are_asked_for_one_by_one(tenant, aengine) -> None:  # type: ignore[no-untyped-def]
+    t = tenant(  # the vendor serves /studies as a bare array: no count to prove anything by
+        "vendor",
+        sim={"sizes": {"studies": 120}, "latency_ms": 0, "latency_jitter_ms": 0},
+        default_page_size=100,
+    )
+    template = t.template("/studies/odata", incremental=STUDIES)
+    await run_template(aengine, template)
+    gone = change(t, resource="studies", delete=3)["deleted"]
+    refresh = await run_template(aengine, template, full_refresh=True, detect_deletes=True)
+    assert refresh.status == "succeeded", refresh.message
+    assert refresh.deleted == 3 and deleted_keys(t) == {str(i) for i in gone}
+    asked = [u for u in requests_of(t, refresh.run_id) if "/odata" not in u]
+    assert len(asked) == 4  # a control request for a seen row, then each unseen row
+    assert {u.rsplit("/", 1)[1] for u in asked[1:]} == {str(i) for i in gone}
+
+
+async def test_rows_deleted_while_a_full_refresh_pages_mark_no_wrong_row(tenant, aengine) -> None:  # type: ignore[no-untyped-def]
+    t = studies_tenant(tenant)
+    template = t.template("/studies/odata", incremental=STUDIES)
+    await run_template(aengine, template)
+    body = {"resource": "studies", "delete": 40}  # some already seen, some ahead
+    deleting = ChangeWhilePaging(t, 2, body)
+    refresh = await run_template(
+        aengine, template, full_refresh=True, detect_deletes=True, transport=deleting
+    )
+    assert refresh.status == "succeeded", refresh.message
+    server = server_rows(t)
+    marked = deleted_keys(t)
+    assert not marked & set(server)  # no row the server has is marked
+    assert refresh.deleted == len(marked) > 0
+    removed = {str(i) for c in t.sim.stats()["changes"] for i in c.get("deleted", [])}
+    assert marked <= removed
+
+
+async def test_deletions_are_never_marked_by_a_failed_run_and_refused_with_a_filter(  # type: ignore[no-untyped-def]
+    tenant, aengine
+) -> None:
+    from cc_console.errors import UsageError
+
+    t = studies_tenant(tenant)
+    template = t.template("/studies/odata", incremental=STUDIES)
+    await run_template(aengine, template)
+    change(t, resource="studies", delete=5)
+
+    class FailSecond(httpx.AsyncBaseTransport):
+        def __init__(self) -> None:
+            self.inner, self.seen = httpx.AsyncHTTPTransport(), 0
+
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            self.seen += 1
+            if self.seen == 2:
+                return httpx.Response(400, json=[{"message": "boom"}])
+            return await self.inner.handle_async_request(request)
+
+    broken = await run_template(
+        aengine, template, full_refresh=True, detect_deletes=True, transport=FailSecond()
+    )
+    assert broken.status == "partial" and broken.deleted is None and deleted_keys(t) == set()
+    resumed = await run_template(aengine, template, trigger="resume")  # the chain goes on
+    assert resumed.status == "succeeded" and resumed.deleted == 5
+    assert live_silver(t) == server_rows(t)
+
+    with pytest.raises(UsageError, match="--full-refresh"):
+        await run_template(aengine, template, detect_deletes=True)
+    filtered = t.template("/studies/odata", incremental=STUDIES, **{"$filter": "id gt 3"})
+    with pytest.raises(UsageError, match="filter"):
+        await run_template(aengine, filtered, full_refresh=True, detect_deletes=True)

@@ -150,3 +150,30 @@ def test_filters_orders_and_in(odata) -> None:  # type: ignore[no-untyped-def]
     assert rows and all(set(r) == {"OrderID", "Freight", "ShipCountry"} for r in rows)
     assert all(r["ShipCountry"] in ("Germany", "Mexico") and r["Freight"] > 100.5 for r in rows)
     assert [r["Freight"] for r in rows] == sorted((r["Freight"] for r in rows), reverse=True)
+
+
+def test_an_entity_by_its_key_single_composite_or_missing(odata) -> None:  # type: ignore[no-untyped-def]
+    order = odata.get("Orders(10250)")
+    assert order.status_code == 200 and order.json()["OrderID"] == 10250
+    assert order.json()["@odata.context"] == "$metadata#Orders/$entity"
+    line = odata.get("OrderLines(OrderID=10248,LineNumber=2)")
+    assert line.status_code == 200 and line.json()["LineNumber"] == 2
+    customer = odata.get(f"Customers({quote(chr(39) + 'C0003' + chr(39))})")
+    assert customer.status_code == 200 and customer.json()["CustomerID"] == "C0003"
+    missing = odata.get("Orders(10254)")  # every seventh number is a gap
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "NotFound"
+    assert odata.get("OrderLines(OrderID=10248)").status_code == 400
+
+
+def test_orders_carry_seven_digit_modification_stamps_that_tie(odata) -> None:  # type: ignore[no-untyped-def]
+    rows, _ = odata.follow("Orders")
+    stamps = [r["LastModified"] for r in rows]
+    assert all(len(s.split(".")[1]) == 8 and s.endswith("Z") for s in stamps)
+    assert len(set(stamps)) < len(stamps)  # deliberate ties
+    tied = max(set(stamps), key=stamps.count)
+    same = odata.get("Orders", **{"$filter": f"LastModified eq {tied}", "$count": "true"})
+    assert same.json()["@odata.count"] == stamps.count(tied)
+    tick_later = tied[:-2] + str((int(tied[-2]) + 1) % 10) + "Z"  # the seventh digit
+    assert odata.get("Orders", **{"$filter": f"LastModified eq {tick_later}"}).json()["value"] == [
+        r for r in rows if r["LastModified"] == tick_later
+    ]

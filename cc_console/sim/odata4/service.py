@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import random
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -187,11 +188,29 @@ class ODataService:
             return odata_error(400, "BadRequest", str(exc))
         return PlainTextResponse(str(len(rows)), headers=HEADERS)
 
+    def _entity(self, spec: EntitySetSpec, inside: str) -> Response:
+        """``Set(key)``: one entity by its key — a literal, or ``Name=literal,…`` (composite);
+        404 when there is none."""
+        try:
+            wanted = _key_values(spec, inside)
+        except (ValueError, KeyError):
+            return odata_error(
+                400, "BadRequest", f"The key '{inside}' is not valid for {spec.name}."
+            )
+        for row in self.entities(spec):
+            if all(row.get(name) == value for name, value in wanted.items()):
+                body = {"@odata.context": f"$metadata#{spec.name}/$entity", **row}
+                return Response(orjson.dumps(body), media_type=JSON, headers=HEADERS)
+        return odata_error(404, "NotFound", f"No {spec.type_name} with key ({inside}).")
+
     def _not_found(self, request: Request) -> Response:
         segment = request.path_params.get("entity_set", "")
         return odata_error(404, "NotFound", f"Resource not found for the segment '{segment}'.")
 
     async def collection(self, request: Request) -> Response:
+        segment = request.path_params.get("entity_set", "")
+        if (by_key := _KEY_SEGMENT.match(segment)) is not None and by_key[1] in SETS:
+            return self._entity(SETS[by_key[1]], by_key[2])
         spec = self._set(request)
         if spec is None:
             return self._not_found(request)
@@ -243,3 +262,20 @@ class ODataService:
 
 
 _SAFE = "$'(),/:-._~*"
+_KEY_SEGMENT = re.compile(r"^(\w+)\((.+)\)$")
+
+
+def _literal(text: str) -> Any:
+    if len(text) >= 2 and text[0] == text[-1] == "'":
+        return text[1:-1].replace("''", "'")
+    return int(text)
+
+
+def _key_values(spec: EntitySetSpec, inside: str) -> dict[str, Any]:
+    """The key predicate of ``Set(...)`` by the key's property names."""
+    if len(spec.key) == 1 and "=" not in inside:
+        return {spec.key[0]: _literal(inside)}
+    pairs = dict(part.split("=", 1) for part in inside.split(","))
+    if set(pairs) != set(spec.key):
+        raise KeyError(inside)
+    return {name: _literal(value) for name, value in pairs.items()}

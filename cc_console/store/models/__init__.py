@@ -1,4 +1,4 @@
-"""SQLAlchemy models of the ten cc-console tables (mirrored by db/migrations)."""
+"""SQLAlchemy models of the eleven cc-console tables (mirrored by db/migrations)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from .audit import PARTITIONED_TABLES, ApiRequestLog, ApiResponseLog, SchemaVali
 from .base import Base
 from .config import ApiClientConfig, OdataQueryTemplate
 from .runs import ErrorEvent, SyncRun
-from .silver import SilverRecord
+from .silver import RunSeenKey, SilverRecord
 from .state import PaginationState, RateLimitState
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "OdataQueryTemplate",
     "PaginationState",
     "RateLimitState",
+    "RunSeenKey",
     "SchemaValidation",
     "SilverRecord",
     "SyncRun",

@@ -89,6 +89,8 @@ class SyncRun(Base):
     records_updated: Mapped[int | None] = mapped_column(BigInteger, server_default=text("0"))
     records_unchanged: Mapped[int | None] = mapped_column(BigInteger, server_default=text("0"))
     records_rejected: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    # Silver rows a full refresh marked deleted (NULL: the run did not detect deletions)
+    records_deleted: Mapped[int | None] = mapped_column(BigInteger)
     # the cursor's landed count since its last restart, when the run ended
     chain_records_landed: Mapped[int | None] = mapped_column(BigInteger)
     odata_count: Mapped[int | None] = mapped_column(BigInteger)

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, timestamp
 
-__all__ = ["SilverRecord"]
+__all__ = ["RunSeenKey", "SilverRecord"]
 
 
 class SilverRecord(Base):
@@ -56,3 +56,17 @@ class SilverRecord(Base):
     last_response_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     last_response_sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     valid: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    # soft delete: a full refresh that detects deletions found the record gone from the
+    # server (NULL again when it reappears)
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    deleted_run_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+
+
+class RunSeenKey(Base):
+    """The keys a full refresh that detects deletions saw, per resume chain (named by the
+    run that began it): narrow, written with each page, dropped once the chain ends."""
+
+    __tablename__ = "cc_run_seen_key"
+
+    chain_run_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    record_key: Mapped[str] = mapped_column(Text, primary_key=True)

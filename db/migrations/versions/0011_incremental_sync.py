@@ -13,6 +13,9 @@ Create Date: 2026-12-02
   whose cursor completed; the next run starts from w − lookback.
 - ``cc_sync_run.sync_mode``: full, incremental or full_refresh; ``keyset_from``: what the
   run asked for first (the predicate after the template's filter).
+- deletions (a full refresh with ``--detect-deletes``): ``cc_silver_record.deleted_at`` and
+  ``deleted_run_id`` (a soft delete, cleared when the record reappears),
+  ``cc_sync_run.records_deleted``, and ``cc_run_seen_key`` — the keys a resume chain saw.
 - error kind ``keyset_stalled``: a page that did not move the keyset position (or came
   unordered) ends an incremental run instead of looping.
 """
@@ -66,6 +69,17 @@ def upgrade() -> None:
         sa.Column("sync_mode", sa.String(length=20), server_default="full", nullable=False),
     )
     op.add_column("cc_sync_run", sa.Column("keyset_from", sa.Text(), nullable=True))
+    op.add_column(
+        "cc_silver_record", sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True)
+    )
+    op.add_column("cc_silver_record", sa.Column("deleted_run_id", sa.Uuid(), nullable=True))
+    op.add_column("cc_sync_run", sa.Column("records_deleted", sa.BigInteger(), nullable=True))
+    op.create_table(
+        "cc_run_seen_key",
+        sa.Column("chain_run_id", sa.Uuid(), nullable=False),
+        sa.Column("record_key", sa.Text(), nullable=False),
+        sa.PrimaryKeyConstraint("chain_run_id", "record_key", name=op.f("pk_cc_run_seen_key")),
+    )
     op.create_check_constraint(
         op.f("ck_cc_sync_run_sync_mode_known"),
         "cc_sync_run",
@@ -77,6 +91,10 @@ def downgrade() -> None:
     op.execute("DELETE FROM cc_error_event WHERE kind = 'keyset_stalled'")
     _error_kinds(_KINDS_BEFORE)
     op.drop_constraint(op.f("ck_cc_sync_run_sync_mode_known"), "cc_sync_run", type_="check")
+    op.drop_table("cc_run_seen_key")
+    op.drop_column("cc_sync_run", "records_deleted")
+    op.drop_column("cc_silver_record", "deleted_run_id")
+    op.drop_column("cc_silver_record", "deleted_at")
     op.drop_column("cc_sync_run", "keyset_from")
     op.drop_column("cc_sync_run", "sync_mode")
     op.drop_column("cc_pagination_state", "watermark")
