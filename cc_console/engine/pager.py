@@ -135,6 +135,12 @@ class Pager:
             "k": None if at is None else list(at.k),
         }
 
+    def _watermark(self) -> dict[str, object] | None:
+        """The position a completed run leaves for the next one: {field, w, k}."""
+        if self.replication is None or self.position is None:
+            return None
+        return self.position.as_dict(self.replication.field)
+
     def keyset_predicate(self) -> str | None:
         """What our next own request asks for, after the template's filter."""
         if self.replication is None:
@@ -289,7 +295,7 @@ class Pager:
                 link,
                 "completed" if done else "running",
                 keyset=self.keyset_state(),
-                watermark=self.keyset_state() if done and self.position is not None else None,
+                watermark=self._watermark() if done else None,
             ),
             odata_count=page.count,
             waited_s=waited,
