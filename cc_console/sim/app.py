@@ -38,7 +38,14 @@ from .faults import (
     malform,
 )
 from .odata4 import ODataService, odata_error
-from .query import QueryError, compile_filter, compile_orderby, compile_select, edm_types
+from .query import (
+    QueryError,
+    compile_filter,
+    compile_orderby,
+    compile_seek,
+    compile_select,
+    edm_types,
+)
 from .ratelimit import RateLimiter
 
 __all__ = ["Simulator", "create_app"]
@@ -360,6 +367,12 @@ class Simulator:
                 if params.get("$select")
                 else []
             )
+            seek = None
+            if "$filter" in params and timestamp_shape(self.config) == "minutes":
+                # a bound the filter implies on the first order property: seek to it
+                seek = compile_seek(
+                    params["$filter"], self._types(resource), type_name, params.get("$orderby")
+                )
             combined = None
             if filters:
                 preds = [p for _, p in filters]
@@ -373,6 +386,8 @@ class Simulator:
                 predicate_key="|".join(k for k, _ in filters),
                 order=order,
                 order_key=params.get("$orderby", ""),
+                seek=seek,
+                need_total=params.get("$count", "").lower() == "true",
             )
         except QueryError as exc:
             return _bad_request(str(exc))

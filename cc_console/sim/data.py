@@ -95,6 +95,10 @@ class RecordFactory:
         self.seed = seed
         self.sizes = {**DEFAULT_SIZES, **sizes}
         self._cache: OrderedDict[tuple[str, int], list[Record]] = OrderedDict()
+        # enough chunks to hold the largest table: an order other than by id (an incremental
+        # sync's timestamp order) reads records at random, and a smaller cache would rebuild
+        # a chunk of 500 for nearly every record
+        self._cache_chunks = max(256, max(self.sizes.values(), default=0) // CHUNK + 8)
         self._previews: dict[tuple[str, int], Record] = {}
         self._json_cache: OrderedDict[tuple[str, int], list[bytes]] = OrderedDict()
         self._protocol = {"id": 1, "uid": self.uid("protocol", 1), "name": "v1.0"}
@@ -162,7 +166,7 @@ class RecordFactory:
             rng = self._rng(resource, -1 - chunk_no)  # one stream per chunk of records
             chunk = [build(rng, i) for i in range(first, first + CHUNK)]
             self._cache[key] = chunk
-            if len(self._cache) > 256:
+            if len(self._cache) > self._cache_chunks:
                 self._cache.popitem(last=False)
         else:
             self._cache.move_to_end(key)

@@ -65,6 +65,7 @@ class Dataset:
         """Undo every mutation and forget cached query results."""
         self.tables = {name: _Table(size) for name, size in self.factory.sizes.items()}
         self._matches: OrderedDict[tuple[Any, ...], list[int]] = OrderedDict()
+        self._seek_keys: dict[tuple[Any, ...], list[tuple[bool, Any]]] = {}
         self.mutation_rng = random.Random(self.seed + 2)
         self.inserted = 0
         self.deleted = 0
@@ -179,9 +180,18 @@ class Dataset:
         predicate_key: str = "",
         order: list[tuple[Callable[[Record], Any], bool]] | None = None,
         order_key: str = "",
+        seek: tuple[Callable[[Record], Any], Any] | None = None,
+        need_total: bool = True,
     ) -> Page:
-        """Records ``skip .. skip+top`` of the filtered, ordered resource."""
+        """Records ``skip .. skip+top`` of the filtered, ordered resource. ``seek``: the typed
+        getter of the first (ascending) order property and a lower bound the filter implies
+        for it — rows below it cannot match, so the scan starts at the bound, as an index seek
+        would; without ``need_total`` it stops once the page is full (``total`` is then -1)."""
         table = self.tables[resource]
+        if seek is not None and order and predicate is not None:
+            return self._seek(
+                resource, table, skip, top, predicate, order, order_key, seek, need_total
+            )
         if predicate is None and not order:
             total = table.live
             end = min(total, skip + top)
@@ -190,6 +200,46 @@ class Dataset:
         ids = self._matching(resource, table, predicate, predicate_key, order, order_key)
         chosen = ids[skip : skip + top]
         return Page(chosen, len(ids), skip + top < len(ids))
+
+    def _seek(
+        self,
+        resource: str,
+        table: _Table,
+        skip: int,
+        top: int,
+        predicate: Callable[[Record], bool],
+        order: list[tuple[Callable[[Record], Any], bool]],
+        order_key: str,
+        seek: tuple[Callable[[Record], Any], Any],
+        need_total: bool,
+    ) -> Page:
+        ids = self._matching(resource, table, None, "", order, order_key)
+        typed, bound = seek
+        cache = (resource, table.version, order_key)
+        keys = self._seek_keys.get(cache)
+        if keys is None:
+            values = [typed(self.record(resource, i)) for i in ids]
+            keys = [(v is not None, v if v is not None else 0) for v in values]
+            if len(self._seek_keys) >= 4:
+                self._seek_keys.clear()
+            self._seek_keys[cache] = keys
+        # nulls sort first: the null prefix when nulls may match, then from the lowest value
+        nulls_end = bisect.bisect_left(keys, (True,))
+        ranges = [range(0, nulls_end)] if bound.nulls else []
+        if bound.low is not None:
+            ranges.append(range(bisect.bisect_left(keys, (True, bound.low)), len(ids)))
+        limit = None if need_total else skip + top + 1
+        matched: list[int] = []
+        for span in ranges:
+            for at in span:
+                if predicate(self.record(resource, ids[at])):
+                    matched.append(ids[at])
+                    if limit is not None and len(matched) >= limit:
+                        break
+            if limit is not None and len(matched) >= limit:
+                break
+        total = len(matched) if need_total else -1
+        return Page(matched[skip : skip + top], total, len(matched) > skip + top)
 
     def _matching(
         self,

@@ -15,10 +15,17 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from .odata4.query import ODataQueryError
+from .odata4.query import ODataQueryError, filter_bounds
 from .odata4.query import compile_filter as compile_typed_filter
 
-__all__ = ["QueryError", "compile_filter", "compile_orderby", "compile_select", "edm_types"]
+__all__ = [
+    "QueryError",
+    "compile_filter",
+    "compile_orderby",
+    "compile_seek",
+    "compile_select",
+    "edm_types",
+]
 
 Record = dict[str, Any]
 Predicate = Callable[[Record], bool]
@@ -105,6 +112,25 @@ def compile_filter(text: str, types: dict[str, str], type_name: str) -> Predicat
         return compile_typed_filter(text, types, type_name)
     except ODataQueryError as exc:
         raise QueryError(INVALID + str(exc)) from None
+
+
+def compile_seek(
+    text: str, types: dict[str, str], type_name: str, orderby: str | None
+) -> tuple[Callable[[Record], Any], Any] | None:
+    """Where a scan in ``$orderby`` order may start: the typed getter of its first property
+    (when ascending) and the lower bound ``$filter`` implies for it; None when there is none."""
+    if not orderby:
+        return None
+    first = orderby.split(",")[0].split()
+    if len(first) == 2 and first[1].lower() == "desc":
+        return None
+    try:
+        _, bounds, getter = filter_bounds(text, types, type_name)
+    except ODataQueryError as exc:
+        raise QueryError(INVALID + str(exc)) from None
+    if first[0] not in bounds:
+        return None
+    return getter(first[0]), bounds[first[0]]
 
 
 def compile_orderby(text: str, schema: Record, type_name: str) -> list[tuple[Getter, bool]]:

@@ -311,3 +311,66 @@ def test_vendor_details_a_ccs_payment_501_and_the_pascalcase_patient_visit(simul
     assert {"PatientVisitId", "PatientVisitUID", "VisitId", "Status", "Elements"} <= set(detail)
     assert sim.get("/subjects/odata", **{"$select": "id"}).status_code == 400  # PageResult
     assert sim.get("/studies/odata", **{"$select": "id", "$top": 1}).status_code == 200  # array
+
+
+def test_a_seek_to_the_bound_a_filter_implies_answers_what_a_full_scan_does() -> None:
+    # the simulator starts an ordered scan at the lower bound the filter implies for the
+    # first order property (as a server's index seek); hypothesis checks it never changes
+    # an answer, whatever the and/or/not nesting
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from cc_console.sim.data import RecordFactory
+    from cc_console.sim.dataset import Dataset
+    from cc_console.sim.query import compile_filter, compile_orderby, compile_seek, edm_types
+
+    dataset = Dataset(RecordFactory(7, {"studies": 120}), 7)
+    dataset.change("studies", update=30, tie=True)
+    stamps = sorted({dataset.record("studies", i)["lastUpdatedOn"] for i in range(1, 121)})
+    types = edm_types([dataset.schema("studies")])
+    orderby = "lastUpdatedOn asc,id asc"
+    order = compile_orderby(orderby, dataset.schema("studies"), "Study")
+
+    comparison = st.one_of(
+        st.builds(
+            lambda op, w: f"lastUpdatedOn {op} {w}Z",
+            st.sampled_from(["gt", "ge", "eq", "lt", "ne"]),
+            st.sampled_from(stamps),
+        ),
+        st.builds(
+            lambda op, n: f"id {op} {n}", st.sampled_from(["gt", "eq", "le"]), st.integers(0, 130)
+        ),
+        st.just("lastUpdatedOn eq null"),
+    )
+    filters = st.recursive(
+        comparison,
+        lambda inner: st.one_of(
+            st.builds(lambda a, b: f"({a} and {b})", inner, inner),
+            st.builds(lambda a, b: f"({a} or {b})", inner, inner),
+            st.builds(lambda a: f"not ({a})", inner),
+        ),
+        max_leaves=5,
+    )
+
+    seeks = []
+
+    @settings(max_examples=200, deadline=None)
+    @given(text=filters, skip=st.integers(0, 20), top=st.integers(1, 40))
+    def check(text: str, skip: int, top: int) -> None:
+        predicate = compile_filter(text, types, "Study")
+        seek = compile_seek(text, types, "Study", orderby)
+        seeks.append(seek is not None)
+        plain = dataset.query(
+            "studies", skip=skip, top=top, predicate=predicate, predicate_key=text,
+            order=order, order_key=orderby,
+        )  # fmt: skip
+        sought = dataset.query(
+            "studies", skip=skip, top=top, predicate=predicate, predicate_key=text,
+            order=order, order_key=orderby, seek=seek,
+        )  # fmt: skip
+        assert (sought.ids, sought.total, sought.more) == (plain.ids, plain.total, plain.more)
+
+    check()
+    assert 0 < sum(seeks) < len(seeks)  # both paths were taken
+    keyset = "(lastUpdatedOn gt 2026-07-24T08:01:00Z or (lastUpdatedOn eq 2026-07-24T08:01:00Z and id gt 5))"
+    assert compile_seek(keyset, types, "Study", orderby) is not None

@@ -12,14 +12,51 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import unquote
 
-__all__ = ["ODataQueryError", "compile_filter", "compile_orderby", "parse_query", "select"]
+__all__ = [
+    "Bound",
+    "ODataQueryError",
+    "compile_filter",
+    "compile_orderby",
+    "filter_bounds",
+    "parse_query",
+    "select",
+]
 
 Record = dict[str, Any]
 Evaluator = Callable[[Record], Any]
+
+
+@dataclass(frozen=True)
+class Bound:
+    """What a filter implies for one property's rows: whether nulls may match, and the
+    lowest non-null value that may (None: no non-null value matches)."""
+
+    nulls: bool
+    low: Any
+
+
+def _min(a: Any, b: Any) -> Any:
+    return b if a is None else a if b is None else min(a, b)
+
+
+def _max(a: Any, b: Any) -> Any:
+    return None if a is None or b is None else max(a, b)
+
+
+def _either(a: Bound, b: Bound) -> Bound:
+    return Bound(a.nulls or b.nulls, _min(a.low, b.low))
+
+
+def _both(a: Bound, b: Bound) -> Bound:
+    return Bound(a.nulls and b.nulls, _max(a.low, b.low))
+
+
+Bounds = dict[str, Bound]
 SYSTEM_OPTIONS = (
     "$filter",
     "$select",
@@ -125,6 +162,10 @@ class _Parser:
         self.text, self.properties, self.type_name = text, properties, type_name
         self.tokens = _tokens(text)
         self.position = 0
+        # what the last primary was (a bare property or a literal), and the lower bounds
+        # each node implies: {property: value} — ``P gt c`` and its kin imply P >= c
+        self.atom: tuple[str, Any] | None = None
+        self.bounds: Bounds = {}
 
     def peek(self, value: str | None = None) -> tuple[str, str] | None:
         token = self.tokens[self.position] if self.position < len(self.tokens) else None
@@ -142,6 +183,7 @@ class _Parser:
 
     def parse(self) -> Evaluator:
         evaluator, edm = self.or_expr()
+        self.implied = self.bounds
         if (extra := self.peek()) is not None:
             raise ODataQueryError(f"Syntax error at '{extra[1]}' in '{self.text}'.")
         if edm not in ("Edm.Boolean", "null"):
@@ -152,36 +194,54 @@ class _Parser:
 
     def or_expr(self) -> tuple[Evaluator, str]:
         left, edm = self.and_expr()
+        bounds = self.bounds
         while self.peek("or"):
             self.take()
             right, _ = self.and_expr()
+            # a disjunction implies what both sides imply: the lower of the two bounds
+            bounds = {p: _either(v, self.bounds[p]) for p, v in bounds.items() if p in self.bounds}
             left = (lambda a, b: lambda r: a(r) is True or b(r) is True)(left, right)
             edm = "Edm.Boolean"
+        self.bounds = bounds
         return left, edm
 
     def and_expr(self) -> tuple[Evaluator, str]:
         left, edm = self.not_expr()
+        bounds = self.bounds
         while self.peek("and"):
             self.take()
             right, _ = self.not_expr()
+            # a conjunction implies what either side implies: the higher bound
+            bounds = {**bounds, **{p: _both(v, bounds.get(p, v)) for p, v in self.bounds.items()}}
             left = (lambda a, b: lambda r: a(r) is True and b(r) is True)(left, right)
             edm = "Edm.Boolean"
+        self.bounds = bounds
         return left, edm
 
     def not_expr(self) -> tuple[Evaluator, str]:
         if self.peek("not"):
             self.take()
             inner, _ = self.not_expr()
+            self.bounds = {}
             return (lambda r: not inner(r)), "Edm.Boolean"
         return self.comparison()
 
     def comparison(self) -> tuple[Evaluator, str]:
+        self.bounds = {}
         left, left_type = self.primary()
+        left_atom = self.atom
         token = self.peek()
         if token and token[0] == "name" and token[1] in _OPERATORS:
             operator = self.take()[1]
             right, right_type = self.primary()
+            right_atom = self.atom
             self._compatible(left_type, right_type, operator)
+            self.bounds = {}
+            if left_atom is not None and left_atom[0] == "property" and right_atom is not None:
+                if operator in ("gt", "ge", "eq") and right_atom[0] == "literal":
+                    self.bounds = {left_atom[1]: Bound(False, right_atom[1])}
+                elif operator == "eq" and right_atom[0] == "null":
+                    self.bounds = {left_atom[1]: Bound(True, None)}
             return _compare(operator, left, right), "Edm.Boolean"
         if token and token[1] == "in":
             self.take()
@@ -194,6 +254,7 @@ class _Parser:
             for _, item_type in items:
                 self._compatible(left_type, item_type, "eq")
             values = [evaluator for evaluator, _ in items]
+            self.bounds = {}
             return (lambda r: left(r) in [v(r) for v in values]), "Edm.Boolean"
         return left, left_type
 
@@ -209,22 +270,33 @@ class _Parser:
         )
 
     def primary(self) -> tuple[Evaluator, str]:
+        found = self._primary()
+        return found
+
+    def _primary(self) -> tuple[Evaluator, str]:
+        self.atom = None
         kind, text = self.take()
         if text == "(":
             inner = self.or_expr()
             self.take(")")
+            self.atom = None  # the bounds of the inner expression stay
             return inner
+        self.bounds = {}
         if kind == "string":
             value = text[1:-1].replace("''", "'")
+            self.atom = ("literal", value)
             return (lambda r: value), "Edm.String"
         if kind == "number":
             number: float | int = float(text) if any(c in text for c in ".eE") else int(text)
+            self.atom = ("literal", number)
             return (lambda r: number), "Edm.Decimal" if isinstance(number, float) else "Edm.Int64"
         if kind == "datetime":
             moment = _moment(text)
+            self.atom = ("literal", moment)
             return (lambda r: moment), "Edm.DateTimeOffset"
         if kind == "date":
             day = date.fromisoformat(text)
+            self.atom = ("literal", day)
             return (lambda r: day), "Edm.Date"
         if kind == "guid":
             guid = text.lower()
@@ -233,11 +305,14 @@ class _Parser:
             flag = text == "true"
             return (lambda r: flag), "Edm.Boolean"
         if kind == "name" and text == "null":
+            self.atom = ("null", None)
             return (lambda r: None), "null"
         if kind == "name" and self.peek("("):
             return self.function(text)
         if kind == "name":
-            return self.property(text)
+            found = self.property(text)
+            self.atom = ("property", text)
+            return found
         raise ODataQueryError(f"Syntax error at '{text}' in '{self.text}'.")
 
     def property(self, name: str) -> tuple[Evaluator, str]:
@@ -376,6 +451,16 @@ def _part(value: Any, name: str) -> int | None:
 def compile_filter(text: str, properties: dict[str, str], type_name: str) -> Evaluator:
     """A predicate for ``$filter`` (properties: name → Edm type)."""
     return _Parser(text, properties, type_name).parse()
+
+
+def filter_bounds(
+    text: str, properties: dict[str, str], type_name: str
+) -> tuple[Evaluator, Bounds, Callable[[str], Evaluator]]:
+    """The predicate, the lower bounds it implies ({property: value}: no row below the value
+    can match — a server's index seek), and the typed getter of a property."""
+    parser = _Parser(text, properties, type_name)
+    predicate = parser.parse()
+    return predicate, parser.implied, lambda name: _getter(name, properties[name])
 
 
 def compile_orderby(
