@@ -5,8 +5,9 @@ incremental template (``lastUpdatedOn``, lookback 5 minutes, nulls included) rea
 once (its first run, mode ``full``), then ``--changed-pct`` of them change on the server
 (``POST /__sim/change``, a minute apart) and the next run reads only what changed since the
 watermark. The simulator re-sorts its data after a change (a database would keep an index):
-one warm-up request outside the timing does it, so the figures are the engine's. Uses the embedded PostgreSQL (or
-CC_DATABASE_URL) with a fresh database ``cc_bench``. Prints one JSON line.
+one warm-up request outside the timing does it, so the figures are the engine's. Uses the
+embedded PostgreSQL (or CC_DATABASE_URL) with a fresh database ``cc_bench``. Prints one
+JSON line.
 
     python bench/incremental_sync.py [--records 200000] [--changed-pct 1]
 """

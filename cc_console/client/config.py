@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ..errors import UsageError
+from ..odata.keyset import zone_of
 from ..store.vocabulary import AUTH_SCHEME_PATTERN
 from .secrets import validate_secret_ref
 
@@ -60,6 +61,13 @@ class ClientConfigSpec(BaseModel):
     dialect: Literal["clinical-conductor", "odata4", "generic"] = "clinical-conductor"
     ca_bundle: str | None = None  # a PEM file of CAs to trust (else the system's / SSL_CERT_FILE)
     parse_retries: int = Field(default=2, ge=0, le=10)
+    server_timezone: str = "UTC"
+
+    @field_validator("server_timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        zone_of(value)  # ValueError says what is accepted
+        return value
 
     @field_validator("ca_bundle")
     @classmethod

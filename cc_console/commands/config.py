@@ -65,6 +65,13 @@ ParseRetries = Annotated[
     int | None,
     typer.Option(help="Fetch a complete body that is no JSON again this often (default 2)."),
 ]
+ServerTimezone = Annotated[
+    str | None,
+    typer.Option(
+        help="The zone the server's timestamps without an offset are in (incremental sync):"
+        " UTC (default), -05:00, or America/New_York."
+    ),
+]
 LegacyUrl = Annotated[
     str | None,
     typer.Option(
@@ -94,6 +101,7 @@ def _policy(options: dict[str, Any]) -> dict[str, Any]:
         "dialect": "dialect",
         "ca_bundle": "ca_bundle",
         "parse_retries": "parse_retries",
+        "server_timezone": "server_timezone",
         "base_url": "base_url",
         "secret_ref": "secret_ref",
     }
@@ -148,6 +156,7 @@ def add(
     dialect: Dialect = None,
     ca_bundle: CaBundle = None,
     parse_retries: ParseRetries = None,
+    server_timezone: ServerTimezone = None,
     inactive: Annotated[bool, typer.Option("--inactive", help="Create it deactivated.")] = False,
     json_output: JsonOpt = False,
 ) -> None:
@@ -268,6 +277,7 @@ def edit(
     dialect: Dialect = None,
     ca_bundle: CaBundle = None,
     parse_retries: ParseRetries = None,
+    server_timezone: ServerTimezone = None,
     json_output: JsonOpt = False,
 ) -> None:
     """Change fields of a config (only the options given)."""

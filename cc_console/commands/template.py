@@ -13,7 +13,7 @@ from ..client.metadata import entity_set_name, fetch_entity_sets
 from ..errors import UsageError
 from ..odata import FilterSyntaxError, canonical_params, check_filter
 from ..odata.keys import Key, parse_key
-from ..odata.keyset import Replication, next_ask
+from ..odata.keyset import Replication, next_ask, zone_of
 from ..odata.replication import ReplicationRefused, replication_key
 from ..odata.resources import effective_key, study_scoped_path
 from ..safe_text import has_control_characters
@@ -191,6 +191,14 @@ def add(
                 ).as_dict()
             except ReplicationRefused as exc:
                 raise UsageError(f"--incremental: {exc}") from None
+            key_names = record_key or list(effective_key(None, path, config_row.dialect) or ())
+            chosen = {name.strip() for name in (select or "*").split(",")}
+            needed = [n for n in [incremental, *key_names] if "*" not in chosen and n not in chosen]
+            if needed:
+                raise UsageError(
+                    f"--select must include {', '.join(needed)}: keyset paging reads the"
+                    " replication key and the record key of every row"
+                )
         with session_scope(database) as session:
             row, created = add_template(
                 session,
@@ -329,7 +337,8 @@ def show(
             types = dict((row.record_schema or {}).get("properties") or {})
             payload["mode"] = "incremental" if watermark else "full (no watermark yet)"
             payload["watermark"] = watermark
-            payload["next_sync_asks"] = next_ask(replication, key, types, watermark)
+            zone = zone_of(config_row.server_timezone)
+            payload["next_sync_asks"] = next_ask(replication, key, types, watermark, zone)
     if json_output:
         emit_json(payload)
         return

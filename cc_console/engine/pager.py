@@ -22,6 +22,7 @@ from ..odata.keyset import (
     ordered,
     position_of,
     replication_orderby,
+    zone_of,
 )
 from ..odata.links import origin_of
 from ..odata.query import encode_query, stable_orderby
@@ -87,6 +88,7 @@ class Pager:
         self.key_types: dict[str, str] = dict(
             (template.record_schema or {}).get("properties") or {}
         )
+        self.zone = zone_of(config.server_timezone)  # of stamps sent without an offset
         if self.replication is not None:
             self.orderby = replication_orderby(self.replication, key)
             self.paging.keyset = True
@@ -145,7 +147,9 @@ class Pager:
         """What our next own request asks for, after the template's filter."""
         if self.replication is None:
             return None
-        return keyset_filter(self.replication, self.key, self.key_types, self.position, self.lower)
+        return keyset_filter(
+            self.replication, self.key, self.key_types, self.position, self.lower, self.zone
+        )
 
     def url(self, skip: int, first: bool) -> str:
         """Our own request for the page at ``skip`` (no $top or $skip when server-paged)."""
@@ -248,14 +252,16 @@ class Pager:
         rep, key = self.replication, self.key
         found = [p for p in (position_of(r, rep, key) for r in records) if p is not None]
         order = replication_orderby(rep, key)
-        if not ordered(found, rep):
+        if not ordered(found, rep, self.zone):
             return StopRun(
                 ErrorKind.KEYSET_STALLED,
                 f"the server did not order the page by {order}: keyset paging would skip"
                 " rows; the run stops (the page landed)",
             )
         at = self.position
-        if not found or (at is not None and (found[0] == at or not ordered([at, found[0]], rep))):
+        if not found or (
+            at is not None and (found[0] == at or not ordered([at, found[0]], rep, self.zone))
+        ):
             return StopRun(
                 ErrorKind.KEYSET_STALLED,
                 f"a page did not move the keyset position past {self._at()} ({order}): the"

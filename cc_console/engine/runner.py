@@ -384,7 +384,7 @@ async def _start_keyset(
         pager.seen_chain = uuid.UUID(str(chain)) if chain else None
     else:
         mark = None if full_refresh else Position.of(cursor.watermark, replication.field)
-        pager.lower = None if mark is None else lower_bound(mark.w, replication)
+        pager.lower = None if mark is None else lower_bound(mark.w, replication, pager.zone)
         pager.position = None
         pager.mode = "full_refresh" if full_refresh else "full" if mark is None else "incremental"
         pager.seen_chain = run_id if detect_deletes else None

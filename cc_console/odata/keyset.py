@@ -18,8 +18,9 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .keys import Key
 from .query import literal
@@ -35,6 +36,7 @@ __all__ = [
     "position_of",
     "replication_orderby",
     "value_literal",
+    "zone_of",
 ]
 
 INTEGER_TYPES = ("Edm.Byte", "Edm.SByte", "Edm.Int16", "Edm.Int32", "Edm.Int64")
@@ -91,6 +93,27 @@ class Position:
         if not stored or stored.get("field") != field:
             return None
         return cls(stored.get("w"), tuple(stored.get("k") or ()))
+
+
+def zone_of(name: str) -> tzinfo:
+    """A server time zone: ``UTC``, a fixed offset ``+05:30`` / ``-05:00``, or an IANA name
+    (``America/New_York``); ValueError otherwise."""
+    if name.upper() in ("UTC", "Z"):
+        return UTC
+    fixed = re.fullmatch(r"([+-])(\d{2}):(\d{2})", name)
+    if fixed:
+        sign = -1 if fixed[1] == "-" else 1
+        minutes = int(fixed[2]) * 60 + int(fixed[3])
+        if minutes >= 24 * 60:
+            raise ValueError(f"{name!r}: an offset is under 24:00")
+        return timezone(sign * timedelta(minutes=minutes))
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"{name!r} is no time zone: UTC, an offset like -05:00, or an IANA name"
+            " like America/New_York"
+        ) from None
 
 
 def replication_orderby(replication: Replication, key: Key) -> str:

@@ -55,6 +55,7 @@ class ConfigRow:
     dialect: str
     ca_bundle: str | None
     parse_retries: int
+    server_timezone: str
 
     @classmethod
     def of(cls, row: Any) -> ConfigRow:
@@ -100,6 +101,7 @@ EDITABLE_FIELDS = (
     "dialect",
     "ca_bundle",
     "parse_retries",
+    "server_timezone",
 )
 
 

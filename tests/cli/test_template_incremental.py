@@ -44,6 +44,11 @@ def test_clinical_conductor_allows_only_the_study_stamp_and_says_why(cli) -> Non
         "--include-nulls", "--paging", "skip",
     )  # fmt: skip
     assert skip.exit_code == 2 and "keyset" in skip.stderr
+    selected = cli(
+        "template", "add", "cc", "/studies/odata", "--incremental", "lastUpdatedOn",
+        "--include-nulls", "--select", "id,name",
+    )  # fmt: skip
+    assert selected.exit_code == 2 and "--select must include lastUpdatedOn" in selected.stderr
     alone = cli("template", "add", "cc", "/studies/odata", "--lookback", "5m")
     assert alone.exit_code == 2 and "go with --incremental" in alone.stderr
     added = cli(
@@ -98,3 +103,14 @@ def test_odata4_reads_types_and_nullability_from_metadata(service, cli) -> None:
     stats = httpx.get(f"{service.running.base_url}/__sim/stats").json()
     assert stats["changes"][-1]["updated"] == changed["updated"]  # what changed when
     assert SIM_KEY not in again.stdout
+
+
+def test_the_server_time_zone_is_checked_and_kept(cli) -> None:  # type: ignore[no-untyped-def]
+    cc_config(cli)
+    wrong = cli("config", "edit", "cc", "--server-timezone", "Mars/Olympus")
+    assert wrong.exit_code == 2 and "is no time zone" in wrong.stderr
+    assert "Traceback" not in wrong.stderr and len(wrong.stderr.strip().splitlines()) == 1
+    for zone in ("-05:00", "UTC"):
+        assert cli("config", "edit", "cc", "--server-timezone", zone).exit_code == 0
+    shown = json.loads(cli("config", "show", "cc", "--json").stdout)
+    assert shown["server_timezone"] == "UTC"

@@ -93,6 +93,8 @@ class ApiClientConfig(AuditMixin, Base):
     ca_bundle: Mapped[str | None] = mapped_column(Text)  # a CA bundle file for TLS
     # how often a complete body that is no JSON is fetched again before a run stops on parse
     parse_retries: Mapped[int] = mapped_column(Integer, server_default=text("2"))
+    # the zone a timestamp without an offset is read in (incremental sync's watermarks)
+    server_timezone: Mapped[str] = mapped_column(String(64), server_default="UTC")
 
 
 class OdataQueryTemplate(AuditMixin, Base):

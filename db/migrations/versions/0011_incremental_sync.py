@@ -16,6 +16,8 @@ Create Date: 2026-12-02
 - deletions (a full refresh with ``--detect-deletes``): ``cc_silver_record.deleted_at`` and
   ``deleted_run_id`` (a soft delete, cleared when the record reappears),
   ``cc_sync_run.records_deleted``, and ``cc_run_seen_key`` — the keys a resume chain saw.
+- ``cc_api_client_config.server_timezone`` (default UTC): the zone a timestamp sent without
+  an offset is read in.
 - error kind ``keyset_stalled``: a page that did not move the keyset position (or came
   unordered) ends an incremental run instead of looping.
 """
@@ -55,6 +57,10 @@ def upgrade() -> None:
     op.add_column(
         "cc_odata_query_template",
         sa.Column("incremental", postgresql.JSONB(none_as_null=True), nullable=True),
+    )
+    op.add_column(
+        "cc_api_client_config",
+        sa.Column("server_timezone", sa.String(length=64), server_default="UTC", nullable=False),
     )
     op.add_column(
         "cc_pagination_state",
@@ -100,3 +106,4 @@ def downgrade() -> None:
     op.drop_column("cc_pagination_state", "watermark")
     op.drop_column("cc_pagination_state", "keyset")
     op.drop_column("cc_odata_query_template", "incremental")
+    op.drop_column("cc_api_client_config", "server_timezone")
