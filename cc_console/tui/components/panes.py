@@ -250,7 +250,7 @@ def _cursor_filter(c: dict[str, Any]) -> str:
     shown = c["filter_text"] or "(all)"
     mark = c.get("watermark")
     if mark:
-        shown += f" · incremental: {mark['field']} from {mark['w']}"
+        shown += f" · {mark['field']} ≥ {mark['w']}"
     return shown
 
 
