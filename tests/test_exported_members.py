@@ -56,6 +56,7 @@ EXPECTED = {
         "OdataQueryTemplate",
         "PaginationState",
         "RateLimitState",
+        "RunSeenKey",
         "SchemaValidation",
         "SilverRecord",
         "SyncRun",

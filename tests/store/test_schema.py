@@ -24,6 +24,7 @@ TABLES = {
     "cc_error_event",
     "cc_schema_validation",
     "cc_silver_record",
+    "cc_run_seen_key",
 }
 HASH = "a" * 64
 
@@ -101,7 +102,7 @@ def refused(
             trans.rollback()
 
 
-def test_all_ten_tables_exist(database: Database) -> None:
+def test_all_eleven_tables_exist(database: Database) -> None:
     names = set(inspect(database.engine).get_table_names())
     assert names >= TABLES
     assert set(Base.metadata.tables) == TABLES
