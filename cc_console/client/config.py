@@ -62,6 +62,7 @@ class ClientConfigSpec(BaseModel):
     ca_bundle: str | None = None  # a PEM file of CAs to trust (else the system's / SSL_CERT_FILE)
     parse_retries: int = Field(default=2, ge=0, le=10)
     server_timezone: str = "UTC"
+    coordinate_rate_limits: bool = True
 
     @field_validator("server_timezone")
     @classmethod

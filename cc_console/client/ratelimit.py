@@ -1,4 +1,4 @@
-"""Rate-limit headers, and the coordinator that shares their state through the database.
+"""The coordinator that shares their state through the database.
 
 Every engine — task, process or host — reads and updates ``cc_rate_limit_state`` (its SQL:
 ``store/rate_limits.py``) under row locks before and after each attempt: it waits while a
@@ -10,79 +10,15 @@ scope is exhausted or inside a Retry-After window, and it takes a pacing slot
 from __future__ import annotations
 
 import asyncio
-import re
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
+from collections.abc import Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..store.rate_limits import ensure_scopes, record_response, take_slot
+from .rate_headers import RateInfo, parse_rate_headers, parse_retry_after
 
 __all__ = ["RateInfo", "RateLimitCoordinator", "parse_rate_headers", "parse_retry_after"]
-
-_PAIR = re.compile(r"(?P<key>[a-z]+)\s*=\s*(?P<value>\d+)", re.IGNORECASE)
-_EPOCH_THRESHOLD = 1_000_000_000  # above: an epoch timestamp, below: delta-seconds
-
-
-@dataclass(frozen=True)
-class RateInfo:
-    """What one response said about the rate limit."""
-
-    limit: int | None = None
-    remaining: int | None = None
-    reset_at: datetime | None = None
-    retry_after_s: float | None = None
-
-
-def parse_retry_after(value: str | None, now: datetime) -> float | None:
-    """Seconds to wait from a ``Retry-After`` value (delta-seconds or HTTP-date)."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return max(0.0, (moment - now).total_seconds())
-
-
-def _reset(value: float, now: datetime) -> datetime:
-    if value > _EPOCH_THRESHOLD:
-        return datetime.fromtimestamp(value, UTC)
-    return now + timedelta(seconds=value)
-
-
-def parse_rate_headers(headers: Mapping[str, str], now: datetime) -> RateInfo:
-    """Retry-After, X-RateLimit-Limit/Remaining/Reset and the IETF RateLimit header."""
-    lowered = {k.lower(): v for k, v in headers.items()}
-    limit = remaining = None
-    reset_at = None
-    if "x-ratelimit-remaining" in lowered:
-        limit = _int(lowered.get("x-ratelimit-limit"))
-        remaining = _int(lowered.get("x-ratelimit-remaining"))
-        reset = _int(lowered.get("x-ratelimit-reset"))
-        reset_at = _reset(reset, now) if reset is not None else None
-    elif "ratelimit" in lowered:
-        pairs = {m["key"].lower(): int(m["value"]) for m in _PAIR.finditer(lowered["ratelimit"])}
-        limit = pairs.get("limit")
-        remaining = pairs.get("remaining", pairs.get("r"))
-        reset = pairs.get("reset", pairs.get("t"))
-        reset_at = _reset(reset, now) if reset is not None else None
-    return RateInfo(limit, remaining, reset_at, parse_retry_after(lowered.get("retry-after"), now))
-
-
-def _int(value: str | None) -> int | None:
-    try:
-        return int(float(value)) if value is not None else None
-    except ValueError:
-        return None
 
 
 class RateLimitCoordinator:
@@ -132,7 +68,7 @@ class RateLimitCoordinator:
 
     async def record(self, endpoint_path: str, status: int, info: RateInfo) -> None:
         """Store what a response said; a 429 opens a Retry-After window for every engine."""
-        if status != 429 and info.remaining is None:
+        if status != 429 and not info.says_anything:
             return
         retry_seconds = None
         if status == 429:  # other statuses' Retry-After only pace their own retry
@@ -149,4 +85,6 @@ class RateLimitCoordinator:
             remaining=info.remaining,
             reset_at=info.reset_at,
             retry_after_s=retry_seconds,
+            window_s=info.window_s,
+            burst=info.burst,
         )

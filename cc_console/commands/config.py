@@ -72,6 +72,14 @@ ServerTimezone = Annotated[
         " UTC (default), -05:00, or America/New_York."
     ),
 ]
+Coordinate = Annotated[
+    bool | None,
+    typer.Option(
+        "--coordinate/--no-coordinate",
+        help="Share rate-limit state and pacing with every engine of this config (default);"
+        " off: each engine on its own (for A/B comparisons).",
+    ),
+]
 LegacyUrl = Annotated[
     str | None,
     typer.Option(
@@ -102,6 +110,7 @@ def _policy(options: dict[str, Any]) -> dict[str, Any]:
         "ca_bundle": "ca_bundle",
         "parse_retries": "parse_retries",
         "server_timezone": "server_timezone",
+        "coordinate": "coordinate_rate_limits",
         "base_url": "base_url",
         "secret_ref": "secret_ref",
     }
@@ -157,6 +166,7 @@ def add(
     ca_bundle: CaBundle = None,
     parse_retries: ParseRetries = None,
     server_timezone: ServerTimezone = None,
+    coordinate: Coordinate = None,
     inactive: Annotated[bool, typer.Option("--inactive", help="Create it deactivated.")] = False,
     json_output: JsonOpt = False,
 ) -> None:
@@ -278,6 +288,7 @@ def edit(
     ca_bundle: CaBundle = None,
     parse_retries: ParseRetries = None,
     server_timezone: ServerTimezone = None,
+    coordinate: Coordinate = None,
     json_output: JsonOpt = False,
 ) -> None:
     """Change fields of a config (only the options given)."""

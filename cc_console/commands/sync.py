@@ -139,6 +139,14 @@ def sync(
             " as deleted — proven by the count, or checked one by one.",
         ),
     ] = False,
+    no_coordination: Annotated[
+        bool,
+        typer.Option(
+            "--no-coordination",
+            help="This run paces itself alone: no shared rate-limit state or pacing (for"
+            " comparing against coordinated runs).",
+        ),
+    ] = False,
     json_output: JsonOpt = False,
 ) -> None:
     """Run a sync of templates (exit 0 succeeded, 1 partial/failed): a full one from the
@@ -152,6 +160,8 @@ def sync(
                 "trigger": "manual",
                 "created_by": user,
                 "full_refresh": full_refresh,
+                "detect_deletes": detect_deletes,
+                "coordinate": not no_coordination,
             }
             for i in ids
         ]

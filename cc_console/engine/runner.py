@@ -416,7 +416,11 @@ async def _execute(
         await _stop(outage, engine, run_id, config, "failed", (kind, str(exc), False))
         return "failed", str(exc)
     client = ResilientClient(
-        ClientPolicy.from_config(config), key, engine, transport=transport, coordinate=coordinate
+        ClientPolicy.from_config(config),
+        key,
+        engine,
+        transport=transport,
+        coordinate=coordinate and config.coordinate_rate_limits,
     )
     client.outage = outage
     pager = Pager(engine, client, template, config, run_id, cancel, record_key)

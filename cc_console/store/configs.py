@@ -56,6 +56,7 @@ class ConfigRow:
     ca_bundle: str | None
     parse_retries: int
     server_timezone: str
+    coordinate_rate_limits: bool
 
     @classmethod
     def of(cls, row: Any) -> ConfigRow:
@@ -102,6 +103,7 @@ EDITABLE_FIELDS = (
     "ca_bundle",
     "parse_retries",
     "server_timezone",
+    "coordinate_rate_limits",
 )
 
 

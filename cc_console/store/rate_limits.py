@@ -91,6 +91,8 @@ async def take_slot(
 _RECORD = text(
     "UPDATE cc_rate_limit_state SET"
     ' "limit" = COALESCE(CAST(:limit AS integer), "limit"),'
+    " window_s = COALESCE(CAST(:window AS float8), window_s),"
+    " burst = COALESCE(CAST(:burst AS integer), burst),"
     " remaining = CASE WHEN CAST(:remaining AS integer) IS NOT NULL"
     " THEN CAST(:remaining AS integer)"
     " WHEN CAST(:status AS integer) = 429 THEN 0 ELSE remaining END,"
@@ -116,6 +118,8 @@ async def record_response(
     remaining: int | None,
     reset_at: datetime | None,
     retry_after_s: float | None,
+    window_s: float | None = None,
+    burst: int | None = None,
 ) -> None:
     """Store what a response said; ``retry_after_s`` opens a window for every engine."""
     async with engine.begin() as conn:
@@ -123,6 +127,8 @@ async def record_response(
             _RECORD,
             {
                 "limit": limit,
+                "window": window_s,
+                "burst": burst,
                 "remaining": remaining,
                 "reset": reset_at,
                 "retry": retry_after_s,
@@ -136,7 +142,8 @@ async def record_response(
 # -- the console's display rows (plain dicts: its tables are keyed by column name) ---------
 _SCOPES_VIEW = text(
     """
-    SELECT s.id, c.name AS config, s.config_id, s.scope, s."limit", s.remaining, s.reset_at,
+    SELECT s.id, c.name AS config, s.config_id, s.scope, s."limit", s.window_s, s.burst,
+           s.remaining, s.reset_at,
            s.retry_after_until, s.last_429_at, s.next_request_at, s.updated_at
     FROM cc_rate_limit_state s JOIN cc_api_client_config c ON c.id = s.config_id
     ORDER BY c.name, s.scope

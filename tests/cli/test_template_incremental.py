@@ -104,6 +104,17 @@ def test_odata4_reads_types_and_nullability_from_metadata(service, cli) -> None:
     assert stats["changes"][-1]["updated"] == changed["updated"]  # what changed when
     assert SIM_KEY not in again.stdout
 
+    gone = httpx.post(
+        f"{service.running.base_url}/__sim/change", json={"resource": "Orders", "delete": 4}
+    ).json()["deleted"]
+    refresh = cli("sync", "-t", "orders", "--full-refresh", "--detect-deletes", "--json")
+    assert refresh.exit_code == 0, refresh.stderr
+    assert json.loads(refresh.stdout)["deleted"] == len(gone) == 4
+    twice = cli("sync", "-t", "orders", "--full-refresh", "--detect-deletes").stdout
+    assert "0 marked deleted" in twice  # already marked: nothing new
+    refused = cli("sync", "-t", "orders", "--detect-deletes")
+    assert refused.exit_code == 2 and "--full-refresh" in refused.stderr
+
 
 def test_the_server_time_zone_is_checked_and_kept(cli) -> None:  # type: ignore[no-untyped-def]
     cc_config(cli)

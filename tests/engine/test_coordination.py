@@ -35,3 +35,19 @@ async def test_shared_pacing_avoids_429s(tenant, aengine) -> None:  # type: igno
     assert statuses == ["succeeded"] * 4
     assert coordinated <= 2  # zero or near it: pacing keeps 4 engines under 10 req/s
     assert coordinated < uncoordinated
+
+
+def test_no_coordination_leaves_the_shared_state_alone(tenant, cli) -> None:  # type: ignore[no-untyped-def]
+    t = tenant(sim={"rate_limit": {"enabled": False}}, default_page_size=50)
+    template = t.template("/sites/odata")
+    alone = cli("sync", "-t", str(template), "--no-coordination", "--json")
+    assert alone.exit_code == 0, alone.stderr
+    scopes = "SELECT count(*) FROM cc_rate_limit_state WHERE config_id = :c"
+    assert t.scalar(scopes, c=t.config_id) == 0  # nothing shared, nothing paced together
+    name = t.scalar("SELECT name FROM cc_api_client_config WHERE id = :c", c=t.config_id)
+    assert cli("config", "edit", name, "--no-coordinate").exit_code == 0
+    assert cli("sync", "-t", str(template)).exit_code == 0
+    assert t.scalar(scopes, c=t.config_id) == 0  # the config's own choice
+    assert cli("config", "edit", name, "--coordinate").exit_code == 0
+    assert cli("sync", "-t", str(template)).exit_code == 0
+    assert t.scalar(scopes, c=t.config_id) == 2  # global and the endpoint

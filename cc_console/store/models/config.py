@@ -95,6 +95,8 @@ class ApiClientConfig(AuditMixin, Base):
     parse_retries: Mapped[int] = mapped_column(Integer, server_default=text("2"))
     # the zone a timestamp without an offset is read in (incremental sync's watermarks)
     server_timezone: Mapped[str] = mapped_column(String(64), server_default="UTC")
+    # whether the engines of this config share rate-limit state and pacing (off: A/B runs)
+    coordinate_rate_limits: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
 
 
 class OdataQueryTemplate(AuditMixin, Base):

@@ -10,6 +10,7 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -84,12 +85,17 @@ class RateLimitState(Base):
         CheckConstraint("scope = 'global' OR scope LIKE 'endpoint:/%'", name="scope_known"),
         CheckConstraint('"limit" IS NULL OR "limit" >= 0', name="limit_non_negative"),
         CheckConstraint("remaining IS NULL OR remaining >= 0", name="remaining_non_negative"),
+        CheckConstraint("window_s IS NULL OR window_s > 0", name="window_positive"),
+        CheckConstraint("burst IS NULL OR burst >= 0", name="burst_non_negative"),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
     config_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cc_api_client_config.id"))
     scope: Mapped[str] = mapped_column(Text)
     limit: Mapped[int | None] = mapped_column(Integer)
+    # the policy the server states: ``limit`` requests per ``window_s``, with a ``burst``
+    window_s: Mapped[float | None] = mapped_column(Float)
+    burst: Mapped[int | None] = mapped_column(Integer)
     remaining: Mapped[int | None] = mapped_column(Integer)
     reset_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     retry_after_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -10,7 +10,17 @@ from textual.widgets import Static
 
 from ..format import bar, duration, sparkline
 
-__all__ = ["ScopeGauges", "gauge_text"]
+__all__ = ["ScopeGauges", "gauge_text", "policy_text"]
+
+
+def policy_text(scope: dict[str, Any]) -> str:
+    """The limit the server states: ``20/s burst 10``, ``100/60s``, or just ``100``."""
+    limit, window = scope["limit"], scope.get("window_s")
+    if not limit:
+        return ""
+    shown = f"{limit}/s" if window == 1 else f"{limit}/{window:g}s" if window else f"limit {limit}"
+    burst = scope.get("burst")
+    return shown + (f" burst {burst}" if burst is not None else "")
 
 
 def gauge_text(scopes: list[dict[str, Any]], now: datetime) -> Text:
@@ -30,13 +40,16 @@ def gauge_text(scopes: list[dict[str, Any]], now: datetime) -> Text:
             wait = max((t - now).total_seconds() for t in waits)
             text.append(f"  wait {duration(wait)}", style="bold yellow")
         text.append("\n")
-        if s["limit"]:
-            empty = (s["remaining"] or 0) == 0
+        if s["limit"] and s["remaining"] is not None:
+            empty = s["remaining"] == 0
             text.append_text(
                 bar(s["remaining"], s["limit"], width=8, style="red" if empty else "green")
             )
-            text.append(f" {s['remaining'] if s['remaining'] is not None else '?'}/{s['limit']}")
-        else:
+            text.append(f" {s['remaining']}/{s['limit']}")
+        counted = s["remaining"] is not None
+        if s["limit"] and (not counted or s.get("window_s") or s.get("burst") is not None):
+            text.append(("  " if counted else "") + policy_text(s))  # the stated policy
+        elif not s["limit"]:
             text.append("no limit headers seen", style="dim")
         reset = s["reset_at"]
         if reset is not None:
