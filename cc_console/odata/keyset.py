@@ -89,10 +89,11 @@ class Position:
 
     @classmethod
     def of(cls, stored: dict[str, Any] | None, field: str) -> Position | None:
-        """A stored position of this field (one of another field means nothing here)."""
-        if not stored or stored.get("field") != field:
+        """A stored position of this field; None when there is none — no record landed
+        yet (``k`` empty), or it is one of another field."""
+        if not stored or stored.get("field") != field or not stored.get("k"):
             return None
-        return cls(stored.get("w"), tuple(stored.get("k") or ()))
+        return cls(stored.get("w"), tuple(stored["k"]))
 
 
 def zone_of(name: str) -> tzinfo:

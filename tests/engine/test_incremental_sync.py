@@ -391,3 +391,20 @@ async def test_deletions_are_never_marked_by_a_failed_run_and_refused_with_a_fil
     filtered = t.template("/studies/odata", incremental=STUDIES, **{"$filter": "id gt 3"})
     with pytest.raises(UsageError, match="filter"):
         await run_template(aengine, filtered, full_refresh=True, detect_deletes=True)
+
+
+async def test_a_run_that_landed_nothing_resumes_from_where_it_started(tenant, aengine) -> None:  # type: ignore[no-untyped-def]
+    t = studies_tenant(tenant)
+    template = t.template("/studies/odata", incremental=STUDIES)
+    await run_template(aengine, template)
+    change(t, resource="studies", update=5)
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(400, json=[{"message": "not now"}])
+
+    broken = await run_template(aengine, template, transport=httpx.MockTransport(refuse))
+    assert broken.status == "failed" and broken.pages == 0
+    resumed = await run_template(aengine, template, trigger="resume")
+    assert resumed.status == "succeeded", resumed.message
+    assert resumed.keyset_from == broken.keyset_from  # the same lower bound, not the start
+    assert silver(t) == server_rows(t)
