@@ -24,15 +24,13 @@ from ..client.masking import scrub
 from ..client.secrets import SecretUnavailable, resolve_secret
 from ..errors import ErrorKind, NotFoundError, StopRun, SyncError, UsageError
 from ..odata.keys import Key
-from ..odata.keyset import Position, lower_bound
-from ..odata.resources import effective_key, resource_name
+from ..odata.resources import effective_key
 from ..settings import load_settings
 from ..store import runs
 from ..store.configs import ConfigRow, load_config
 from ..store.cursors import (
     CursorBusy,
     CursorLock,
-    CursorStart,
     Lease,
     close_cursor,
     lock_key,
@@ -40,7 +38,6 @@ from ..store.cursors import (
     release_lease,
     renew_lease,
     restart_cursor,
-    start_keyset,
     wait_for_lease,
 )
 from ..store.error_events import record_error_event
@@ -49,6 +46,7 @@ from ..store.stale import mark_stale_runs
 from ..store.templates import TemplateRow, load_template
 from .deletions import detect_deletions
 from .gc_tuning import tune_gc
+from .incremental import check_detect_deletes, start_keyset_run
 from .pager import Pager, RestartCursor
 
 __all__ = ["CompanionFactory", "RunCompanion", "RunSummary", "run_template"]
@@ -346,54 +344,6 @@ async def _notice(
         )
 
 
-def check_detect_deletes(template: TemplateRow, full_refresh: bool) -> None:
-    """Deletions are detected only where a missing row can only mean a deleted one."""
-    if not full_refresh or template.incremental is None:
-        raise UsageError(
-            "--detect-deletes goes with --full-refresh of an incremental template (keyset"
-            " paging reads every row that exists throughout the run)"
-        )
-    path = template.resource_path
-    scoped = resource_name(path) != path.strip("/").split("/")[0]  # /studies/3/visits/odata
-    if template.params.get("$filter") or scoped:
-        raise UsageError(
-            "--detect-deletes is refused on a template with a filter or a study scope: a row"
-            " that left the filter is not a deletion"
-        )
-
-
-async def _start_keyset(
-    engine: AsyncEngine,
-    pager: Pager,
-    cursor: CursorStart,
-    run_id: uuid.UUID,
-    resumed: bool,
-    full_refresh: bool,
-    detect_deletes: bool,
-) -> None:
-    """Where a keyset run starts: a resume where its cursor stands; a new run from the
-    watermark − lookback (from the beginning on its first run or a full refresh)."""
-    replication = pager.replication
-    assert replication is not None
-    kept = cursor.keyset if resumed else None
-    if kept is not None and kept.get("field") == replication.field:
-        pager.lower = kept.get("lower")
-        pager.position = Position.of(kept, replication.field)
-        pager.mode = str(kept.get("mode") or "incremental")
-        chain = kept.get("seen_chain")
-        pager.seen_chain = uuid.UUID(str(chain)) if chain else None
-    else:
-        mark = None if full_refresh else Position.of(cursor.watermark, replication.field)
-        pager.lower = None if mark is None else lower_bound(mark.w, replication, pager.zone)
-        pager.position = None
-        pager.mode = "full_refresh" if full_refresh else "full" if mark is None else "incremental"
-        pager.seen_chain = run_id if detect_deletes else None
-        state = pager.keyset_state()
-        assert state is not None
-        await start_keyset(engine, cursor.lease, state)
-    await runs.set_sync_mode(engine, run_id, pager.mode, pager.keyset_predicate() or "everything")
-
-
 async def _execute(
     engine: AsyncEngine,
     template: TemplateRow,
@@ -455,7 +405,7 @@ async def _execute(
             await _notice(engine, run_id, config, restarted, template.resource_path)
         if keyset:
             resumed = trigger == "resume" and restarted is None
-            await _start_keyset(
+            await start_keyset_run(
                 engine, pager, cursor, run_id, resumed, full_refresh, detect_deletes
             )
         try:

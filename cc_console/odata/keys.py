@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-__all__ = ["Key", "key_text", "parse_key"]
+__all__ = ["Key", "key_text", "key_values", "parse_key"]
 
 Key = tuple[str, ...]
 
@@ -30,6 +30,12 @@ def _scalar(value: Any) -> bool:
     return value is not None and not isinstance(value, (dict, list))
 
 
+def key_values(record: dict[str, Any], key: Key) -> tuple[Any, ...] | None:
+    """The record's key values in order, or None when one is missing or not a scalar."""
+    values = tuple(record.get(name) for name in key)
+    return values if all(_scalar(v) for v in values) else None
+
+
 def key_text(record: dict[str, Any], key: Key) -> str | None:
     """The record's key as text, or None when a key property is missing or not a scalar."""
     if len(key) == 1:
@@ -37,7 +43,5 @@ def key_text(record: dict[str, Any], key: Key) -> str | None:
         if not _scalar(value):
             return None
         return str(value).lower() if isinstance(value, bool) else str(value)
-    values = [record.get(name) for name in key]
-    if not all(_scalar(v) for v in values):
-        return None
-    return orjson.dumps(values).decode()
+    values = key_values(record, key)
+    return None if values is None else orjson.dumps(list(values)).decode()

@@ -22,7 +22,7 @@ from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .keys import Key
+from .keys import Key, key_values
 from .query import literal
 
 __all__ = [
@@ -141,10 +141,8 @@ def value_literal(value: Any, edm: str | None, zone: tzinfo = UTC) -> str:
         offset = moment.strftime("%z")
         suffix = "Z" if offset in ("+0000", "") else f"{offset[:3]}:{offset[3:]}"
         return value + suffix
-    if edm == "Edm.Date" and isinstance(value, str):
-        return value
-    if edm == "Edm.Guid" and isinstance(value, str):
-        return value
+    if edm in ("Edm.Date", "Edm.Guid") and isinstance(value, str):
+        return value  # both are bare literals, as the server wrote them
     if edm in INTEGER_TYPES and isinstance(value, str) and value.lstrip("-").isdigit():
         return value  # an Int64 some servers send as a string (IEEE754Compatible)
     return literal(value)
@@ -214,10 +212,8 @@ def next_ask(
 
 def position_of(record: dict[str, Any], replication: Replication, key: Key) -> Position | None:
     """The record's (w, k); None when its key is unusable."""
-    values = tuple(record.get(name) for name in key)
-    if any(v is None or isinstance(v, (dict, list)) for v in values):
-        return None
-    return Position(record.get(replication.field), values)
+    values = key_values(record, key)
+    return None if values is None else Position(record.get(replication.field), values)
 
 
 def _sortable(position: Position, replication: Replication, zone: tzinfo) -> tuple[Any, ...]:

@@ -22,6 +22,7 @@ from .keys import Key, key_text
 __all__ = [
     "RESOURCE_SCHEMAS",
     "STUDY_SCOPED",
+    "is_study_scoped",
     "ResourceSchema",
     "Validation",
     "effective_key",
@@ -268,6 +269,11 @@ def _check_edm(
 
 # the Clinical Conductor resources a study scopes (also /studies/{id}/<resource>/odata) [C]
 STUDY_SCOPED = ("subjects", "visits", "elements")
+
+
+def is_study_scoped(resource_path: str) -> bool:
+    """``/studies/3/visits/odata``: a study's own rows of a resource."""
+    return resource_name(resource_path) != resource_path.strip("/").split("/")[0]
 
 
 def study_scoped_path(resource_path: str, study_id: int) -> str:

@@ -40,9 +40,8 @@ from .faults import (
 from .odata4 import ODataService, odata_error
 from .query import (
     QueryError,
-    compile_filter,
+    compile_filter_seek,
     compile_orderby,
-    compile_seek,
     compile_select,
     edm_types,
 )
@@ -351,10 +350,14 @@ class Simulator:
             wanted = int(study_id)
             filters.append((f"study:{study_id}", lambda r: bool(r["study"]["id"] == wanted)))
         try:
+            seek = None
             if "$filter" in params:
-                predicate = compile_filter(params["$filter"], self._types(resource), type_name)
+                predicate, seek = compile_filter_seek(
+                    params["$filter"], self._types(resource), type_name, params.get("$orderby")
+                )
                 if timestamp_shape(self.config) != "minutes":
-                    config, compare = self.config, predicate
+                    # it compares the stamps as served; the seek's order is the raw one
+                    config, compare, seek = self.config, predicate, None
                     predicate = lambda r: compare(served_stamps(r, config))  # noqa: E731
                 filters.append((params["$filter"], predicate))
             order = (
@@ -367,12 +370,6 @@ class Simulator:
                 if params.get("$select")
                 else []
             )
-            seek = None
-            if "$filter" in params and timestamp_shape(self.config) == "minutes":
-                # a bound the filter implies on the first order property: seek to it
-                seek = compile_seek(
-                    params["$filter"], self._types(resource), type_name, params.get("$orderby")
-                )
             combined = None
             if filters:
                 preds = [p for _, p in filters]

@@ -21,6 +21,7 @@ from .odata4.query import compile_filter as compile_typed_filter
 __all__ = [
     "QueryError",
     "compile_filter",
+    "compile_filter_seek",
     "compile_orderby",
     "compile_seek",
     "compile_select",
@@ -114,23 +115,30 @@ def compile_filter(text: str, types: dict[str, str], type_name: str) -> Predicat
         raise QueryError(INVALID + str(exc)) from None
 
 
-def compile_seek(
+Seek = tuple[Callable[[Record], Any], Any]
+
+
+def compile_filter_seek(
     text: str, types: dict[str, str], type_name: str, orderby: str | None
-) -> tuple[Callable[[Record], Any], Any] | None:
-    """Where a scan in ``$orderby`` order may start: the typed getter of its first property
-    (when ascending) and the lower bound ``$filter`` implies for it; None when there is none."""
-    if not orderby:
-        return None
-    first = orderby.split(",")[0].split()
-    if len(first) == 2 and first[1].lower() == "desc":
-        return None
+) -> tuple[Predicate, Seek | None]:
+    """The predicate of ``$filter`` and, from the same parse, where a scan in ``$orderby``
+    order may start: the typed getter of its first property (when ascending) and the lower
+    bound the filter implies for it (None when there is none)."""
     try:
-        _, bounds, getter = filter_bounds(text, types, type_name)
+        predicate, bounds, getter = filter_bounds(text, types, type_name)
     except ODataQueryError as exc:
         raise QueryError(INVALID + str(exc)) from None
-    if first[0] not in bounds:
-        return None
-    return getter(first[0]), bounds[first[0]]
+    first = (orderby or "").split(",")[0].split()
+    if not first or (len(first) == 2 and first[1].lower() == "desc") or first[0] not in bounds:
+        return predicate, None
+    return predicate, (getter(first[0]), bounds[first[0]])
+
+
+def compile_seek(
+    text: str, types: dict[str, str], type_name: str, orderby: str | None
+) -> Seek | None:
+    """Only the seek of :func:`compile_filter_seek`."""
+    return compile_filter_seek(text, types, type_name, orderby)[1]
 
 
 def compile_orderby(text: str, schema: Record, type_name: str) -> list[tuple[Getter, bool]]:

@@ -29,6 +29,18 @@ __all__ = [
     "upsert_page_records",
 ]
 
+# the records of one stored page (x.e), with their hash and validity (h), keyed ones only
+_PAGE_RECORDS = """
+    FROM cc_api_response_log r
+    CROSS JOIN LATERAL jsonb_array_elements(
+        CASE WHEN CAST(:items AS text) IS NULL THEN r.body
+             ELSE r.body -> CAST(:items AS text) END) WITH ORDINALITY AS x(e, n)
+    JOIN ROWS FROM (unnest(string_to_array(CAST(:hashes AS text), ',')),
+                    unnest(string_to_array(CAST(:valid AS text), NULL)))
+         WITH ORDINALITY AS h(hash, ok, n) ON h.n = x.n
+    WHERE r.id = :rid AND r.sent_at = :sent AND h.hash <> ''
+"""
+
 _UPSERT = """
     WITH upserted AS (
         INSERT INTO cc_silver_record AS s (config_id, resource_path, record_key, payload,
@@ -36,14 +48,7 @@ _UPSERT = """
             valid, first_seen_at, last_seen_at)
         SELECT :config, :path, {key}, x.e, h.hash, :run, :run, r.id, r.sent_at, h.ok = '1',
             now(), now()
-        FROM cc_api_response_log r
-        CROSS JOIN LATERAL jsonb_array_elements(
-            CASE WHEN CAST(:items AS text) IS NULL THEN r.body
-                 ELSE r.body -> CAST(:items AS text) END) WITH ORDINALITY AS x(e, n)
-        JOIN ROWS FROM (unnest(string_to_array(CAST(:hashes AS text), ',')),
-                        unnest(string_to_array(CAST(:valid AS text), NULL)))
-             WITH ORDINALITY AS h(hash, ok, n) ON h.n = x.n
-        WHERE r.id = :rid AND r.sent_at = :sent AND h.hash <> ''
+        {page_records}
         ON CONFLICT (config_id, resource_path, record_key) DO UPDATE SET
             payload = EXCLUDED.payload, payload_hash = EXCLUDED.payload_hash,
             last_run_id = EXCLUDED.last_run_id, last_response_id = EXCLUDED.last_response_id,
@@ -76,26 +81,20 @@ def _key_sql(arity: int) -> str:
 def _upsert(arity: int) -> TextClause:
     """The upsert for a key of ``arity`` properties; a deleted row that reappears is
     undeleted (and counted as updated)."""
-    return text(_UPSERT.format(key=_key_sql(arity)))
+    return text(_UPSERT.format(key=_key_sql(arity), page_records=_PAGE_RECORDS))
 
 
 _SEEN = """
     INSERT INTO cc_run_seen_key (chain_run_id, record_key)
     SELECT :chain, {key}
-    FROM cc_api_response_log r
-    CROSS JOIN LATERAL jsonb_array_elements(
-        CASE WHEN CAST(:items AS text) IS NULL THEN r.body
-             ELSE r.body -> CAST(:items AS text) END) WITH ORDINALITY AS x(e, n)
-    JOIN ROWS FROM (unnest(string_to_array(CAST(:hashes AS text), ',')))
-         WITH ORDINALITY AS h(hash, n) ON h.n = x.n
-    WHERE r.id = :rid AND r.sent_at = :sent AND h.hash <> ''
+    {page_records}
     ON CONFLICT DO NOTHING
 """
 
 
 @functools.cache
 def _seen(arity: int) -> TextClause:
-    return text(_SEEN.format(key=_key_sql(arity)))
+    return text(_SEEN.format(key=_key_sql(arity), page_records=_PAGE_RECORDS))
 
 
 async def record_seen_keys(
@@ -114,6 +113,7 @@ async def record_seen_keys(
             **{f"k{i}": name for i, name in enumerate(record_key)},
             "chain": chain_run_id,
             "hashes": batch.hashes,
+            "valid": batch.valid,
             "items": items_key,
             "rid": response[0],
             "sent": response[1],

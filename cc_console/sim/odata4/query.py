@@ -270,10 +270,6 @@ class _Parser:
         )
 
     def primary(self) -> tuple[Evaluator, str]:
-        found = self._primary()
-        return found
-
-    def _primary(self) -> tuple[Evaluator, str]:
         self.atom = None
         kind, text = self.take()
         if text == "(":
