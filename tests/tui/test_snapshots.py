@@ -5,15 +5,31 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from textual.widgets import Input
+from textual.widgets import DataTable, Input
 
 from .conftest import loaded
 
 
+def _tables_measuring(app: Any) -> bool:
+    """A DataTable of any screen on the stack whose rows changed but whose column widths
+    are not measured yet (DataTable measures them when idle: under load a snapshot could
+    catch the rows with the old widths)."""
+    return any(
+        table._require_update_dimensions
+        for screen in app.screen_stack
+        for table in screen.query(DataTable)
+    )
+
+
 async def settle(pilot: Any) -> None:
-    """Let workers finish and stop cursor blinking so the picture is the same every time."""
+    """Let workers finish, tables measure their columns and cursors stop blinking, so the
+    picture is the same every time."""
     await pilot.app.workers.wait_for_complete()
     await pilot.pause()
+    for _ in range(50):  # a condition, not a delay: usually one pass
+        if not _tables_measuring(pilot.app):
+            break
+        await pilot.pause()
     for box in pilot.app.screen.query(Input):
         box.cursor_blink = False
     await pilot.pause()
