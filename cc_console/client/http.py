@@ -44,7 +44,7 @@ from ..store.cursors import Lease
 from ..store.outage import OutageGuard
 from .errors import classify_exception, classify_status
 from .masking import KeyMask, key_fingerprint, mask_headers, remember_key
-from .ratelimit import RateInfo, RateLimitCoordinator, parse_rate_headers
+from .ratelimit import Pass, RateInfo, RateLimitCoordinator, parse_rate_headers
 from .reasons import server_reason
 
 __all__ = ["MAX_REDIRECTS", "Attempt", "ClientPolicy", "ResilientClient"]
@@ -246,18 +246,18 @@ class ResilientClient:
         """One attempt: its redirects within the configured origin are followed, each hop
         its own request and response rows; a redirect elsewhere is refused."""
         coordinator = self.coordinator
-        waited = (
+        leave = (
             await self.outage.run(lambda: coordinator.acquire(endpoint_path), "pacing a request")
             if coordinator
-            else 0.0
+            else None
         )
-        self.stats.waited_s += waited
+        self.stats.waited_s += leave.waited_s if leave else 0.0
         self.stats.attempts += 1
         self.stats.retries += 1 if attempt_no > 1 else 0
         hops = 0
         while True:
             request, fields, info = await self._send(
-                url, endpoint_path, run_id, template_id, attempt_no
+                url, endpoint_path, run_id, template_id, attempt_no, leave
             )
             location = self._redirect(fields)
             if location is None:
@@ -283,6 +283,7 @@ class ResilientClient:
         run_id: uuid.UUID | None,
         template_id: uuid.UUID | None,
         attempt_no: int,
+        leave: Pass | None = None,
     ) -> tuple[RequestRef, ResponseFields, RateInfo]:
         """Log the request, send it, read the whole body; failures are typed and logged."""
         headers = {**self.http.headers, self.policy.auth_header: self._auth_value}
@@ -345,7 +346,12 @@ class ResilientClient:
         info = parse_rate_headers(response.headers, self.clock())
         if coordinator := self.coordinator:
             await self.outage.run(
-                lambda: coordinator.record(endpoint_path, response.status_code, info),
+                lambda: coordinator.record(
+                    endpoint_path,
+                    response.status_code,
+                    info,
+                    leave.sent_at if leave else None,
+                ),
                 "recording rate-limit headers",
             )
         return request, fields, info

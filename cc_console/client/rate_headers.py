@@ -9,6 +9,11 @@
   earlier drafts' ``RateLimit-Limit / -Remaining / -Reset`` headers, ``RateLimit-Policy:
   100;w=60`` and the combined ``RateLimit: limit=100, remaining=50, reset=30``.
 
+Scope: what a response says holds for the whole config unless the server names an endpoint
+partition — ``X-RateLimit-Scope: endpoint`` (also ``route``, ``path``, ``operation``), or an
+IETF policy of that name (``RateLimit-Policy: "endpoint";q=5;w=1``); then it holds for the
+endpoint that answered.
+
 Anything else is ignored, never an error: a header this side cannot read says nothing.
 """
 
@@ -32,6 +37,7 @@ _LIMIT = re.compile(
     rf"(?:/\s*(?P<every>{_NUMBER})?\s*(?P<unit>[a-z]+)\s*)?(?P<rest>[;,].*)?$",
     re.IGNORECASE,
 )
+_ENDPOINT_WORDS = {"endpoint", "route", "path", "operation"}
 _PARAM = re.compile(rf"(?P<key>[a-z]+)\s*=\s*(?P<value>{_NUMBER})", re.IGNORECASE)
 
 
@@ -47,6 +53,7 @@ class RateInfo:
     retry_after_s: float | None = None
     window_s: float | None = None
     burst: int | None = None
+    endpoint_scoped: bool = False  # the server says this is the endpoint's own limit
 
     @property
     def rate_per_s(self) -> float | None:
@@ -163,4 +170,19 @@ def parse_rate_headers(headers: Mapping[str, str], now: datetime) -> RateInfo:
         parse_retry_after(h.get("retry-after"), now),
         window,
         burst,
+        _endpoint_scoped(h),
     )
+
+
+def _endpoint_scoped(h: Mapping[str, str]) -> bool:
+    """Whether the server names the endpoint's own partition (see the module's docstring)."""
+    names = [h.get("x-ratelimit-scope", "")]
+    for field in ("ratelimit-policy", "ratelimit"):
+        value = h.get(field, "").lstrip()
+        if value.startswith('"'):
+            names.append(value[1:].split('"', 1)[0])
+    for name in names:
+        word = name.strip().lower().removeprefix("per-").removeprefix("per_")
+        if word in _ENDPOINT_WORDS:
+            return True
+    return False

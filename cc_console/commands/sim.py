@@ -73,6 +73,11 @@ def sim(
     ] = None,
     per_second: Annotated[float | None, typer.Option(help="Requests per second per key.")] = None,
     per_minute: Annotated[int | None, typer.Option(help="Requests per minute per key.")] = None,
+    burst: Annotated[int | None, typer.Option(help="Requests a key may send at once.")] = None,
+    endpoint_per_second: Annotated[
+        float | None,
+        typer.Option(help="Each endpoint's own limit per key (429s say X-RateLimit-Scope)."),
+    ] = None,
     retry_after_date: Annotated[bool, typer.Option(help="Retry-After as an HTTP-date.")] = False,
     x_ratelimit_headers: Annotated[bool, typer.Option(help="Send X-RateLimit-*.")] = False,
     ietf_ratelimit_headers: Annotated[
@@ -117,6 +122,8 @@ def sim(
         "enabled": rate_limit,
         "per_second": per_second,
         "per_minute": per_minute,
+        "burst": burst,
+        "endpoint_per_second": endpoint_per_second,
         "retry_after_date": retry_after_date or None,
         "x_ratelimit_headers": x_ratelimit_headers or None,
         "ietf_headers": ietf_ratelimit_headers or None,

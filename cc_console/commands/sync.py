@@ -82,6 +82,8 @@ def _report(summaries: list[RunSummary], json_output: bool) -> None:
                 f" {s.errors} errors, waited {s.wait_s:.1f}s, {s.duration_s:.1f}s",
                 markup=False,
             )
+            if s.learned_rps is not None:
+                console.print(f"  paced at the learned {s.learned_rps:g} req/s", markup=False)
             if s.sync_mode != "full" or s.keyset_from not in (None, "everything"):
                 console.print(f"  {s.sync_mode}: asked for {s.keyset_from}", markup=False)
             if s.message:

@@ -12,7 +12,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Protocol
 
 import httpx
@@ -42,6 +42,7 @@ from ..store.cursors import (
 )
 from ..store.error_events import record_error_event
 from ..store.outage import DatabaseOutage, OutageGuard
+from ..store.rate_limits import paced_rate
 from ..store.stale import mark_stale_runs
 from ..store.templates import TemplateRow, load_template
 from .deletions import detect_deletions
@@ -89,6 +90,7 @@ class RunSummary:
     sync_mode: str = "full"  # full, incremental or full_refresh
     keyset_from: str | None = None  # what an incremental run asked for first
     deleted: int | None = None  # Silver rows marked deleted (None: deletions not detected)
+    learned_rps: float | None = None  # the rate the engines pace this endpoint at now
 
     @classmethod
     def of(cls, run: runs.RunRow, duration_s: float) -> RunSummary:
@@ -276,7 +278,11 @@ async def run_template(
     if companions:  # they may have written to the run row
         async with engine.connect() as conn:
             row = await runs.load_run(conn, run_id) or row
-    return RunSummary.of(row, time.monotonic() - started)
+    learned = None
+    with contextlib.suppress(SQLAlchemyError, OSError):  # a number to show, not worth failing
+        async with engine.connect() as conn:
+            learned = await paced_rate(conn, template.config_id, template.resource_path)
+    return replace(RunSummary.of(row, time.monotonic() - started), learned_rps=learned)
 
 
 async def _wind_down(

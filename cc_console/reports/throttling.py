@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
+from ..store.rate_limits import learned_rates
 from .window import Window
 
 __all__ = ["throttling_report"]
@@ -126,14 +127,33 @@ def throttling_report(conn: Connection, window: Window) -> dict[str, Any]:
         "trend": trend,
         "trend_slope_per_day": round(slope, 6),
         "exhausted_scopes": exhausted,
-        "suggestion": _suggest(throttled_runs, total_429, total_requests),
+        "learned": (learned := learned_rates(conn, params.get("config"))),
+        "suggestion": _suggest(throttled_runs, total_429, total_requests, learned),
     }
 
 
-def _suggest(runs: list[dict[str, Any]], total_429: int, total: int) -> dict[str, Any] | None:
-    """Pace below the rate at which the throttled runs were sent (with the evidence)."""
+def _suggest(
+    runs: list[dict[str, Any]], total_429: int, total: int, learned: list[dict[str, Any]]
+) -> dict[str, Any] | None:
+    """Pace at the rate the engines learned, or else below the rate at which the throttled
+    runs were sent (with the evidence)."""
     if not total or total_429 / total < 0.01:
         return None
+    settled = [s for s in learned if not s["probing"] and s["ceiling_rps"]]
+    if settled:
+        slowest = min(settled, key=lambda s: s["learned_rps"])
+        sure = f", confirmed ×{slowest['confirmations']}" if slowest["confirmations"] else ""
+        return {
+            "max_requests_per_second": round(slowest["learned_rps"], 2),
+            "why": (
+                f"{total_429} of {total} requests ({total_429 / total:.1%}) got 429; the"
+                f" engines learned {slowest['learned_rps']:.2f} req/s for"
+                f" {slowest['config']} {slowest['scope']} (the last 429 came at"
+                f" {slowest['ceiling_rps']:.2f}{sure}) — they pace to it already; set it as a"
+                " ceiling (`cc-console config edit NAME --max-rps N`) only to start there"
+                " after a reset"
+            ),
+        }
     rates = [
         r["requests"] / float(r["duration_s"])
         for r in runs

@@ -200,6 +200,8 @@ class Simulator:
                 self.rate_limited += 1
                 wait = max(1, math.ceil(decision.retry_after_s))
                 headers["Retry-After"] = self._retry_after(wait)
+                if decision.scope != "global":  # an endpoint's own bucket ran dry: say so
+                    headers["X-RateLimit-Scope"] = "endpoint"
                 message = f"Rate limit exceeded. Retry after {wait} seconds."
                 if odata:
                     limited = odata_error(429, "TooManyRequests", message)

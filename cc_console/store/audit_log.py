@@ -329,6 +329,20 @@ async def recent_requests_view(
     return await fetch_dicts(conn, _RECENT_VIEW, since=since, limit=limit)
 
 
+_RATES = text(
+    "SELECT config_id, endpoint_path, count(*) AS n FROM cc_api_request_log"
+    " WHERE sent_at > CAST(:now AS timestamptz) - make_interval(secs => :window)"
+    " GROUP BY 1, 2"
+)
+
+
+async def requests_per_endpoint(
+    conn: AsyncConnection, now: datetime, window_s: float
+) -> list[dict[str, Any]]:
+    """Requests sent per config and endpoint in the ``window_s`` seconds before ``now``."""
+    return await fetch_dicts(conn, _RATES, now=now, window=window_s)
+
+
 async def count_requests_since(conn: AsyncConnection, since: datetime, cap: int) -> int:
     """How many requests were sent since ``since``, counted up to ``cap + 1``."""
     n = (

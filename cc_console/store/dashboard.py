@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from .audit_log import count_requests_since, recent_requests_view
+from .audit_log import count_requests_since, recent_requests_view, requests_per_endpoint
 from .cursors import count_cursors, cursors_view
 from .error_events import count_errors, recent_errors_view, throttles_per_minute
 from .rate_limits import scopes_view
@@ -23,6 +23,7 @@ from .runs import recent_runs_view, run_counts
 __all__ = ["Capped", "Dashboard", "RATE_WINDOW_MINUTES", "load_dashboard"]
 
 RATE_WINDOW_MINUTES = 10
+OBSERVED_WINDOW_S = 60.0
 COUNT_CAP = 100_000
 
 
@@ -61,6 +62,17 @@ def _sparklines(scopes: list[dict[str, Any]], throttles: list[dict[str, Any]]) -
         scope["per_minute"] = list(by_scope[(scope["config_id"], scope["scope"])])
 
 
+def _observed(scopes: list[dict[str, Any]], sent: list[dict[str, Any]]) -> None:
+    """Attach ``observed_rps``: requests per second sent in the last minute, per scope."""
+    by_scope: dict[tuple[Any, str], int] = defaultdict(int)
+    for row in sent:
+        by_scope[(row["config_id"], "global")] += row["n"]
+        if row["endpoint_path"]:
+            by_scope[(row["config_id"], f"endpoint:{row['endpoint_path']}")] += row["n"]
+    for scope in scopes:
+        scope["observed_rps"] = by_scope[(scope["config_id"], scope["scope"])] / OBSERVED_WINDOW_S
+
+
 async def load_dashboard(
     conn: AsyncConnection, *, now: datetime, limit: int = 500, request_window_h: int = 24
 ) -> Dashboard:
@@ -73,6 +85,7 @@ async def load_dashboard(
     request_total = await count_requests_since(conn, since, COUNT_CAP)
     scopes = await scopes_view(conn)
     _sparklines(scopes, await throttles_per_minute(conn, now, RATE_WINDOW_MINUTES))
+    _observed(scopes, await requests_per_endpoint(conn, now, OBSERVED_WINDOW_S))
     cursors = await cursors_view(conn, limit)
     cursor_total = await count_cursors(conn)
     errors = await recent_errors_view(conn, limit)

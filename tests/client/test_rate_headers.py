@@ -11,7 +11,7 @@ from sqlalchemy import text
 
 from cc_console.client.rate_headers import RateInfo, parse_limit, parse_rate_headers
 from cc_console.client.ratelimit import RateLimitCoordinator
-from cc_console.tui.components.gauges import policy_text
+from cc_console.tui.components.gauges import learned_text, policy_text
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
@@ -98,3 +98,27 @@ async def test_the_stated_policy_is_kept_and_shown(aengine, config_id) -> None: 
     assert dict(row) == {"limit": 20, "window_s": 1.0, "burst": 10, "remaining": None}
     assert policy_text(dict(row)) == "20/s burst 10"
     assert policy_text({"limit": 100, "window_s": 60.0, "burst": None}) == "100/60s"
+
+
+@pytest.mark.parametrize(
+    ("headers", "scoped"),
+    [
+        ({"Retry-After": "1", "X-RateLimit-Scope": "endpoint"}, True),
+        ({"X-RateLimit-Scope": "Route"}, True),
+        ({"RateLimit-Policy": '"per-endpoint";q=5;w=1'}, True),
+        ({"RateLimit": '"endpoint";r=0;t=1'}, True),
+        ({"RateLimit-Policy": '"default";q=100;w=60'}, False),
+        ({"X-RateLimit-Resource": "core", "X-RateLimit-Limit": "5000"}, False),  # GitHub's
+        ({"Retry-After": "1"}, False),
+    ],
+)
+def test_the_server_says_when_a_limit_is_the_endpoints_own(headers, scoped) -> None:  # type: ignore[no-untyped-def]
+    assert parse_rate_headers(headers, NOW).endpoint_scoped is scoped
+
+
+def test_the_pane_shows_the_learned_and_observed_rate() -> None:
+    shown = learned_text({"learned_rps": 19.6, "confirmations": 2, "observed_rps": 19.41})
+    assert shown.plain == "  learned 19.6/s (confirmed ×2)  observed 19.4/s"
+    probing = learned_text({"learned_rps": 11.0, "slow_start_rps": 11.0, "observed_rps": 0})
+    assert probing.plain == "  learned 11/s (probing)"
+    assert learned_text({"learned_rps": None, "observed_rps": 0.0}).plain == ""

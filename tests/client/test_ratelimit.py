@@ -69,11 +69,11 @@ async def scope_row(aengine, config_id):  # type: ignore[no-untyped-def]
 async def test_a_429_makes_every_engine_wait(aengine, config_id) -> None:  # type: ignore[no-untyped-def]
     first = RateLimitCoordinator(aengine, config_id)
     other = RateLimitCoordinator(aengine, config_id)  # another engine on the same config
-    assert await first.acquire("/studies/odata") == 0
+    assert (await first.acquire("/studies/odata")).waited_s == 0
     await first.record("/studies/odata", 429, RateInfo(retry_after_s=1.0))
     row = await scope_row(aengine, config_id)
     assert row["last_429_at"] is not None and row["remaining"] == 0
-    waited = await other.acquire("/sites/odata")
+    waited = (await other.acquire("/sites/odata")).waited_s
     assert 0 < waited <= 1.0  # until the shared Retry-After window closes
 
 
@@ -82,7 +82,7 @@ async def test_exhausted_scope_waits_for_reset(aengine, config_id) -> None:  # t
     await coordinator.acquire("/x")
     reset = datetime.now(UTC) + timedelta(seconds=1.0)
     await coordinator.record("/x", 200, RateInfo(limit=5, remaining=0, reset_at=reset))
-    assert 0 < await coordinator.acquire("/x") <= 1.0  # until the reset
+    assert 0 < (await coordinator.acquire("/x")).waited_s <= 1.0  # until the reset
 
 
 async def test_pacing_slots_are_shared(aengine, config_id) -> None:  # type: ignore[no-untyped-def]

@@ -180,3 +180,29 @@ def test_a_never_synced_scheduled_template_breaches_once_it_was_due(seeded) -> N
     assert by_name["due"]["never_succeeded"] is True  # created 3 h ago, due after 1 h + 10 min
     assert by_name["not-yet"]["never_succeeded"] is False
     assert data["breaches"] == 3 + 1  # the due one, once (not fresh and never succeeded)
+
+
+def test_throttling_suggests_the_rate_the_engines_learned(seeded) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import text
+
+    from .seed import CONFIG
+
+    with seeded.engine.begin() as conn:  # the engines found 12/s and confirmed it twice
+        conn.execute(
+            text(
+                "INSERT INTO cc_rate_limit_state (config_id, scope, ceiling_rps, confirmations,"
+                " curve_started_at) VALUES (:c, 'global', 12.0, 2, clock_timestamp())"
+            ),
+            {"c": CONFIG},
+        )
+    data = report(seeded, "throttling")
+    (learned,) = data["learned"]
+    assert (learned["scope"], learned["ceiling_rps"], learned["confirmations"]) == (
+        "global",
+        12.0,
+        2,
+    )
+    assert not learned["probing"] and 0.9 * 12.0 <= learned["learned_rps"] <= 12.0
+    suggestion = data["suggestion"]
+    assert suggestion["max_requests_per_second"] == round(learned["learned_rps"], 2)
+    assert "learned" in suggestion["why"] and "confirmed ×2" in suggestion["why"]

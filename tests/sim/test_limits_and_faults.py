@@ -53,6 +53,25 @@ def test_rate_limit_per_minute_answers_429_with_retry_after(simulator) -> None: 
     assert sim.get("/visits/odata").status_code == 200
 
 
+def test_per_endpoint_limits_say_so_and_retry_after_only_sends_no_counters(simulator) -> None:  # type: ignore[no-untyped-def]
+    sim = simulator(
+        rate_limit={"per_second": 100, "burst": 100, "per_minute": 10_000,
+                    "endpoint_per_second": 1}
+    )  # fmt: skip
+    first, limited = sim.get("/visits/odata"), sim.get("/visits/odata")
+    assert (first.status_code, limited.status_code) == (200, 429)
+    assert limited.headers["X-RateLimit-Scope"] == "endpoint"
+    assert int(limited.headers["Retry-After"]) >= 1
+    assert not any(
+        h.lower().startswith(("x-ratelimit-limit", "ratelimit")) for h in limited.headers
+    )
+    assert sim.get("/sites/odata").status_code == 200  # another endpoint has its own bucket
+    sim = simulator(rate_limit={"per_second": 1, "burst": 1, "per_minute": 10_000})
+    assert statuses(sim, 2) == [200, 429]
+    whole = sim.get("/sites/odata")  # the key's own limit: no scope named
+    assert whole.status_code == 429 and "X-RateLimit-Scope" not in whole.headers
+
+
 def test_retry_after_as_http_date(simulator) -> None:  # type: ignore[no-untyped-def]
     sim = simulator(rate_limit={"per_minute": 1, "retry_after_date": True})
     assert statuses(sim, 2) == [200, 429]

@@ -87,6 +87,11 @@ class RateLimitState(Base):
         CheckConstraint("remaining IS NULL OR remaining >= 0", name="remaining_non_negative"),
         CheckConstraint("window_s IS NULL OR window_s > 0", name="window_positive"),
         CheckConstraint("burst IS NULL OR burst >= 0", name="burst_non_negative"),
+        CheckConstraint("ceiling_rps IS NULL OR ceiling_rps > 0", name="ceiling_positive"),
+        CheckConstraint("slow_start_rps IS NULL OR slow_start_rps > 0", name="slow_start_positive"),
+        CheckConstraint(
+            "sent >= 0 AND throttled >= 0 AND confirmations >= 0", name="counts_non_negative"
+        ),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
@@ -102,4 +107,11 @@ class RateLimitState(Base):
     last_429_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # pacing: the earliest moment the next request of this scope may leave (shared by engines)
     next_request_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # the learned rate (store/rate_estimate.py): its curve starts at the last decrease
+    ceiling_rps: Mapped[float | None] = mapped_column(Float)
+    slow_start_rps: Mapped[float | None] = mapped_column(Float)
+    confirmations: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    curve_started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    sent: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
+    throttled: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     updated_at: Mapped[datetime] = timestamp()

@@ -10,7 +10,7 @@ from textual.widgets import Static
 
 from ..format import bar, duration, sparkline
 
-__all__ = ["ScopeGauges", "gauge_text", "policy_text"]
+__all__ = ["ScopeGauges", "gauge_text", "learned_text", "policy_text"]
 
 
 def policy_text(scope: dict[str, Any]) -> str:
@@ -21,6 +21,21 @@ def policy_text(scope: dict[str, Any]) -> str:
     shown = f"{limit}/s" if window == 1 else f"{limit}/{window:g}s" if window else f"limit {limit}"
     burst = scope.get("burst")
     return shown + (f" burst {burst}" if burst is not None else "")
+
+
+def learned_text(scope: dict[str, Any]) -> Text:
+    """``learned 19.6/s (confirmed ×2)  observed 19.4/s``: its pace and what was sent."""
+    text = Text()
+    learned, observed = scope.get("learned_rps"), scope.get("observed_rps") or 0.0
+    if learned:
+        text.append(f"  learned {learned:.3g}/s", style="bold")
+        if scope.get("slow_start_rps"):
+            text.append(" (probing)", style="dim")
+        elif scope.get("confirmations"):
+            text.append(f" (confirmed ×{scope['confirmations']})", style="dim")
+    if observed:
+        text.append(f"  observed {observed:.3g}/s", style="dim")
+    return text
 
 
 def gauge_text(scopes: list[dict[str, Any]], now: datetime) -> Text:
@@ -54,6 +69,7 @@ def gauge_text(scopes: list[dict[str, Any]], now: datetime) -> Text:
         reset = s["reset_at"]
         if reset is not None:
             text.append(f"  reset {duration(max(0.0, (reset - now).total_seconds()))}")
+        text.append_text(learned_text(s))
         text.append("\n429s/min ", style="dim")
         text.append_text(sparkline(s["per_minute"]))
         text.append(f" {sum(s['per_minute'])} in {len(s['per_minute'])}m", style="dim")
