@@ -83,7 +83,7 @@ async def load_dashboard(
     run_total, active = await run_counts(conn)
     requests = await recent_requests_view(conn, since, limit)
     request_total = await count_requests_since(conn, since, COUNT_CAP)
-    scopes = await scopes_view(conn)
+    scopes = await scopes_view(conn, now)
     _sparklines(scopes, await throttles_per_minute(conn, now, RATE_WINDOW_MINUTES))
     _observed(scopes, await requests_per_endpoint(conn, now, OBSERVED_WINDOW_S))
     cursors = await cursors_view(conn, limit)

@@ -308,10 +308,12 @@ async def paced_rate(
     return round(min(rates), 3) if rates else None
 
 
-async def scopes_view(conn: AsyncConnection) -> list[dict[str, Any]]:
+async def scopes_view(conn: AsyncConnection, now: datetime | None = None) -> list[dict[str, Any]]:
     """Every scope with its config's name, by config and scope; ``learned_rps`` is the rate
-    it paces at now (None: nothing learned), ``confirmations`` how sure it is."""
+    it paces at ``now`` (default: the database's clock; None: nothing learned)."""
     scopes = await fetch_dicts(conn, _SCOPES_VIEW)
     for scope in scopes:
+        if now is not None:
+            scope["now"] = now
         scope["learned_rps"] = _learned(scope)
     return scopes

@@ -118,7 +118,7 @@ def test_the_server_says_when_a_limit_is_the_endpoints_own(headers, scoped) -> N
 
 def test_the_pane_shows_the_learned_and_observed_rate() -> None:
     shown = learned_text({"learned_rps": 19.6, "confirmations": 2, "observed_rps": 19.41})
-    assert shown.plain == "  learned 19.6/s (confirmed ×2)  observed 19.4/s"
+    assert shown.plain == "learned 19.6/s (confirmed ×2)  observed 19.4/s"
     probing = learned_text({"learned_rps": 11.0, "slow_start_rps": 11.0, "observed_rps": 0})
-    assert probing.plain == "  learned 11/s (probing)"
+    assert probing.plain == "learned 11/s (probing)"
     assert learned_text({"learned_rps": None, "observed_rps": 0.0}).plain == ""

@@ -28,13 +28,14 @@ def learned_text(scope: dict[str, Any]) -> Text:
     text = Text()
     learned, observed = scope.get("learned_rps"), scope.get("observed_rps") or 0.0
     if learned:
-        text.append(f"  learned {learned:.3g}/s", style="bold")
+        text.append(f"learned {learned:.3g}/s", style="bold")
         if scope.get("slow_start_rps"):
             text.append(" (probing)", style="dim")
         elif scope.get("confirmations"):
             text.append(f" (confirmed ×{scope['confirmations']})", style="dim")
     if observed:
-        text.append(f"  observed {observed:.3g}/s", style="dim")
+        shown = f"{observed:.3g}/s" if observed >= 1 else f"{observed * 60:.3g}/min"
+        text.append(f"{'  ' if learned else ''}observed {shown}", style="dim")
     return text
 
 
@@ -69,10 +70,11 @@ def gauge_text(scopes: list[dict[str, Any]], now: datetime) -> Text:
         reset = s["reset_at"]
         if reset is not None:
             text.append(f"  reset {duration(max(0.0, (reset - now).total_seconds()))}")
-        text.append_text(learned_text(s))
         text.append("\n429s/min ", style="dim")
         text.append_text(sparkline(s["per_minute"]))
         text.append(f" {sum(s['per_minute'])} in {len(s['per_minute'])}m", style="dim")
+        if s.get("learned_rps"):  # a line of its own: the pane is narrow
+            text.append("\n").append_text(learned_text(s))
     return text
 
 
