@@ -15,6 +15,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Container
+from textual.css.query import NoMatches
 from textual.events import Resize
 from textual.screen import Screen
 from textual.widgets import DataTable, Input, Static, Tab, Tabs
@@ -200,8 +201,12 @@ class DashboardScreen(Screen[None]):
         elif self.panes["requests"].table.following:
             text.append("  following", style="green")
         if text != self._topbar_text:  # a fixed one-line bar: no layout pass needed
+            try:
+                bar = self.query_one("#topbar", Static)
+            except NoMatches:  # a refresh that lands while the screen is being torn down
+                return
             self._topbar_text = text
-            self.query_one("#topbar", Static).update(text, layout=False)
+            bar.update(text, layout=False)
 
     # -- pane actions ----------------------------------------------------------------------
     def action_follow(self) -> None:
