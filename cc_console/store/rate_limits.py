@@ -102,10 +102,17 @@ class ScopeState:
     stated_rps: float | None
     read_at: datetime
 
+    def since_s(self, now: datetime) -> float:
+        """Seconds from the curve's origin (the last decrease) to ``now``."""
+        return (now - self.curve_started_at).total_seconds() if self.curve_started_at else 0.0
+
+    def learned_at(self, now: datetime) -> float | None:
+        """The learned rate at ``now`` (None: nothing learned)."""
+        return self.estimate.rate_at(self.since_s(now))
+
     def rate_at(self, now: datetime) -> float | None:
         """The rate to pace at ``now``: the learned one, under the stated one."""
-        since = (now - self.curve_started_at).total_seconds() if self.curve_started_at else 0.0
-        rates = [r for r in (self.estimate.rate_at(since), self.stated_rps) if r]
+        rates = [r for r in (self.learned_at(now), self.stated_rps) if r]
         return min(rates) if rates else None
 
 
@@ -231,7 +238,7 @@ async def record_response(
         row = (await conn.execute(_LOCK, {"config": config_id, "scope": scope})).mappings().one()
         before = _state(row, row["now"])
         started = before.curve_started_at
-        since = (row["now"] - started).total_seconds() if started else 0.0
+        since = before.since_s(row["now"])
         same_event = (
             before.estimate.learned
             and sent_at is not None
@@ -273,9 +280,7 @@ _SCOPES_VIEW = text(
 
 
 def _learned(scope: dict[str, Any]) -> float | None:
-    started = scope["curve_started_at"]
-    since = (scope["now"] - started).total_seconds() if started else 0.0
-    return _state(scope, scope["now"]).estimate.rate_at(since)
+    return _state(scope, scope["now"]).learned_at(scope["now"])
 
 
 def learned_rates(conn: Connection, config_id: uuid.UUID | None) -> list[dict[str, Any]]:
