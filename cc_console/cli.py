@@ -18,6 +18,7 @@ from .commands.discover import discover
 from .commands.report import metrics, report
 from .commands.sim import sim
 from .commands.sync import cancel, resume, retry, runs, sync
+from .commands.worker import jobs, worker
 from .errors import CcError
 from .store.outage import cause_of, is_transient
 
@@ -42,7 +43,7 @@ app.command(name="demo")(demo)
 app.command(name="report")(report)
 app.command(name="metrics")(metrics)
 app.command(name="discover")(discover)
-for _command in (sync, resume, retry, cancel, runs):
+for _command in (sync, resume, retry, cancel, runs, worker, jobs):
     app.command()(_command)
 
 

@@ -121,11 +121,16 @@ class ErrorKind(StrEnum):
     @property
     def auto_resumable(self) -> bool:
         """A run that ended this way may be resumed by a scheduler, without an operator."""
-        return self in _RETRYABLE or self in (
-            ErrorKind.INTERRUPTED,
-            ErrorKind.DB,
-            ErrorKind.LOST_CURSOR,
-        )
+        return self in _RETRYABLE or self in (ErrorKind.INTERRUPTED, ErrorKind.DB)
+
+    @property
+    def after_run(self) -> str:
+        """What happens to a run that ended this way: ``auto_resume`` (a worker resumes it),
+        ``superseded`` (another run took its cursor: nothing to resume) or ``needs_attention``
+        (a person must look: a 400/401, a parse failure, a foreign link, a cancel…)."""
+        if self is ErrorKind.LOST_CURSOR:
+            return "superseded"
+        return "auto_resume" if self.auto_resumable else "needs_attention"
 
     @classmethod
     def of_status(cls, status: int) -> ErrorKind:

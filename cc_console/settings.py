@@ -43,6 +43,30 @@ class Settings(BaseSettings):
         le=3600.0,
         description="How long a run waits out a database outage before it gives up (exit 2).",
     )
+    worker_tick_s: int = Field(
+        default=5,
+        description="How often the workers' scheduler looks for due templates and runs to"
+        " resume (seconds; a divisor of 60).",
+    )
+    worker_heartbeat_s: float = Field(
+        default=10.0,
+        ge=0.2,
+        le=300.0,
+        description="A worker's heartbeat; one silent for three beats is dead and its jobs"
+        " are failed, so their runs can be resumed elsewhere.",
+    )
+    worker_max_auto_resumes: int = Field(
+        default=5,
+        ge=0,
+        le=100,
+        description="How many times workers resume a run chain by themselves (0: never).",
+    )
+    worker_resume_delay_s: float = Field(
+        default=30.0,
+        ge=0.0,
+        le=86400.0,
+        description="The first automatic resume waits this long, each next one twice as long.",
+    )
     keymap_file: Path | None = Field(
         default=None, description="TOML of binding id = key; default <data_dir>/keymap.toml."
     )
@@ -54,6 +78,13 @@ class Settings(BaseSettings):
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
         return level
+
+    @field_validator("worker_tick_s")
+    @classmethod
+    def _divides_a_minute(cls, value: int) -> int:
+        if value < 1 or 60 % value:
+            raise ValueError("must divide 60: 1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30 or 60")
+        return value
 
     @property
     def keymap_path(self) -> Path:

@@ -60,3 +60,26 @@ def test_resumable_without_an_operator_only_when_the_cause_goes_by_itself() -> N
     auto = {kind for kind in ErrorKind if kind.auto_resumable}
     assert {ErrorKind.HTTP_429, ErrorKind.INTERRUPTED, ErrorKind.DB, ErrorKind.TIMEOUT} <= auto
     assert not auto & {ErrorKind.HTTP_401, ErrorKind.CANCELLED, ErrorKind.SECRET_UNAVAILABLE}
+
+
+def test_every_kind_says_what_happens_to_a_run_it_ended() -> None:
+    verdicts = {kind: kind.after_run for kind in ErrorKind}
+    assert set(verdicts.values()) == {"auto_resume", "superseded", "needs_attention"}
+    assert verdicts[ErrorKind.LOST_CURSOR] == "superseded"  # another run has the cursor
+    for kind in (
+        ErrorKind.HTTP_429,
+        ErrorKind.HTTP_503,
+        ErrorKind.TRUNCATED,
+        ErrorKind.INTERRUPTED,
+    ):
+        assert verdicts[kind] == "auto_resume", kind
+    for kind in (
+        ErrorKind.HTTP_400,
+        ErrorKind.HTTP_401,
+        ErrorKind.PARSE,
+        ErrorKind.VALIDATION,
+        ErrorKind.FOREIGN_NEXT_LINK,
+        ErrorKind.NEXT_LINK_LOOP,
+        ErrorKind.CANCELLED,
+    ):
+        assert verdicts[kind] == "needs_attention", kind

@@ -25,6 +25,51 @@ __all__ = ["cancel", "resume", "retry", "runs", "sync"]
 
 T = TypeVar("T")
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")]
+EnqueueOpt = Annotated[
+    bool,
+    typer.Option(
+        "--enqueue",
+        help="Queue it for the workers (`cc-console worker`) instead of running it here.",
+    ),
+]
+QueueOpt = Annotated[
+    str, typer.Option("--queue", help="With --enqueue: the sync queue (default: sync).")
+]
+
+
+def _enqueued(
+    database: Database, jobs: list[dict[str, Any]], queue: str, json_output: bool
+) -> None:
+    """Defer each job to the workers and say so (a template already queued is skipped)."""
+    from .worker import enqueue
+
+    done: list[dict[str, Any]] = []
+    for job in jobs:
+        action = {"resume": "resume", "retry": "retry"}.get(job["trigger"], "start")
+        job_id = enqueue(
+            database,
+            job["template_id"],
+            action=action,
+            trigger=job["trigger"],
+            created_by=job["created_by"],
+            run_id=job.get("parent_run_id"),
+            queue=queue,
+        )
+        done.append({"template_id": str(job["template_id"]), "action": action, "job_id": job_id})
+    if json_output:
+        emit_json(done if len(done) > 1 else done[0])
+        return
+    for item in done:
+        if item["job_id"] is None:
+            console.print(
+                f"template {item['template_id'][:8]}: a job is queued for it already; not queued"
+                " again (`cc-console jobs`)"
+            )
+        else:
+            console.print(
+                f"queued job {item['job_id']} ({item['action']}) for template"
+                f" {item['template_id'][:8]} on queue {queue}; a worker runs it (`cc-console jobs`)"
+            )
 
 
 def _template_ids(database: Database, refs: list[str], all_active: bool) -> list[uuid.UUID]:
@@ -149,11 +194,18 @@ def sync(
             " comparing against coordinated runs).",
         ),
     ] = False,
+    enqueue: EnqueueOpt = False,
+    queue: QueueOpt = "sync",
     json_output: JsonOpt = False,
 ) -> None:
     """Run a sync of templates (exit 0 succeeded, 1 partial/failed): a full one from the
     start, or — for an incremental template — what changed since its last completed run."""
     user = current_user(settings())
+    if enqueue and (full_refresh or detect_deletes or no_coordination):
+        raise UsageError(
+            "--enqueue runs a template as scheduled; --full-refresh, --detect-deletes and"
+            " --no-coordination are for a sync run here"
+        )
     with open_db() as database:
         ids = _template_ids(database, template or [], all_active)
         jobs = [
@@ -167,6 +219,9 @@ def sync(
             }
             for i in ids
         ]
+        if enqueue:
+            _enqueued(database, jobs, queue, json_output)
+            return
         summaries = asyncio.run(_run_all(database, jobs))
     _report(summaries, json_output)
 
@@ -183,9 +238,18 @@ async def _stale(database: Database) -> None:
     await _with_engine(database, mark_stale_runs)
 
 
-def _continue(run_ref: str, trigger: str, json_output: bool) -> None:
+def _continue(
+    run_ref: str, trigger: str, json_output: bool, enqueue: bool = False, queue: str = "sync"
+) -> None:
     user = current_user(settings())
     with open_db() as database:
+        if enqueue:
+
+            async def check(engine: AsyncEngine) -> dict[str, Any]:
+                return continue_job(await resolve_run(engine, run_ref), trigger, user)
+
+            _enqueued(database, [asyncio.run(_with_engine(database, check))], queue, json_output)
+            return
 
         def waiting(left_s: float) -> None:
             err_console.print(
@@ -209,6 +273,8 @@ def resume(
         str | None,
         typer.Option("--template", "-t", help="Resume the latest run of this template."),
     ] = None,
+    enqueue: EnqueueOpt = False,
+    queue: QueueOpt = "sync",
     json_output: JsonOpt = False,
 ) -> None:
     """Continue a failed or partial run from its cursor (a new run, parent linked)."""
@@ -221,15 +287,17 @@ def resume(
             raise NotFoundError(f"template {template!r} has no run to resume; use `sync`")
         run = str(latest)
     assert run is not None
-    _continue(run, "resume", json_output)
+    _continue(run, "resume", json_output, enqueue, queue)
 
 
 def retry(
     run: Annotated[str, typer.Argument(help="Id (or prefix) of a run to redo.")],
+    enqueue: EnqueueOpt = False,
+    queue: QueueOpt = "sync",
     json_output: JsonOpt = False,
 ) -> None:
     """Run that run's template again from the start (Silver upserts keep it exact)."""
-    _continue(run, "retry", json_output)
+    _continue(run, "retry", json_output, enqueue, queue)
 
 
 def cancel(run: Annotated[str, typer.Argument(help="Id (or prefix) of a running run.")]) -> None:

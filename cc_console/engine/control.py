@@ -6,13 +6,14 @@ engine reads it with each page it lands and between attempts.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ..errors import NotFoundError, UsageError
+from ..errors import ErrorKind, NotFoundError, StopRun, UsageError
 from ..run_ids import RunIdError, parse_run_id
 from ..store.cursors import CursorBusy, lease_remaining, wait_for_lease
 from ..store.runs import RunRow, find_runs, load_run, request_cancel
@@ -20,7 +21,33 @@ from ..store.stale import mark_stale_runs
 from ..store.templates import ActiveTemplate
 from ..store.templates import active_templates as _active_templates
 
-__all__ = ["active_templates", "continue_job", "request_cancel", "resolve_run", "settle_run"]
+__all__ = [
+    "StopRequest",
+    "active_templates",
+    "continue_job",
+    "request_cancel",
+    "resolve_run",
+    "settle_run",
+    "stop_of",
+]
+
+
+class StopRequest(asyncio.Event):
+    """An in-process ask to stop a run between attempts, saying why: an operator's cancel
+    (``cancelled``: left for a person) or a worker shutting down (``interrupted``: a worker
+    resumes it)."""
+
+    def __init__(self, kind: ErrorKind, message: str) -> None:
+        super().__init__()
+        self.kind = kind
+        self.message = message
+
+
+def stop_of(cancel: asyncio.Event | None) -> StopRun:
+    """The stop a run makes when ``cancel`` (set) asked for it."""
+    if isinstance(cancel, StopRequest):
+        return StopRun(cancel.kind, cancel.message, retryable=cancel.kind.auto_resumable)
+    return StopRun(ErrorKind.CANCELLED, "cancelled by request")
 
 
 RESUMABLE = ("failed", "partial")  # an interrupted run is one of them, with its event

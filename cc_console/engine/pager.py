@@ -33,6 +33,7 @@ from ..store.cursors import Lease, LostCursor
 from ..store.landing import CursorAdvance, Landed, PageLanding, land_page
 from ..store.runs import cancel_requested
 from ..store.templates import TemplateRow
+from .control import stop_of
 from .fetch import PageFetcher, PreparedPage, selected_schema
 from .paging import Paging
 
@@ -179,6 +180,11 @@ class Pager:
             return self.cancel_seen
         return await cancel_requested(self.engine, self.run_id)
 
+    def _stop(self) -> StopRun:
+        if self.cancel is not None and self.cancel.is_set():
+            return stop_of(self.cancel)  # in-process: an operator's or a worker's reason
+        return StopRun(ErrorKind.CANCELLED, "cancelled by request")
+
     def _fetch(self, url: str, own: bool) -> asyncio.Future[PreparedPage]:
         self.paging.fetched(url, own)
         return asyncio.ensure_future(self.fetcher.prepare(url))
@@ -186,7 +192,7 @@ class Pager:
     async def run(self, lease: Lease, skip: int, next_link: str | None) -> None:
         """Page until done. The next page is fetched while the current one lands."""
         if await self.cancelled():
-            raise StopRun(ErrorKind.CANCELLED, "cancelled by request")
+            raise self._stop()
         resuming = (
             next_link is not None and self.template.paging != "skip" and self.replication is None
         )
@@ -225,7 +231,7 @@ class Pager:
                     follow_up = moved
                 if not step.done and follow_up is None:
                     if await self.cancelled():
-                        follow_up = StopRun(ErrorKind.CANCELLED, "cancelled by request")
+                        follow_up = self._stop()
                     else:
                         own = step.next_url is None
                         url = step.next_url or self.url(step.next_skip, first=False)

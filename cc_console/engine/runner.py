@@ -45,6 +45,7 @@ from ..store.outage import DatabaseOutage, OutageGuard
 from ..store.rate_limits import paced_rate
 from ..store.stale import mark_stale_runs
 from ..store.templates import TemplateRow, load_template
+from .control import StopRequest, stop_of
 from .deletions import detect_deletions
 from .gc_tuning import tune_gc
 from .incremental import check_detect_deletes, start_keyset_run
@@ -210,10 +211,13 @@ async def run_template(
     outage_budget_s: float | None = None,
     full_refresh: bool = False,
     detect_deletes: bool = False,
+    job_id: int | None = None,
+    auto_resumes: int = 0,
 ) -> RunSummary:
     """Execute one sync run of a template and return how it ended. ``full_refresh``: an
     incremental template reads everything once (its watermark is ignored, then replaced);
-    ``detect_deletes`` with it: Silver rows the server no longer has are marked deleted."""
+    ``detect_deletes`` with it: Silver rows the server no longer has are marked deleted.
+    ``job_id``/``auto_resumes``: a worker's job runs it (see ``workers/``)."""
     tune_gc()
     template, config, record_key = await _load(engine, template_id)
     if detect_deletes:
@@ -249,6 +253,8 @@ async def run_template(
             trigger=trigger,
             sla_target_s=template.sla_target_s,
             created_by=created_by,
+            job_id=job_id,
+            auto_resumes=auto_resumes,
         )
         for companion in companions:
             await companion.started(run_id)
@@ -455,8 +461,13 @@ async def _execute(
             await _stop(outage, engine, run_id, config, "failed", event, template.resource_path)
         return "failed", f"{ErrorKind.INTERNAL}: {message}"
     except asyncio.CancelledError:
-        # Ctrl+C or a cancelled task: close the run honestly (it stays resumable)
+        # Ctrl+C or a cancelled task: close the run honestly (it stays resumable); a worker
+        # that shuts down says so, and its run is resumed by another
         status = runs.end_status(pager.pages)
+        if isinstance(cancel, StopRequest) and cancel.is_set():
+            stop = stop_of(cancel)
+            await _stop(outage, engine, run_id, config, status, (stop.kind, stop.message, True))
+            return status, f"{stop.kind}: {stop.message}"
         event = (ErrorKind.CANCELLED, "the run was cancelled", False)
         await _stop(outage, engine, run_id, config, status, event)
         return status, "cancelled: the run was interrupted by the operator"

@@ -85,6 +85,8 @@ class RunRow:
     sync_mode: str = "full"  # full, incremental or full_refresh
     keyset_from: str | None = None  # what an incremental run asked for first
     records_deleted: int | None = None  # Silver rows marked deleted (None: not detecting)
+    job_id: int | None = None  # the worker's job that ran it (None: started inline)
+    auto_resumes: int = 0  # resumes a worker made by itself in the chain up to this run
 
     @classmethod
     def of(cls, row: Any) -> RunRow:
@@ -150,6 +152,8 @@ async def create_run(
     trigger: str,
     sla_target_s: int | None,
     created_by: str,
+    job_id: int | None = None,
+    auto_resumes: int = 0,
 ) -> uuid.UUID:
     """Insert a ``running`` run and announce it."""
     async with engine.begin() as conn:
@@ -157,8 +161,9 @@ async def create_run(
             await conn.execute(
                 text(
                     "INSERT INTO cc_sync_run (config_id, template_id, parent_run_id, resource_path,"
-                    " filter_hash, trigger, status, sla_target_s, created_by) VALUES (:config,"
-                    " :template, :parent, :path, :fh, :trigger, 'running', :sla, :by) RETURNING id"
+                    " filter_hash, trigger, status, sla_target_s, created_by, job_id, auto_resumes)"
+                    " VALUES (:config, :template, :parent, :path, :fh, :trigger, 'running', :sla,"
+                    " :by, :job, :auto) RETURNING id"
                 ),
                 {
                     "config": config_id,
@@ -169,6 +174,8 @@ async def create_run(
                     "trigger": trigger,
                     "sla": sla_target_s,
                     "by": created_by,
+                    "job": job_id,
+                    "auto": auto_resumes,
                 },
             )
         ).scalar_one()

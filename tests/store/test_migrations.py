@@ -10,6 +10,11 @@ from cc_console.errors import DatabaseError
 from cc_console.settings import Settings
 from cc_console.store import migrations
 from cc_console.store.database import Database, open_database
+from cc_console.store.queue_schema import (
+    newest_queue_migration,
+    queue_schema_problem,
+    upgrade_queue_schema,
+)
 
 
 def test_models_and_migrations_agree(database: Database) -> None:
@@ -40,7 +45,12 @@ def test_downgrade_to_base_and_back(database: Database) -> None:
     leftover = [t for t in inspect(database.engine).get_table_names() if t.startswith("cc_")]
     assert leftover == []
     assert migrations.current_revision(database) is None
+    assert _queue_objects(database) == (0, 0, 0)  # procrastinate ships no downgrade: ours drops
     migrations.upgrade(database)
+    tables, functions, types = _queue_objects(database)
+    assert tables >= 4 and functions >= 10 and types >= 2
+    with database.engine.connect() as conn:
+        assert queue_schema_problem(conn) is None
     assert migrations.current_revision(database) == migrations.head_revision()
     with database.engine.connect() as conn:
         partitions = conn.scalar(
@@ -49,6 +59,32 @@ def test_downgrade_to_base_and_back(database: Database) -> None:
             )
         )
     assert partitions >= 5  # default + the retention window + months ahead
+
+
+def _queue_objects(database: Database) -> tuple[int, int, int]:
+    with database.engine.connect() as conn:
+        return tuple(  # type: ignore[return-value]
+            conn.scalar(text(sql))
+            for sql in (
+                "SELECT count(*) FROM pg_tables WHERE tablename LIKE 'procrastinate%'",
+                "SELECT count(*) FROM pg_proc WHERE proname LIKE 'procrastinate%'",
+                "SELECT count(*) FROM pg_type WHERE typname LIKE 'procrastinate%'"
+                " AND typtype IN ('e', 'c')",
+            )
+        )
+
+
+def test_a_queue_schema_other_than_ours_is_refused(database: Database) -> None:
+    with database.engine.begin() as conn:
+        conn.execute(text("UPDATE cc_queue_schema SET applied = '02.00.00_01_x.sql'"))
+    with database.engine.connect() as conn:
+        problem = queue_schema_problem(conn)
+    assert problem is not None and "02.00.00" in problem and "db upgrade" in problem
+    with database.engine.begin() as conn:  # an upgrade applies the newer changes, in order
+        conn.execute(
+            text("UPDATE cc_queue_schema SET applied = :m"), {"m": newest_queue_migration()}
+        )
+        assert upgrade_queue_schema(conn) == []
 
 
 def test_a_database_behind_head_is_refused(database: Database) -> None:

@@ -64,6 +64,10 @@ class SyncRun(Base):
             " = records_inserted + records_updated + records_unchanged))",
             name="records_split",
         ),
+        CheckConstraint("auto_resumes >= 0", name="auto_resumes_non_negative"),
+        Index("ix_cc_sync_run_job_id", "job_id", postgresql_where=text("job_id IS NOT NULL")),
+        # a template's latest run, as the workers' scheduler asks every tick
+        Index("ix_cc_sync_run_template_started", "template_id", "started_at"),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
@@ -106,6 +110,10 @@ class SyncRun(Base):
     cancel_requested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_by: Mapped[str] = mapped_column(String(100))
     message: Mapped[str | None] = mapped_column(Text)
+    # the worker's procrastinate job that ran it (NULL: started inline), and how many resumes
+    # a worker made without an operator in its chain up to it
+    job_id: Mapped[int | None] = mapped_column(BigInteger)
+    auto_resumes: Mapped[int] = mapped_column(Integer, server_default=text("0"))
 
 
 class ErrorEvent(Base):

@@ -1,0 +1,170 @@
+"""What the workers' scheduler asks every tick, and what ``jobs`` and the console show: due
+templates, runs to resume, and procrastinate's jobs beside the runs they made.
+
+procrastinate owns its tables (``procrastinate_jobs``, ``_workers``, ``_events``); we only read
+them here, joined to ours: a run carries its ``job_id``, a job's template is in its args. One
+template has at most one job queued and one running: every sync job of a template carries the
+lock and queueing lock :func:`template_lock`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ..errors import ErrorKind
+from .rows import fetch_dicts
+
+__all__ = [
+    "NOTICE_KINDS",
+    "SYNC_TASK",
+    "ResumeCandidate",
+    "auto_resume_candidates",
+    "due_templates",
+    "list_jobs",
+    "list_workers",
+    "run_cause",
+    "template_lock",
+]
+
+SYNC_TASK = "cc:sync"  # procrastinate's name of the sync task (namespace ``cc``)
+
+# kinds a run records beside its work, never the cause it ended with
+NOTICE_KINDS = (ErrorKind.CURSOR_RESTARTED.value, ErrorKind.LEGACY_WRITE.value)
+AUTO_RESUME_KINDS = tuple(k.value for k in ErrorKind if k.after_run == "auto_resume")
+
+
+def template_lock(template_id: uuid.UUID | str) -> str:
+    """The procrastinate lock and queueing lock of every sync job of a template."""
+    return f"template:{template_id}"
+
+
+_NO_JOB = (
+    "NOT EXISTS (SELECT 1 FROM procrastinate_jobs j WHERE j.status IN ('todo', 'doing')"
+    " AND (j.lock = 'template:' || t.id::text OR j.queueing_lock = 'template:' || t.id::text))"
+)
+
+# the cause a run ended with: its last event that is not a notice
+_CAUSE = (
+    "(SELECT e.kind FROM cc_error_event e WHERE e.run_id = r.id AND e.kind <> ALL(:notices)"
+    " ORDER BY e.occurred_at DESC LIMIT 1)"
+)
+
+
+async def due_templates(conn: AsyncConnection) -> list[uuid.UUID]:
+    """Scheduled templates (active, of an active config) whose interval has passed since
+    their last run started, with no run going and no job queued or running: one run each,
+    however many ticks were missed."""
+    rows = await conn.execute(
+        text(
+            "SELECT t.id FROM cc_odata_query_template t JOIN cc_api_client_config c"
+            " ON c.id = t.config_id WHERE t.is_active AND c.is_active"
+            f" AND t.schedule_interval_s IS NOT NULL AND {_NO_JOB}"
+            " AND NOT EXISTS (SELECT 1 FROM cc_sync_run r WHERE r.template_id = t.id"
+            "   AND (r.status = 'running' OR r.started_at"
+            "     > clock_timestamp() - make_interval(secs => t.schedule_interval_s)))"
+            " ORDER BY t.id"
+        )
+    )
+    return [row.id for row in rows]
+
+
+@dataclass(frozen=True)
+class ResumeCandidate:
+    """A template's latest run, ended by a cause that goes by itself, to be resumed."""
+
+    run_id: uuid.UUID
+    template_id: uuid.UUID
+    auto_resumes: int
+    cause: str
+    resume_at: datetime  # its end + the backoff for this many resumes
+
+
+async def auto_resume_candidates(
+    conn: AsyncConnection, *, max_auto_resumes: int, base_delay_s: float
+) -> list[ResumeCandidate]:
+    """Latest runs of active templates that a worker's job ran, ended failed or partial for
+    an auto-resumable cause, resumed fewer than ``max_auto_resumes`` times, with no job queued
+    or running for their template; each to be resumed ``base_delay_s * 2**auto_resumes``
+    after it ended."""
+    rows = await conn.execute(
+        text(
+            "SELECT r.id, r.template_id, r.auto_resumes, r.cause,"
+            " r.finished_at + make_interval(secs => :base * power(2, r.auto_resumes)) AS resume_at"
+            " FROM cc_odata_query_template t JOIN cc_api_client_config c ON c.id = t.config_id"
+            " CROSS JOIN LATERAL (SELECT r.*, " + _CAUSE + " AS cause FROM cc_sync_run r"
+            "   WHERE r.template_id = t.id ORDER BY r.started_at DESC LIMIT 1) r"
+            f" WHERE t.is_active AND c.is_active AND {_NO_JOB}"
+            " AND r.status IN ('failed', 'partial') AND r.job_id IS NOT NULL"
+            " AND r.auto_resumes < :max AND r.cause = ANY(:kinds) ORDER BY r.finished_at"
+        ),
+        {
+            "base": base_delay_s,
+            "max": max_auto_resumes,
+            "kinds": list(AUTO_RESUME_KINDS),
+            "notices": list(NOTICE_KINDS),
+        },
+    )
+    return [
+        ResumeCandidate(r.id, r.template_id, r.auto_resumes, r.cause, r.resume_at) for r in rows
+    ]
+
+
+async def run_cause(conn: AsyncConnection, run_id: uuid.UUID) -> str | None:
+    """The error kind a run ended with (its last event that is not a notice), or None."""
+    return (
+        await conn.execute(
+            text(f"SELECT {_CAUSE} AS cause FROM cc_sync_run r WHERE r.id = :id"),
+            {"id": run_id, "notices": list(NOTICE_KINDS)},
+        )
+    ).scalar_one_or_none()
+
+
+async def list_jobs(
+    conn: AsyncConnection, *, states: tuple[str, ...], limit: int
+) -> list[dict[str, Any]]:
+    """Sync jobs in these procrastinate states, newest first, with the run each made and its
+    template's name: what ``jobs`` prints and the Workers view shows."""
+    return await fetch_dicts(
+        conn,
+        text(
+            "SELECT j.id, j.status::text AS status, j.queue_name AS queue,"
+            " j.args->>'action' AS action, (j.args->>'template_id')::uuid AS template_id,"
+            " t.name AS template, j.scheduled_at, j.attempts, j.worker_id,"
+            " (SELECT min(ev.at) FROM procrastinate_events ev WHERE ev.job_id = j.id"
+            "   AND ev.type = 'deferred') AS deferred_at,"
+            " (SELECT max(ev.at) FROM procrastinate_events ev WHERE ev.job_id = j.id"
+            "   AND ev.type = 'started') AS started_at,"
+            " r.id AS run_id, r.status AS run_status, r.auto_resumes"
+            " FROM procrastinate_jobs j"
+            " LEFT JOIN cc_odata_query_template t ON t.id::text = j.args->>'template_id'"
+            " LEFT JOIN LATERAL (SELECT r.id, r.status, r.auto_resumes FROM cc_sync_run r"
+            "   WHERE r.job_id = j.id ORDER BY r.started_at DESC LIMIT 1) r ON true"
+            " WHERE j.task_name = :task AND j.status::text = ANY(:states)"
+            " ORDER BY j.id DESC LIMIT :limit"
+        ),
+        task=SYNC_TASK,
+        states=list(states),
+        limit=limit,
+    )
+
+
+async def list_workers(conn: AsyncConnection) -> list[dict[str, Any]]:
+    """procrastinate's registered workers with their last heartbeat and how long ago it was
+    (by the database's clock), and the sync jobs each runs."""
+    return await fetch_dicts(
+        conn,
+        text(
+            "SELECT w.id, w.last_heartbeat,"
+            " EXTRACT(EPOCH FROM clock_timestamp() - w.last_heartbeat) AS heartbeat_age_s,"
+            " (SELECT count(*) FROM procrastinate_jobs j WHERE j.worker_id = w.id"
+            "   AND j.status = 'doing' AND j.task_name = :task) AS running"
+            " FROM procrastinate_workers w ORDER BY w.id"
+        ),
+        task=SYNC_TASK,
+    )

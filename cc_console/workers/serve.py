@@ -1,0 +1,106 @@
+"""``cc-console worker``: one process of the pool, until SIGTERM or Ctrl+C.
+
+A process runs two procrastinate workers on one database engine: the **scheduler** (queue
+``schedule``, one job at a time: the tick, which procrastinate defers once per tick across the
+pool however many processes run) and the **syncer** (the sync queues, ``--concurrency`` runs at
+once), so a tick is never stuck behind long runs.
+
+SIGTERM (or SIGINT) asks every running run to stop between attempts with ``interrupted`` (its
+run ends partial or failed, resumable, and a worker resumes it); no new job is taken, and the
+process exits once they have ended — within the read timeout of the attempts in flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Callable, Sequence
+
+from procrastinate.worker import Worker
+
+from ..settings import Settings
+from ..store.database import Database
+from ..store.listen import psycopg_conninfo
+from .app import SCHEDULE_QUEUE, SYNC_QUEUE, WorkerRuntime, build_app
+
+__all__ = ["serve"]
+
+logger = logging.getLogger("cc_console.worker")
+
+
+async def serve(
+    database: Database,
+    settings: Settings,
+    *,
+    name: str,
+    concurrency: int,
+    queues: Sequence[str] = (SYNC_QUEUE,),
+    on_ready: Callable[[], None] = lambda: None,
+) -> None:
+    """Run until a stop signal; every run it started has ended when this returns."""
+    from ..migrate.follower import DualWrite
+
+    engine = database.async_engine()
+    dual_write = DualWrite(engine)  # a config that dual-writes does so from workers too
+    runtime = WorkerRuntime(engine=engine, name=name, settings=settings, companions=[dual_write])
+    conninfo = psycopg_conninfo(database.url)
+    scheduling = build_app(conninfo, tick_s=settings.worker_tick_s)
+    syncing = build_app(conninfo)
+    heartbeat = settings.worker_heartbeat_s
+    common = {
+        "install_signal_handlers": False,
+        "additional_context": {"runtime": runtime},
+        "update_heartbeat_interval": heartbeat,
+        "stalled_worker_timeout": 3 * heartbeat,
+        "fetch_job_polling_interval": max(1.0, heartbeat),
+    }
+    try:
+        async with scheduling.open_async(), syncing.open_async():
+            workers = [
+                Worker(
+                    scheduling,
+                    queues=[SCHEDULE_QUEUE],
+                    concurrency=1,
+                    name=f"{name}/schedule",
+                    delete_jobs="successful",  # ticks leave nothing behind
+                    **common,  # type: ignore[arg-type]
+                ),
+                Worker(
+                    syncing,
+                    queues=list(queues),
+                    concurrency=concurrency,
+                    name=f"{name}/sync",
+                    **common,  # type: ignore[arg-type]
+                ),
+            ]
+
+            def stop(signum: int) -> None:
+                logger.warning(
+                    "worker %s: %s, stopping %d run(s) between attempts",
+                    name,
+                    signal.Signals(signum).name,
+                    len(runtime.stops),
+                )
+                runtime.stopping = True
+                for request in list(runtime.stops):
+                    request.set()
+                for worker in workers:
+                    worker.stop()  # type: ignore[no-untyped-call]
+
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(signum, stop, signum)
+            try:
+                running = [
+                    asyncio.create_task(worker.run())  # type: ignore[no-untyped-call]
+                    for worker in workers
+                ]
+                on_ready()
+                await asyncio.gather(*running)
+            finally:
+                for signum in (signal.SIGTERM, signal.SIGINT):
+                    loop.remove_signal_handler(signum)
+    finally:
+        await dual_write.aclose()
+        await engine.dispose()
