@@ -151,13 +151,14 @@ def case(api: str, count: int, top: int, records: int) -> dict[str, object]:
         database.dispose()
     seconds = (totals.last - totals.first).total_seconds()
     waits.sort()
+    landed = int(totals.landed or 0)
     return {
         "workers": count,
         "runs_succeeded": totals.ok,
-        "records": int(totals.landed or 0),
+        "records": landed,
         "records_expected": TEMPLATES * records,
         "seconds": round(seconds, 2),
-        "records_per_s": round((totals.landed or 0) / seconds),
+        "records_per_s": round(landed / seconds),
         "jobs_started": len(waits),
         "enqueue_to_start_p50_s": round(statistics.median(waits), 3),
         "enqueue_to_start_p95_s": round(_p95(waits), 3),
