@@ -16,6 +16,7 @@ from ..settings import current_user
 from ..sim import run_in_thread, sim_config
 from ..store.configs import add_config, get_config, update_config
 from ..store.database import Database
+from ..store.runs import latest_run_id
 from ..store.templates import add_template
 from .common import err_console, open_db, session_scope, settings
 
@@ -30,6 +31,7 @@ Theme = Annotated[
 
 DEMO_CONFIG = "demo"
 DEMO_KEY = "demo-key-not-a-secret"  # the simulator's fake key; it is masked like a real one
+DEMO_EVERY_S = 120  # the demo's worker syncs each template again this often
 # name, resource, OData options
 DEMO_TEMPLATES: list[tuple[str, str, dict[str, Any]]] = [
     ("demo-studies", "/studies/odata", {}),
@@ -108,12 +110,18 @@ def seed_demo(
                 resource_path=resource,
                 params=params,
                 name=name,
-                schedule_interval_s=None,
+                schedule_interval_s=DEMO_EVERY_S,
                 sla_target_s=120,
                 user=user,
             )
             ids.append(row.id)
     return ids
+
+
+def never_synced(database: Database, template_ids: list[Any]) -> list[Any]:
+    """The templates of ``template_ids`` that have no run yet."""
+    with database.engine.connect() as conn:
+        return [t for t in template_ids if latest_run_id(conn, t) is None]
 
 
 def demo(
@@ -144,13 +152,26 @@ def demo(
     with open_db() as database, run_in_thread(config) as running:
         err_console.print(f"simulated API on {running.api_url} (flaky, {per_second:g} req/s)")
         template_ids = seed_demo(database, running.api_url, user, key_file)
-        starts = template_ids if sync and not read_only else []
-        make_app(
+        app = make_app(
             current,
             database,
             read_only=read_only,
             theme=theme,
-            start_templates=starts,
             trigger="demo",
             companions=run_companions,
-        ).run()
+        )
+        if read_only or not sync:
+            app.run()
+            return
+        from .worker import background_worker, enqueue
+
+        log = current.data_dir / "demo-worker.log"
+        with background_worker(log, "demo", len(template_ids)):
+            # never synced: at once; the others when due, and partial runs are resumed
+            for template_id in never_synced(database, template_ids):
+                enqueue(database, template_id, action="start", trigger="demo", created_by=user)
+            err_console.print(
+                f"a worker syncs the demo's templates now and every {DEMO_EVERY_S} s, resuming"
+                f" partial runs by itself (log: {log})"
+            )
+            app.run()

@@ -7,7 +7,12 @@ import asyncio
 import logging
 import os
 import socket
+import subprocess
+import sys
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -23,7 +28,7 @@ from ..workers.app import SYNC_QUEUE, build_app, defer_sync
 from ..workers.serve import serve
 from .common import console, emit_json, err_console, open_db, settings
 
-__all__ = ["enqueue", "jobs", "worker"]
+__all__ = ["background_worker", "enqueue", "jobs", "worker"]
 
 JOB_STATES = ("todo", "doing", "failed", "succeeded", "cancelled", "aborted")
 
@@ -180,3 +185,35 @@ def enqueue(
             )
 
     return asyncio.run(defer())
+
+
+@contextmanager
+def background_worker(log_path: Path, name: str, concurrency: int) -> Iterator[int]:
+    """A `cc-console worker` process beside this one (the demo's): its output goes to
+    ``log_path``; it gets SIGTERM on the way out, so its runs end resumable. Yields its pid."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("a", encoding="utf-8") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "cc_console",
+                "worker",
+                "--name",
+                name,
+                "--concurrency",
+                str(concurrency),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,  # it shares the terminal's session: a hangup stops it too
+        )
+        try:
+            yield process.pid
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)

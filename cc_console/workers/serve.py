@@ -5,7 +5,7 @@ A process runs two procrastinate workers on one database engine: the **scheduler
 pool however many processes run) and the **syncer** (the sync queues, ``--concurrency`` runs at
 once), so a tick is never stuck behind long runs.
 
-SIGTERM (or SIGINT) asks every running run to stop between attempts with ``interrupted`` (its
+SIGTERM (or SIGINT, or SIGHUP) asks every running run to stop between attempts with ``interrupted`` (its
 run ends partial or failed, resumable, and a worker resumes it); no new job is taken, and the
 process exits once they have ended — within the read timeout of the attempts in flight.
 """
@@ -27,6 +27,9 @@ from .app import SCHEDULE_QUEUE, SYNC_QUEUE, WorkerRuntime, build_app
 __all__ = ["serve"]
 
 logger = logging.getLogger("cc_console.worker")
+
+# a closed terminal (SIGHUP) stops a worker as gracefully as SIGTERM or Ctrl+C
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
 
 async def serve(
@@ -53,7 +56,7 @@ async def serve(
         "additional_context": {"runtime": runtime},
         "update_heartbeat_interval": heartbeat,
         "stalled_worker_timeout": 3 * heartbeat,
-        "fetch_job_polling_interval": max(1.0, heartbeat),
+        "fetch_job_polling_interval": 1.0,  # a job scheduled for later starts within 1 s
     }
     try:
         async with scheduling.open_async(), syncing.open_async():
@@ -89,7 +92,7 @@ async def serve(
                     worker.stop()  # type: ignore[no-untyped-call]
 
             loop = asyncio.get_running_loop()
-            for signum in (signal.SIGTERM, signal.SIGINT):
+            for signum in STOP_SIGNALS:
                 loop.add_signal_handler(signum, stop, signum)
             try:
                 running = [
@@ -99,7 +102,7 @@ async def serve(
                 on_ready()
                 await asyncio.gather(*running)
             finally:
-                for signum in (signal.SIGTERM, signal.SIGINT):
+                for signum in STOP_SIGNALS:
                     loop.remove_signal_handler(signum)
     finally:
         await dual_write.aclose()

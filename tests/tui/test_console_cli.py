@@ -7,8 +7,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
-from cc_console.commands.console import DEMO_TEMPLATES, _demo_key_file, seed_demo
+from cc_console.commands.console import (
+    DEMO_EVERY_S,
+    DEMO_TEMPLATES,
+    _demo_key_file,
+    never_synced,
+    seed_demo,
+)
 from cc_console.errors import UsageError
 from cc_console.settings import Settings
 from cc_console.sim import run_in_thread, sim_config
@@ -116,3 +123,19 @@ async def test_demo_setup_starts_every_template_against_the_flaky_simulator(
             )
         assert {r["trigger"] for r in runs(app)} == {"demo"}
         assert all(r["records"] > 0 for r in runs(app))
+
+
+def test_the_demo_schedules_its_templates_and_starts_only_the_never_synced(
+    database, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    from tests.store.test_schema import insert_run
+
+    ids = seed_demo(database, "http://127.0.0.1:1/api/v1", "tester", _demo_key_file(tmp_path))
+    with database.engine.begin() as conn:
+        every = conn.execute(
+            text("SELECT DISTINCT schedule_interval_s FROM cc_odata_query_template")
+        ).all()
+        config = conn.execute(text("SELECT id FROM cc_api_client_config")).scalar_one()
+        insert_run(conn, config, template_id=ids[0], status="partial")
+    assert every == [(DEMO_EVERY_S,)]  # its worker keeps them syncing
+    assert never_synced(database, ids) == ids[1:]  # the partial one is the worker's to resume
