@@ -16,6 +16,7 @@ from ..engine.control import continue_job, request_cancel, resolve_run, settle_r
 from ..errors import NotFoundError, UsageError
 from ..settings import current_user
 from ..store.database import Database
+from ..store.jobs import run_outcomes
 from ..store.runs import RunRow, database_clock, latest_run_id, recent_runs
 from ..store.templates import active_template_ids, find_template
 from .common import console, emit_json, err_console, open_db, session_scope, settings
@@ -340,6 +341,8 @@ _RUN_JSON = (
     "error_count",
     "wait_s",
     "message",
+    "job_id",
+    "auto_resumes",
 )
 
 
@@ -352,10 +355,19 @@ def runs(
         asyncio.run(_stale(database))
         with database.engine.connect() as conn:
             rows = recent_runs(conn, limit)
+            after = run_outcomes(
+                conn,
+                [r.id for r in rows],
+                max_auto_resumes=settings().worker_max_auto_resumes,
+            )
     if json_output:
         emit_json(
             [
-                {**{name: getattr(r, name) for name in _RUN_JSON}, "reconciled": r.reconciled}
+                {
+                    **{name: getattr(r, name) for name in _RUN_JSON},
+                    "reconciled": r.reconciled,
+                    "after": after.get(r.id),
+                }
                 for r in rows
             ]
         )
@@ -374,6 +386,7 @@ def runs(
         "req",
         "429",
         "err",
+        "after",
         box=None,
     )
     for r in rows:
@@ -390,5 +403,6 @@ def runs(
             str(r.requests),
             str(r.http_429_count),
             str(r.error_count),
+            after.get(r.id, ""),
         )
     console.print(table)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..errors import ErrorKind
@@ -29,6 +29,7 @@ __all__ = [
     "list_jobs",
     "list_workers",
     "run_cause",
+    "run_outcomes",
     "template_lock",
 ]
 
@@ -168,3 +169,42 @@ async def list_workers(conn: AsyncConnection) -> list[dict[str, Any]]:
         ),
         task=SYNC_TASK,
     )
+
+
+_OUTCOMES = text(
+    "SELECT r.id, r.job_id, r.auto_resumes, " + _CAUSE + " AS cause,"
+    " (SELECT c.id FROM cc_sync_run c WHERE c.parent_run_id = r.id"
+    "   ORDER BY c.started_at LIMIT 1) AS child,"
+    # the run that took its cursor: the newest other run of the cursor started before it ended
+    " (SELECT o.id FROM cc_sync_run o WHERE o.config_id = r.config_id"
+    "   AND o.resource_path = r.resource_path AND o.filter_hash IS NOT DISTINCT FROM r.filter_hash"
+    "   AND o.id <> r.id AND o.started_at <= r.finished_at ORDER BY o.started_at DESC LIMIT 1)"
+    "   AS holder"
+    " FROM cc_sync_run r WHERE r.id = ANY(:ids) AND r.status IN ('failed', 'partial')"
+)
+
+
+def run_outcomes(
+    conn: Connection, run_ids: list[uuid.UUID], *, max_auto_resumes: int
+) -> dict[uuid.UUID, str]:
+    """What becomes of each failed or partial run (``runs`` shows it): ``resumed by <run>``,
+    ``auto-resume`` (a worker will), ``resumable`` (started inline: ``cc-console resume``),
+    ``superseded by <run>`` (another run took its cursor) or ``needs attention``."""
+    outcomes: dict[uuid.UUID, str] = {}
+    rows = conn.execute(_OUTCOMES, {"ids": run_ids, "notices": list(NOTICE_KINDS)})
+    for row in rows:
+        verdict = ErrorKind(row.cause).after_run if row.cause else "needs_attention"
+        if row.child is not None:
+            outcomes[row.id] = f"resumed by {str(row.child)[:8]}"
+        elif verdict == "superseded":
+            holder = "another run" if row.holder is None else str(row.holder)[:8]
+            outcomes[row.id] = f"superseded by {holder}"
+        elif verdict == "auto_resume" and row.job_id is None:
+            outcomes[row.id] = "resumable"
+        elif verdict == "auto_resume" and row.auto_resumes < max_auto_resumes:
+            outcomes[row.id] = "auto-resume"
+        elif verdict == "auto_resume":
+            outcomes[row.id] = "needs attention (auto-resumes spent)"
+        else:
+            outcomes[row.id] = "needs attention"
+    return outcomes

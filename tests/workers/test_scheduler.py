@@ -238,3 +238,44 @@ async def test_jobs_of_a_dead_worker_are_failed_so_their_template_can_run(
     assert [j.status for j in jobs_of(t, template)][0] == "failed"
     assert t.scalar("SELECT count(*) FROM procrastinate_workers WHERE id = :w", w=dead) == 0
     assert len(result.started) == 1  # its lock is free: the template runs again
+
+
+async def test_runs_say_what_becomes_of_each_that_did_not_succeed(tenant, runtime) -> None:  # type: ignore[no-untyped-def]
+    from cc_console.store.jobs import run_outcomes
+
+    t = tenant()
+    engine = runtime.engine
+    cases = {
+        "auto-resume": await ended_run(engine, t, t.template("/studies/odata")),
+        "resumable": await ended_run(engine, t, t.template("/sites/odata"), job_id=None),
+        "needs attention": await ended_run(
+            engine, t, t.template("/patients/odata"), cause=ErrorKind.HTTP_401
+        ),
+        "needs attention (auto-resumes spent)": await ended_run(
+            engine, t, t.template("/visits/odata"), auto_resumes=2
+        ),
+    }
+    subjects = t.template("/subjects/odata")
+    holder = await ended_run(engine, t, subjects, ago_s=200)
+    lost = await ended_run(engine, t, subjects, cause=ErrorKind.LOST_CURSOR)
+    with t.database.engine.begin() as conn:  # both of one cursor: the same path and filter
+        conn.execute(
+            text("UPDATE cc_sync_run SET resource_path = '/subjects/odata' WHERE id IN (:a, :b)"),
+            {"a": holder, "b": lost},
+        )
+        parent = cases["resumable"]
+        child = conn.execute(
+            text(
+                "INSERT INTO cc_sync_run (config_id, template_id, parent_run_id, resource_path,"
+                " trigger, status, created_by) SELECT config_id, template_id, id, resource_path,"
+                " 'resume', 'running', 't' FROM cc_sync_run WHERE id = :p RETURNING id"
+            ),
+            {"p": parent},
+        ).scalar_one()
+        outcomes = run_outcomes(conn, [*cases.values(), lost, child], max_auto_resumes=2)
+    assert outcomes[lost] == f"superseded by {str(holder)[:8]}"
+    assert outcomes[parent] == f"resumed by {str(child)[:8]}"
+    assert child not in outcomes  # running: nothing to say yet
+    for expected, run_id in cases.items():
+        if run_id != parent:
+            assert outcomes[run_id] == expected
