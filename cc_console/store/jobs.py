@@ -26,6 +26,8 @@ __all__ = [
     "ResumeCandidate",
     "auto_resume_candidates",
     "due_templates",
+    "job_counts",
+    "schedule_view",
     "list_jobs",
     "list_workers",
     "run_cause",
@@ -208,3 +210,40 @@ def run_outcomes(
         else:
             outcomes[row.id] = "needs attention"
     return outcomes
+
+
+async def job_counts(conn: AsyncConnection) -> dict[str, int]:
+    """Sync jobs by procrastinate state (``todo`` split into ``queued`` and ``scheduled``:
+    due later)."""
+    rows = await conn.execute(
+        text(
+            "SELECT CASE WHEN status = 'todo' AND scheduled_at > clock_timestamp()"
+            " THEN 'scheduled' WHEN status = 'todo' THEN 'queued' ELSE status::text END AS state,"
+            " count(*) AS n FROM procrastinate_jobs WHERE task_name = :task GROUP BY 1"
+        ),
+        {"task": SYNC_TASK},
+    )
+    return {row.state: row.n for row in rows}
+
+
+async def schedule_view(conn: AsyncConnection) -> list[dict[str, Any]]:
+    """Each scheduled template (active, of an active config): its interval, its last run's
+    start and status, when it is next due (its last start + interval; now when it has never
+    run) and seconds until then, by the database's clock; and whether a job is queued."""
+    return await fetch_dicts(
+        conn,
+        text(
+            "SELECT t.id, COALESCE(t.name, t.resource_path) AS template, t.schedule_interval_s,"
+            " last.started_at AS last_started_at, last.status AS last_status,"
+            " COALESCE(last.started_at + make_interval(secs => t.schedule_interval_s),"
+            "   clock_timestamp()) AS next_due_at,"
+            " GREATEST(0, EXTRACT(EPOCH FROM COALESCE(last.started_at + make_interval(secs =>"
+            "   t.schedule_interval_s), clock_timestamp()) - clock_timestamp())) AS due_in_s,"
+            f" NOT {_NO_JOB} AS job_pending"
+            " FROM cc_odata_query_template t JOIN cc_api_client_config c ON c.id = t.config_id"
+            " LEFT JOIN LATERAL (SELECT r.started_at, r.status FROM cc_sync_run r"
+            "   WHERE r.template_id = t.id ORDER BY r.started_at DESC LIMIT 1) last ON true"
+            " WHERE t.is_active AND c.is_active AND t.schedule_interval_s IS NOT NULL"
+            " ORDER BY next_due_at, template"
+        ),
+    )

@@ -69,6 +69,7 @@ class ConsoleApp(App[None]):
         binding("cancel"),
         binding("audit"),
         binding("reports"),
+        binding("workers", show=False),  # the footer is full at 80 columns: help and palette
     ]
 
     def __init__(
@@ -282,6 +283,11 @@ class ConsoleApp(App[None]):
         from .screens.reports import ReportsScreen
 
         self.push_screen(ReportsScreen())
+
+    def action_workers(self) -> None:
+        from .screens.workers import WorkersScreen
+
+        self.push_screen(WorkersScreen())
 
     async def action_start_sync(self) -> None:
         assert self.aengine is not None

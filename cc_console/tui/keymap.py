@@ -28,6 +28,7 @@ ACTIONS: dict[str, tuple[str, str, str, str]] = {
     "cancel": ("c", "cancel_run", "Cancel", "cancel the selected running run"),
     "audit": ("a", "audit", "Audit", "open the audit browser"),
     "reports": ("p", "reports", "Reports", "SLA, throttling, validation and audit reports"),
+    "workers": ("W", "workers", "Workers", "the worker pool: workers, jobs by state, next due"),
     "filter": ("slash", "filter", "Filter", "filter the focused pane"),
     "follow": ("F", "follow", "Follow", "follow the newest request"),
     "pause": ("space", "pause", "Pause", "pause the live requests pane"),

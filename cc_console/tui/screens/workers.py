@@ -1,0 +1,122 @@
+"""The worker pool as an SRE watches it: workers alive with their heartbeat, jobs by state,
+and when each scheduled template is next due. Read every two seconds; it writes nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.widgets import DataTable, Static
+
+from ...settings import load_settings
+from ...store.jobs import job_counts, list_workers, schedule_view
+from ..components.key_bar import KeyBar
+from ..format import duration, plain
+from .base import DetailScreen
+
+__all__ = ["WorkersScreen"]
+
+JOB_STATES = ("queued", "scheduled", "doing", "failed", "succeeded", "cancelled", "aborted")
+REFRESH_S = 2.0
+
+
+class WorkersScreen(DetailScreen):
+    """Workers, jobs and the schedule (`cc-console worker` runs them)."""
+
+    HELP = (
+        "The worker pool: each worker process registers two procrastinate workers (schedule"
+        " and sync) with a heartbeat; a worker silent for three beats is dead and its jobs are"
+        " failed so their runs resume elsewhere. Jobs by state, and when each scheduled"
+        " template is next due. Start workers with `cc-console worker`."
+    )
+
+    def __init__(self, crumbs: list[str] | None = None) -> None:
+        super().__init__(crumbs or ["Dashboard"], id="workers")
+        self.data: dict[str, Any] = {}
+        self.heartbeat_s = load_settings().worker_heartbeat_s
+
+    @property
+    def crumb(self) -> str:
+        return "Workers"
+
+    def compose(self) -> ComposeResult:
+        yield self.breadcrumb()
+        yield Static(id="workers-head", classes="report-head")
+        yield DataTable(id="table-workers", cursor_type="row")
+        yield Static(id="jobs-head", classes="report-head")
+        yield DataTable(id="table-schedule", cursor_type="row")
+        yield KeyBar()
+
+    def on_mount(self) -> None:
+        self.query_one("#table-workers", DataTable).add_columns(
+            "worker", "last heartbeat", "ago", "running"
+        )
+        self.query_one("#table-schedule", DataTable).add_columns(
+            "template", "every", "last run", "status", "next due", "in"
+        )
+        self.load()
+        self.set_interval(REFRESH_S, self.load)
+
+    @work(group="workers", exclusive=True, exit_on_error=False)
+    async def load(self) -> None:
+        async with self.engine().connect() as conn:
+            data = {
+                "workers": await list_workers(conn),
+                "jobs": await job_counts(conn),
+                "schedule": await schedule_view(conn),
+            }
+        self.data = data
+        self._show()
+
+    def _show(self) -> None:
+        self.show_crumbs(f"refreshed every {REFRESH_S:g} s")
+        beat = self.heartbeat_s
+        workers = self.data["workers"]
+        alive = [w for w in workers if w["heartbeat_age_s"] <= 3 * beat]
+        head = Text(f"{len(alive)} worker(s) alive", style="bold green" if alive else "bold")
+        if len(workers) > len(alive):
+            head.append(f", {len(workers) - len(alive)} silent", style="bold red")
+        if not workers:
+            head.append(" — start one with `cc-console worker`", style="dim")
+        self.query_one("#workers-head", Static).update(head)
+        table = self.query_one("#table-workers", DataTable)
+        table.clear()
+        for w in workers:
+            age = float(w["heartbeat_age_s"])
+            late = age > 3 * beat
+            table.add_row(
+                str(w["id"]),
+                w["last_heartbeat"].astimezone().strftime("%H:%M:%S"),
+                Text(duration(age), style="bold red" if late else ""),
+                str(w["running"]),
+            )
+        counts = self.data["jobs"]
+        jobs = Text("jobs  ", style="bold")
+        for state in JOB_STATES:
+            count = counts.get(state, 0)
+            style = "bold red" if state == "failed" and count else ("" if count else "dim")
+            jobs.append(f"{state} {count}   ", style=style)
+        self.query_one("#jobs-head", Static).update(jobs)
+        schedule = self.query_one("#table-schedule", DataTable)
+        schedule.clear()
+        for t in self.data["schedule"]:
+            last = t["last_started_at"]
+            due_in = float(t["due_in_s"])
+            schedule.add_row(
+                plain(t["template"]),
+                duration(t["schedule_interval_s"]),
+                "never" if last is None else last.astimezone().strftime("%m-%d %H:%M:%S"),
+                t["last_status"] or "",
+                t["next_due_at"].astimezone().strftime("%H:%M:%S"),
+                _due(t["last_status"], t["job_pending"], due_in),
+            )
+
+
+def _due(last_status: str | None, job_pending: bool, due_in_s: float) -> str:
+    if last_status == "running":
+        return "running"
+    if job_pending:
+        return "queued"
+    return "due" if due_in_s <= 0 else duration(due_in_s)
