@@ -22,9 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ..errors import DatabaseError
 from ..store.database import Database
 from ..store.jobs import list_jobs
-from ..store.listen import psycopg_conninfo
 from ..store.queue_schema import queue_schema_problem
-from ..workers.app import SYNC_QUEUE, build_app, defer_sync
+from ..workers.app import SYNC_QUEUE
+from ..workers.app import enqueue as enqueue_on
 from ..workers.serve import serve
 from .common import console, emit_json, err_console, open_db, settings
 
@@ -170,21 +170,17 @@ def enqueue(
 ) -> int | None:
     """Defer one sync job for the workers; None when the template has one queued already."""
     _check_queue(database)
-
-    async def defer() -> int | None:
-        app = build_app(psycopg_conninfo(database.url))
-        async with app.open_async():
-            return await defer_sync(
-                app,
-                template_id,
-                action=action,
-                trigger=trigger,
-                created_by=created_by,
-                run_id=run_id,
-                queue=queue,
-            )
-
-    return asyncio.run(defer())
+    return asyncio.run(
+        enqueue_on(
+            database.url,
+            template_id,
+            action=action,
+            trigger=trigger,
+            created_by=created_by,
+            run_id=run_id,
+            queue=queue,
+        )
+    )
 
 
 @contextmanager

@@ -30,6 +30,7 @@ __all__ = [
     "schedule_view",
     "list_jobs",
     "list_workers",
+    "workers_alive",
     "run_cause",
     "run_outcomes",
     "template_lock",
@@ -247,3 +248,23 @@ async def schedule_view(conn: AsyncConnection) -> list[dict[str, Any]]:
             " ORDER BY next_due_at, template"
         ),
     )
+
+
+async def workers_alive(conn: AsyncConnection, *, silent_after_s: float) -> int:
+    """Workers whose heartbeat is younger than ``silent_after_s`` (by the database's clock);
+    none when procrastinate's schema is not installed."""
+    installed = (
+        await conn.execute(text("SELECT to_regclass('procrastinate_workers') IS NOT NULL"))
+    ).scalar_one()
+    if not installed:
+        return 0
+    count: int = (
+        await conn.execute(
+            text(
+                "SELECT count(*) FROM procrastinate_workers WHERE last_heartbeat"
+                " > clock_timestamp() - make_interval(secs => :s)"
+            ),
+            {"s": silent_after_s},
+        )
+    ).scalar_one()
+    return count

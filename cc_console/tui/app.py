@@ -26,11 +26,14 @@ from textual.worker import Worker, WorkerState
 from ..engine import CompanionFactory, RunCompanion, mark_stale_runs, run_template
 from ..engine.control import active_templates, continue_job, request_cancel
 from ..errors import CcError
+from ..settings import load_settings
 from ..store.dashboard import load_dashboard
 from ..store.database import Database
+from ..store.jobs import workers_alive
 from ..store.listen import listen_events
 from ..store.runs import run_view
 from ..store.templates import ActiveTemplate
+from ..workers.app import enqueue
 from .keymap import binding
 from .messages import DashboardLoaded, DataChanged, LinkState
 from .palette import ConsoleCommands
@@ -309,8 +312,35 @@ class ConsoleApp(App[None]):
     def start_sync_of(self, template: ActiveTemplate) -> None:
         """Start a run of ``template``."""
         # the operator started it here: a console run, also in the demo
-        self.start_run({"template_id": template.id, "trigger": "console"}, label=template.name)
-        self.notify(f"sync of {template.name} started", markup=False)
+        self.launch({"template_id": template.id, "trigger": "console"}, f"sync of {template.name}")
+
+    def launch(self, job: dict[str, Any], label: str) -> None:
+        """Start ``job`` here — or, when workers are alive, queue it for them."""
+        self._launch(job, label)
+
+    @work(group="control", exit_on_error=False)
+    async def _launch(self, job: dict[str, Any], label: str) -> None:
+        assert self.aengine is not None
+        silent_after_s = 3 * load_settings().worker_heartbeat_s
+        async with self.aengine.connect() as conn:
+            alive = await workers_alive(conn, silent_after_s=silent_after_s)
+        if not alive:
+            self.start_run(job, label)
+            self.notify(f"{label} started", markup=False)
+            return
+        job_id = await enqueue(
+            self.database.url,
+            job["template_id"],
+            action={"resume": "resume", "retry": "retry"}.get(job["trigger"], "start"),
+            trigger=job["trigger"],
+            created_by=job.get("created_by", self.user),
+            run_id=job.get("parent_run_id"),
+        )
+        if job_id is None:
+            self.notify(f"{label}: a job is queued for it already", markup=False)
+        else:
+            self.notify(f"{label} queued for the workers (job {job_id})", markup=False)
+        self._dirty = True
 
     def _selected_run(self) -> dict[str, Any] | None:
         getter = getattr(self.screen, "selected_run", None)
@@ -353,14 +383,12 @@ class ConsoleApp(App[None]):
             return
         label = f"{trigger} of {str(run['id'])[:8]}"
         if trigger == "resume":
-            self.start_run(job, label)
-            self.notify(f"{label} started", markup=False)
+            self.launch(job, label)
             return
 
         def confirmed(yes: bool | None) -> None:
             if yes:
-                self.start_run(job, label)
-                self.notify(f"{label} started", markup=False)
+                self.launch(job, label)
 
         self.push_screen(
             ConfirmScreen(

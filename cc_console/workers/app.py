@@ -21,6 +21,7 @@ from typing import Any
 import procrastinate
 from procrastinate import exceptions as procrastinate_errors
 from procrastinate.job_context import JobContext
+from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..engine import RunCompanion
@@ -35,6 +36,7 @@ __all__ = [
     "WorkerRuntime",
     "build_app",
     "defer_sync",
+    "enqueue",
 ]
 
 SYNC_QUEUE = "sync"
@@ -114,3 +116,12 @@ async def defer_sync(
     except procrastinate_errors.AlreadyEnqueued:
         return None
     return job_id
+
+
+async def enqueue(url: URL, template_id: uuid.UUID, **options: Any) -> int | None:
+    """:func:`defer_sync` from outside a worker (the CLI's ``--enqueue``, the console)."""
+    from ..store.listen import psycopg_conninfo
+
+    app = build_app(psycopg_conninfo(url))
+    async with app.open_async():
+        return await defer_sync(app, template_id, **options)

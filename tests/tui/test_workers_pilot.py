@@ -59,3 +59,39 @@ async def test_the_workers_view_shows_the_pool_its_jobs_and_the_schedule(
         assert studies[3] == "running" and studies[5] == "running"  # not "due" while it runs
         await pilot.press("escape")
         assert not isinstance(app.screen, WorkersScreen)
+
+
+async def test_with_workers_alive_the_console_queues_instead_of_running_here(
+    console_app, seeded
+) -> None:  # type: ignore[no-untyped-def]
+    with seeded.engine.begin() as conn:
+        conn.execute(text("INSERT INTO procrastinate_workers (last_heartbeat) VALUES (now())"))
+    app = console_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot)
+        app.launch({"template_id": seed.TEMPLATES["studies"], "trigger": "console"}, "sync")
+        app.launch(
+            {
+                "template_id": seed.TEMPLATES["subjects"],
+                "trigger": "resume",
+                "parent_run_id": seed.RUN_PARTIAL,
+                "created_by": "tester",
+            },
+            "resume",
+        )
+        for _ in range(100):
+            with seeded.engine.connect() as conn:
+                jobs = (
+                    conn.execute(text("SELECT args FROM procrastinate_jobs ORDER BY id"))
+                    .scalars()
+                    .all()
+                )
+            if len(jobs) == 2:
+                break
+            await pilot.pause(0.05)
+        assert not app.console_runs  # nothing runs in the console's own process
+    assert [(j["action"], j["trigger"]) for j in jobs] == [
+        ("start", "console"),
+        ("resume", "resume"),
+    ]
+    assert jobs[1]["run_id"] == str(seed.RUN_PARTIAL) and jobs[1]["created_by"] == "tester"
