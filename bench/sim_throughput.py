@@ -56,8 +56,11 @@ def start(command: list[str], port: int) -> subprocess.Popen[bytes]:
     raise SystemExit("server did not start")
 
 
-def start_clean_sim(records: int, key: str) -> tuple[subprocess.Popen[bytes], int]:
-    """``cc-console sim`` (clean, no rate limit, ``records`` patient-visits) on a free port."""
+def start_clean_sim(
+    records: int, key: str, latency_ms: float = 0
+) -> tuple[subprocess.Popen[bytes], int]:
+    """``cc-console sim`` (clean, no rate limit, ``records`` patient-visits, ``latency_ms``
+    added to each request) on a free port."""
     port = free_port()
     command = [
         sys.executable,
@@ -73,6 +76,8 @@ def start_clean_sim(records: int, key: str) -> tuple[subprocess.Popen[bytes], in
         key,
         "--records",
         f"patient-visits={records}",
+        "--latency-ms",
+        str(latency_ms),
     ]
     return start(command, port), port
 

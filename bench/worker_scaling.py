@@ -27,7 +27,7 @@ from pathlib import Path
 from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from sim_throughput import free_port, start  # noqa: E402
+from sim_throughput import start_clean_sim  # noqa: E402
 from sync_throughput import fresh_database  # noqa: E402
 
 from cc_console.odata import canonical_params, filter_hash, params_hash  # noqa: E402
@@ -104,7 +104,16 @@ def case(api: str, count: int, top: int, records: int) -> dict[str, object]:
     database = open_database(Settings(database_url=url), migrate=False)
     pool = workers(url, count)
     try:
-        time.sleep(3)  # the workers start (imports, connect): not part of the job overhead
+        # every worker up (each process registers a scheduling and a syncing worker) before
+        # the jobs are queued: a worker's start-up is not the queue's overhead
+        with database.engine.connect() as conn:
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                up = conn.execute(text("SELECT count(*) FROM procrastinate_workers")).scalar_one()
+                conn.commit()
+                if up >= 2 * count:
+                    break
+                time.sleep(0.1)
         asyncio.run(enqueue_all(url, templates))
         deadline = time.monotonic() + 600
         with database.engine.connect() as conn:
@@ -174,27 +183,7 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=2000, help="patient-visits per template")
     parser.add_argument("--top", type=int, default=100)
     args = parser.parse_args()
-    port = free_port()
-    sim = start(
-        [
-            sys.executable,
-            "-m",
-            "cc_console",
-            "sim",
-            "--port",
-            str(port),
-            "--profile",
-            "clean",
-            "--no-rate-limit",
-            "--latency-ms",
-            "100",
-            "--api-key",
-            KEY,
-            "--records",
-            f"patient-visits={args.records}",
-        ],
-        port,
-    )
+    sim, port = start_clean_sim(args.records, KEY, latency_ms=100)
     api = f"http://127.0.0.1:{port}/api/v1"
     try:
         cases = {n: case(api, n, args.top, args.records) for n in (1, 2, 4)}

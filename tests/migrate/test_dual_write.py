@@ -153,7 +153,12 @@ async def test_a_console_started_run_is_mirrored_and_verify_accepts_it(
         app.start_sync_of(
             ActiveTemplate(template_id, "patients", "/patients/odata", {}, "sim", False)
         )
-        assert app.console_runs  # started here; it leaves the list once run and catch-up end
+        # no worker is alive: it starts here (after that check), and leaves the list once
+        # the run and the follower's catch-up end
+        deadline = time.monotonic() + 10
+        while not app.console_runs:
+            assert time.monotonic() < deadline, "the console never started the run"
+            await pilot.pause(0.02)
         deadline = time.monotonic() + 60
         while app.console_runs:
             assert time.monotonic() < deadline, "the console's run never ended"

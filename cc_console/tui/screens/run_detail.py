@@ -11,7 +11,9 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.widgets import DataTable, Static
 
+from ...settings import load_settings
 from ...store.details import load_run
+from ...store.jobs import run_outcomes
 from ...store.runs import reconciled as runs_reconciled
 from ..components.key_bar import KeyBar
 from ..format import bar, duration, http_status, plain, short_id, size, status, when
@@ -64,8 +66,14 @@ class RunDetailScreen(DetailScreen):
 
     @work(group="detail", exclusive=True, exit_on_error=False)
     async def load(self) -> None:
+        limit = load_settings().worker_max_auto_resumes
         async with self.engine().connect() as conn:
             run = await load_run(conn, self.run_id)
+            if run is not None:
+                outcomes = await conn.run_sync(
+                    lambda sync: run_outcomes(sync, [self.run_id], max_auto_resumes=limit)
+                )
+                run["after"] = outcomes.get(self.run_id)
         self._show(run)
 
     def _show(self, run: dict[str, Any] | None) -> None:
@@ -205,4 +213,12 @@ def _summary(run: dict[str, Any], now: Any) -> Table:
         )
     if run["message"]:
         grid.add_row(Text("message", style="dim"), plain(run["message"]), "", "")
+    if run.get("after"):  # what becomes of a failed or partial run
+        attention = run["after"].startswith("needs attention")
+        grid.add_row(
+            Text("after", style="dim"),
+            Text(run["after"], style="bold red" if attention else "bold"),
+            "",
+            "",
+        )
     return grid
