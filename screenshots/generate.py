@@ -55,6 +55,35 @@ async def audit(pilot: Any) -> None:
     await settle(pilot)
 
 
+async def workers(pilot: Any) -> None:
+    """Two live workers, one silent, a queued and a failed job, two templates scheduled."""
+    from sqlalchemy import text
+
+    from tests.tui import seed
+
+    with pilot.app.database.engine.begin() as conn:
+        conn.execute(
+            text("UPDATE cc_odata_query_template SET schedule_interval_s = :s WHERE id = :t"),
+            [
+                {"s": 3600, "t": seed.TEMPLATES["studies"]},
+                {"s": 900, "t": seed.TEMPLATES["subjects"]},
+            ],
+        )
+        conn.execute(
+            text(
+                "INSERT INTO procrastinate_workers (last_heartbeat) VALUES (now()), (now()),"
+                " (now() - interval '5 minutes')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO procrastinate_jobs (queue_name, task_name, status, args) VALUES"
+                " ('sync', 'cc:sync', 'todo', '{}'), ('sync', 'cc:sync', 'failed', '{}')"
+            )
+        )
+    await keys("W")(pilot)
+
+
 SHOTS: list[tuple[str, tuple[int, int], Steps]] = [
     ("dashboard", (120, 40), keys()),
     ("dashboard-80x24", (80, 24), keys()),
@@ -62,6 +91,7 @@ SHOTS: list[tuple[str, tuple[int, int], Steps]] = [
     ("request-detail", (120, 40), tab),
     ("audit-browser", (120, 40), audit),
     ("help", (120, 40), keys("2", "f1")),
+    ("workers", (120, 40), workers),  # last: it adds workers and jobs to the seed
 ]
 
 

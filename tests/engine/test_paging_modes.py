@@ -79,10 +79,12 @@ async def test_an_exactly_full_last_page_and_its_empty_successor_end_cleanly(
 
 @pytest.mark.parametrize("paging", ["auto", "server", "skip"])
 async def test_a_cancelled_run_resumes_exactly_in_each_mode(tenant, aengine, paging) -> None:  # type: ignore[no-untyped-def]
-    t = odata_tenant(tenant, latency_ms=20)
-    template = set_template(
-        t, "OrderLines", paging, **({"$top": 100} if paging != "server" else {})
-    )
+    # twenty pages or more in every mode: server paging pages Products by the service's 50
+    # (OrderLines would be three pages of 1000, and could end before the cancel is seen)
+    name = "Products" if paging == "server" else "OrderLines"
+    n = 1000 if paging == "server" else DEFAULT_SIZES["OrderLines"]
+    t = odata_tenant(tenant, latency_ms=20, odata4_sizes={**DEFAULT_SIZES, "Products": n})
+    template = set_template(t, name, paging, **({"$top": 100} if paging != "server" else {}))
     stop = asyncio.Event()
     task = asyncio.create_task(run_template(aengine, template, cancel=stop))
     while t.scalar("SELECT count(*) FROM cc_silver_record") < 300:
@@ -93,7 +95,6 @@ async def test_a_cancelled_run_resumes_exactly_in_each_mode(tenant, aengine, pag
     resumed = await run_template(
         aengine, template, trigger="resume", parent_run_id=uuid.UUID(first.run_id)
     )
-    n = DEFAULT_SIZES["OrderLines"]
     assert resumed.status == "succeeded" and resumed.reconciled
     assert first.records + resumed.records == n  # nothing fetched twice, nothing skipped
     assert t.scalar("SELECT count(DISTINCT record_key) FROM cc_silver_record") == n

@@ -367,3 +367,22 @@ async def test_a_run_whose_engine_is_gone_shows_stale_and_resume_sweeps_it(
         )
     assert swept.status == "partial" and swept.events == 1
     assert resumed == 1
+
+
+async def test_a_run_that_did_not_succeed_shows_what_to_do_with_it(console_app) -> None:
+    app = console_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot)
+        assert "r resume" not in topbar(app)  # the running run
+        await pilot.press("down")
+        await pilot.pause()
+        assert "partial run: r resume · R retry" in topbar(app)
+        await pilot.press("down")
+        await pilot.pause()
+        assert "failed run: r resume · R retry" in topbar(app)
+        await pilot.press("down")
+        await pilot.pause()
+        assert "r resume" not in topbar(app)  # succeeded: nothing to resume
+        await pilot.press("up", "2")  # another pane has the focus: pane 1's hint goes
+        await pilot.pause()
+        assert "r resume" not in topbar(app)

@@ -135,13 +135,14 @@ class DashboardScreen(Screen[None]):
             table = self.panes[key].table
             if event.data_table is table:
                 table.following = table.cursor_row == 0  # lets go on scroll, back at the top
-                self._topbar()
+        self._topbar()  # the hint follows the selected run
 
     def on_descendant_focus(self) -> None:
         key = self.focused_pane
         if key != self.active:
             self.active = key
             self._mark_active()
+        self._topbar()  # the run hint is pane 1's (redrawn only when its text changes)
 
     # -- live data -------------------------------------------------------------------------
     def apply(self, data: Dashboard) -> None:
@@ -200,6 +201,9 @@ class DashboardScreen(Screen[None]):
             text.append(f" {self.new_while_paused:,} new", style="magenta")
         elif self.panes["requests"].table.following:
             text.append("  following", style="green")
+        hint = self.run_hint()
+        if hint:
+            text.append(f"  {hint}", style="bold yellow")
         if text != self._topbar_text:  # a fixed one-line bar: no layout pass needed
             try:
                 bar = self.query_one("#topbar", Static)
@@ -207,6 +211,16 @@ class DashboardScreen(Screen[None]):
                 return
             self._topbar_text = text
             bar.update(text, layout=False)
+
+    def run_hint(self) -> str:
+        """What to do with the selected run of pane 1 when it did not succeed."""
+        app: Any = self.app
+        if app.read_only or self.focused_pane != "runs":
+            return ""
+        run = self.selected_run()
+        if run is None or run["status"] not in ("failed", "partial"):
+            return ""
+        return f"{run['status']} run: r resume · R retry"
 
     # -- pane actions ----------------------------------------------------------------------
     def action_follow(self) -> None:
