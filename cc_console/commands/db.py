@@ -12,6 +12,7 @@ from rich.table import Table
 from ..errors import UsageError
 from ..store import migrations
 from ..store.embedded import stop_embedded
+from ..store.jobs import expire_finished_jobs
 from ..store.partitions import apply_plan, plan_maintenance
 from ..store.status import database_status
 from .common import console, emit_json, err_console, open_db, settings
@@ -112,7 +113,8 @@ def maintain(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan only.")] = False,
     json_output: JsonOpt = False,
 ) -> None:
-    """Create monthly log partitions ahead and drop months past retention.
+    """Create monthly log partitions ahead and drop months past retention (and the workers'
+    jobs that ended before it).
 
     Rows that landed in the default partition (their month did not exist yet) move into
     their new month in the same transaction, with everything that points at them.
@@ -121,9 +123,15 @@ def maintain(
         plan = plan_maintenance(conn, retention_days=retention_days, months_ahead=months_ahead)
         if not dry_run:
             apply_plan(conn, plan)
+        jobs = expire_finished_jobs(conn, retention_days=retention_days, dry_run=dry_run)
     if json_output:
-        emit_json({**plan.as_dict(), "dry_run": dry_run})
+        emit_json({**plan.as_dict(), "finished_jobs_expired": jobs, "dry_run": dry_run})
         return
+    if jobs:
+        verb = "would delete" if dry_run else "deleted"
+        console.print(
+            f"{verb} {jobs:,} worker job(s) that ended more than {retention_days} days ago"
+        )
     verb_create, verb_drop = ("would create", "would drop") if dry_run else ("created", "dropped")
     verb_move = "would move" if dry_run else "moved"
     for month in plan.drop:

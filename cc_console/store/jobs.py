@@ -26,6 +26,7 @@ __all__ = [
     "ResumeCandidate",
     "auto_resume_candidates",
     "due_templates",
+    "expire_finished_jobs",
     "job_counts",
     "schedule_view",
     "list_jobs",
@@ -268,3 +269,26 @@ async def workers_alive(conn: AsyncConnection, *, silent_after_s: float) -> int:
         )
     ).scalar_one()
     return count
+
+
+FINISHED_JOB_STATES = ("succeeded", "failed", "cancelled", "aborted")
+
+
+def expire_finished_jobs(conn: Connection, *, retention_days: int, dry_run: bool) -> int:
+    """Jobs that ended (succeeded, failed, cancelled, aborted) longer than ``retention_days``
+    ago, by their newest event — counted, and deleted with their events unless ``dry_run``
+    (``db maintain``; the runs they made keep their ``job_id``). Procrastinate's own
+    delete_old_jobs query, in the caller's transaction."""
+    exists = conn.execute(text("SELECT to_regclass('procrastinate_jobs') IS NOT NULL")).scalar_one()
+    if not exists:
+        return 0
+    old = (
+        "SELECT j.id FROM procrastinate_jobs j WHERE j.status::text = ANY(:states)"
+        " AND (SELECT max(e.at) FROM procrastinate_events e WHERE e.job_id = j.id)"
+        " < clock_timestamp() - make_interval(days => :days)"
+    )
+    params = {"states": list(FINISHED_JOB_STATES), "days": retention_days}
+    if dry_run:
+        return int(conn.execute(text(f"SELECT count(*) FROM ({old}) o"), params).scalar_one())
+    deleted = conn.execute(text(f"DELETE FROM procrastinate_jobs WHERE id IN ({old})"), params)
+    return int(deleted.rowcount)

@@ -78,3 +78,36 @@ def test_a_worker_refuses_a_queue_schema_other_than_its_own(cli, studies, db_url
     assert result.exit_code == 2
     assert result.stderr.strip().splitlines()[-1].startswith("error: the job queue's schema")
     assert "db upgrade" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_db_maintain_expires_jobs_that_ended_before_the_retention(cli, studies, db_url) -> None:  # type: ignore[no-untyped-def]
+    engine = create_engine(db_url)
+    with engine.begin() as conn:
+        for status, age in (("succeeded", 40), ("failed", 40), ("succeeded", 5), ("todo", 40)):
+            job = conn.execute(
+                text(
+                    "INSERT INTO procrastinate_jobs (queue_name, task_name, status, args)"
+                    " VALUES ('sync', 'cc:sync', :s, '{}') RETURNING id"
+                ),
+                {"s": status},
+            ).scalar_one()
+            conn.execute(text("DELETE FROM procrastinate_events WHERE job_id = :j"), {"j": job})
+            conn.execute(  # when it was deferred (for a finished one: its newest event)
+                text(
+                    "INSERT INTO procrastinate_events (job_id, type, at) VALUES"
+                    " (:j, 'deferred', now() - make_interval(days => :d))"
+                ),
+                {"d": age, "j": job},
+            )
+    dry = cli("db", "maintain", "--retention-days", "30", "--dry-run", "--json")
+    assert dry.exit_code == 0 and json.loads(dry.stdout)["finished_jobs_expired"] == 2
+    done = cli("db", "maintain", "--retention-days", "30")
+    assert done.exit_code == 0 and "deleted 2 worker job(s)" in done.stdout
+    with engine.connect() as conn:
+        left = (
+            conn.execute(text("SELECT status::text FROM procrastinate_jobs ORDER BY id"))
+            .scalars()
+            .all()
+        )
+    engine.dispose()
+    assert left == ["succeeded", "todo"]  # the recent one, and the one still queued
