@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from rich.console import Console, ConsoleOptions
 from rich.text import Text
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import Session
 
 from ..errors import UsageError
@@ -25,7 +26,10 @@ __all__ = [
     "parse_duration",
     "session_scope",
     "settings",
+    "with_async_engine",
 ]
+
+T = TypeVar("T")
 
 
 class _PlainConsole(Console):
@@ -80,6 +84,15 @@ def session_scope(database: Database) -> Iterator[Session]:
     """One transaction: committed on success, rolled back on any error."""
     with Session(database.engine, expire_on_commit=False) as session, session.begin():
         yield session
+
+
+async def with_async_engine(database: Database, work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
+    """Run ``work`` on a fresh async engine of ``database``, disposed afterwards."""
+    engine = database.async_engine()
+    try:
+        return await work(engine)
+    finally:
+        await engine.dispose()
 
 
 def emit_json(payload: Any) -> None:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -19,12 +18,20 @@ from ..store.database import Database
 from ..store.jobs import run_outcomes
 from ..store.runs import RunRow, database_clock, latest_run_id, recent_runs
 from ..store.templates import active_template_ids, find_template
-from .common import console, emit_json, err_console, open_db, session_scope, settings
+from ..workers.app import action_of
+from .common import (
+    console,
+    emit_json,
+    err_console,
+    open_db,
+    session_scope,
+    settings,
+    with_async_engine,
+)
 from .progress import watch_runs
 
 __all__ = ["cancel", "resume", "retry", "runs", "sync"]
 
-T = TypeVar("T")
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")]
 EnqueueOpt = Annotated[
     bool,
@@ -46,7 +53,7 @@ def _enqueued(
 
     done: list[dict[str, Any]] = []
     for job in jobs:
-        action = {"resume": "resume", "retry": "retry"}.get(job["trigger"], "start")
+        action = action_of(job["trigger"])
         job_id = enqueue(
             database,
             job["template_id"],
@@ -227,16 +234,8 @@ def sync(
     _report(summaries, json_output)
 
 
-async def _with_engine(database: Database, work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
-    engine = database.async_engine()
-    try:
-        return await work(engine)
-    finally:
-        await engine.dispose()
-
-
 async def _stale(database: Database) -> None:
-    await _with_engine(database, mark_stale_runs)
+    await with_async_engine(database, mark_stale_runs)
 
 
 def _continue(
@@ -249,7 +248,9 @@ def _continue(
             async def check(engine: AsyncEngine) -> dict[str, Any]:
                 return continue_job(await resolve_run(engine, run_ref), trigger, user)
 
-            _enqueued(database, [asyncio.run(_with_engine(database, check))], queue, json_output)
+            _enqueued(
+                database, [asyncio.run(with_async_engine(database, check))], queue, json_output
+            )
             return
 
         def waiting(left_s: float) -> None:
@@ -262,7 +263,7 @@ def _continue(
             found = await settle_run(engine, await resolve_run(engine, run_ref), waiting)
             return continue_job(found, trigger, user)
 
-        summaries = asyncio.run(_run_all(database, [asyncio.run(_with_engine(database, job))]))
+        summaries = asyncio.run(_run_all(database, [asyncio.run(with_async_engine(database, job))]))
     _report(summaries, json_output)
 
 
@@ -309,7 +310,7 @@ def cancel(run: Annotated[str, typer.Argument(help="Id (or prefix) of a running 
             found = await resolve_run(engine, run)
             return found, await request_cancel(engine, found.id)
 
-        found, flagged = asyncio.run(_with_engine(database, flag))
+        found, flagged = asyncio.run(with_async_engine(database, flag))
     state = "cancel requested" if flagged else f"already {found.status}"
     console.print(f"run {str(found.id)[:8]}: {state}")
 

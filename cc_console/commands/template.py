@@ -37,6 +37,7 @@ from .common import (
     parse_duration,
     session_scope,
     settings,
+    with_async_engine,
 )
 
 app = typer.Typer(help="Manage OData query templates (resource path + $filter/$select/...).")
@@ -261,14 +262,7 @@ def _record_key(
 
 
 def _with_engine(database: Any, work: Any) -> Any:
-    async def run() -> Any:
-        engine = database.async_engine()
-        try:
-            return await work(engine)
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(run())
+    return asyncio.run(with_async_engine(database, work))
 
 
 @app.command("list")

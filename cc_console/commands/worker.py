@@ -19,14 +19,14 @@ import typer
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ..errors import DatabaseError
+from ..errors import DatabaseError, UsageError
 from ..store.database import Database
 from ..store.jobs import list_jobs
 from ..store.queue_schema import queue_schema_problem
 from ..workers.app import SYNC_QUEUE
 from ..workers.app import enqueue as enqueue_on
 from ..workers.serve import serve
-from .common import console, emit_json, err_console, open_db, settings
+from .common import console, emit_json, err_console, open_db, settings, with_async_engine
 
 __all__ = ["background_worker", "enqueue", "jobs", "worker"]
 
@@ -110,8 +110,6 @@ def jobs(
     states = tuple(state or ("todo", "doing", "failed"))
     unknown = sorted(set(states) - set(JOB_STATES))
     if unknown:
-        from ..errors import UsageError
-
         raise UsageError(f"unknown job state {unknown[0]!r}; one of {', '.join(JOB_STATES)}")
     with open_db() as database:
         _check_queue(database)
@@ -120,7 +118,7 @@ def jobs(
             async with engine.connect() as conn:
                 return await list_jobs(conn, states=states, limit=limit)
 
-        rows = asyncio.run(_with_engine(database, read))
+        rows = asyncio.run(with_async_engine(database, read))
     if json_output:
         emit_json(rows)
         return
@@ -148,14 +146,6 @@ def jobs(
             row["run_status"] or "",
         )
     console.print(table)
-
-
-async def _with_engine(database: Database, work: Any) -> Any:
-    engine = database.async_engine()
-    try:
-        return await work(engine)
-    finally:
-        await engine.dispose()
 
 
 def enqueue(

@@ -44,8 +44,9 @@ class StopRequest(asyncio.Event):
 
 
 def stop_of(cancel: asyncio.Event | None) -> StopRun:
-    """The stop a run makes when ``cancel`` (set) asked for it."""
-    if isinstance(cancel, StopRequest):
+    """The stop a run makes when asked to: a set :class:`StopRequest` says why; anything
+    else (a plain event, the run row's cancel flag) is an operator's cancel."""
+    if isinstance(cancel, StopRequest) and cancel.is_set():
         return StopRun(cancel.kind, cancel.message, retryable=cancel.kind.auto_resumable)
     return StopRun(ErrorKind.CANCELLED, "cancelled by request")
 

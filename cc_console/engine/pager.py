@@ -180,11 +180,6 @@ class Pager:
             return self.cancel_seen
         return await cancel_requested(self.engine, self.run_id)
 
-    def _stop(self) -> StopRun:
-        if self.cancel is not None and self.cancel.is_set():
-            return stop_of(self.cancel)  # in-process: an operator's or a worker's reason
-        return StopRun(ErrorKind.CANCELLED, "cancelled by request")
-
     def _fetch(self, url: str, own: bool) -> asyncio.Future[PreparedPage]:
         self.paging.fetched(url, own)
         return asyncio.ensure_future(self.fetcher.prepare(url))
@@ -192,7 +187,7 @@ class Pager:
     async def run(self, lease: Lease, skip: int, next_link: str | None) -> None:
         """Page until done. The next page is fetched while the current one lands."""
         if await self.cancelled():
-            raise self._stop()
+            raise stop_of(self.cancel)
         resuming = (
             next_link is not None and self.template.paging != "skip" and self.replication is None
         )
@@ -231,7 +226,7 @@ class Pager:
                     follow_up = moved
                 if not step.done and follow_up is None:
                     if await self.cancelled():
-                        follow_up = self._stop()
+                        follow_up = stop_of(self.cancel)
                     else:
                         own = step.next_url is None
                         url = step.next_url or self.url(step.next_skip, first=False)

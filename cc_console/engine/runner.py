@@ -45,7 +45,7 @@ from ..store.outage import DatabaseOutage, OutageGuard
 from ..store.rate_limits import paced_rate
 from ..store.stale import mark_stale_runs
 from ..store.templates import TemplateRow, load_template
-from .control import StopRequest, stop_of
+from .control import stop_of
 from .deletions import detect_deletions
 from .gc_tuning import tune_gc
 from .incremental import check_detect_deletes, start_keyset_run
@@ -464,9 +464,10 @@ async def _execute(
         # Ctrl+C or a cancelled task: close the run honestly (it stays resumable); a worker
         # that shuts down says so, and its run is resumed by another
         status = runs.end_status(pager.pages)
-        if isinstance(cancel, StopRequest) and cancel.is_set():
-            stop = stop_of(cancel)
-            await _stop(outage, engine, run_id, config, status, (stop.kind, stop.message, True))
+        stop = stop_of(cancel)
+        if stop.kind is not ErrorKind.CANCELLED:  # a worker's stop request, not an operator's
+            event = (stop.kind, stop.message, stop.retryable)
+            await _stop(outage, engine, run_id, config, status, event)
             return status, f"{stop.kind}: {stop.message}"
         event = (ErrorKind.CANCELLED, "the run was cancelled", False)
         await _stop(outage, engine, run_id, config, status, event)

@@ -32,7 +32,6 @@ __all__ = [
     "list_jobs",
     "list_workers",
     "workers_alive",
-    "run_cause",
     "run_outcomes",
     "template_lock",
 ]
@@ -118,16 +117,6 @@ async def auto_resume_candidates(
     return [
         ResumeCandidate(r.id, r.template_id, r.auto_resumes, r.cause, r.resume_at) for r in rows
     ]
-
-
-async def run_cause(conn: AsyncConnection, run_id: uuid.UUID) -> str | None:
-    """The error kind a run ended with (its last event that is not a notice), or None."""
-    return (
-        await conn.execute(
-            text(f"SELECT {_CAUSE} AS cause FROM cc_sync_run r WHERE r.id = :id"),
-            {"id": run_id, "notices": list(NOTICE_KINDS)},
-        )
-    ).scalar_one_or_none()
 
 
 async def list_jobs(
@@ -252,13 +241,7 @@ async def schedule_view(conn: AsyncConnection) -> list[dict[str, Any]]:
 
 
 async def workers_alive(conn: AsyncConnection, *, silent_after_s: float) -> int:
-    """Workers whose heartbeat is younger than ``silent_after_s`` (by the database's clock);
-    none when procrastinate's schema is not installed."""
-    installed = (
-        await conn.execute(text("SELECT to_regclass('procrastinate_workers') IS NOT NULL"))
-    ).scalar_one()
-    if not installed:
-        return 0
+    """Workers whose heartbeat is younger than ``silent_after_s`` (by the database's clock)."""
     count: int = (
         await conn.execute(
             text(
@@ -279,9 +262,6 @@ def expire_finished_jobs(conn: Connection, *, retention_days: int, dry_run: bool
     ago, by their newest event — counted, and deleted with their events unless ``dry_run``
     (``db maintain``; the runs they made keep their ``job_id``). Procrastinate's own
     delete_old_jobs query, in the caller's transaction."""
-    exists = conn.execute(text("SELECT to_regclass('procrastinate_jobs') IS NOT NULL")).scalar_one()
-    if not exists:
-        return 0
     old = (
         "SELECT j.id FROM procrastinate_jobs j WHERE j.status::text = ANY(:states)"
         " AND (SELECT max(e.at) FROM procrastinate_events e WHERE e.job_id = j.id)"

@@ -33,7 +33,7 @@ from ..store.jobs import workers_alive
 from ..store.listen import listen_events
 from ..store.runs import run_view
 from ..store.templates import ActiveTemplate
-from ..workers.app import enqueue
+from ..workers.app import action_of, enqueue
 from .keymap import binding
 from .messages import DashboardLoaded, DataChanged, LinkState
 from .palette import ConsoleCommands
@@ -331,7 +331,7 @@ class ConsoleApp(App[None]):
         job_id = await enqueue(
             self.database.url,
             job["template_id"],
-            action={"resume": "resume", "retry": "retry"}.get(job["trigger"], "start"),
+            action=action_of(job["trigger"]),
             trigger=job["trigger"],
             created_by=job.get("created_by", self.user),
             run_id=job.get("parent_run_id"),

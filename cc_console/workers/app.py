@@ -35,6 +35,7 @@ __all__ = [
     "TICK_TASK",
     "WorkerRuntime",
     "build_app",
+    "action_of",
     "defer_sync",
     "enqueue",
 ]
@@ -43,6 +44,12 @@ SYNC_QUEUE = "sync"
 SCHEDULE_QUEUE = "schedule"
 TICK_TASK = "cc:tick"
 ACTIONS = ("start", "resume", "retry")
+
+
+def action_of(trigger: str) -> str:
+    """The job action that makes a run of this trigger: resume and retry continue a run,
+    every other trigger (manual, console, schedule, demo) starts one."""
+    return trigger if trigger in ("resume", "retry") else "start"
 
 
 @dataclass

@@ -34,6 +34,8 @@ class RunDetailScreen(DetailScreen):
         self.run_id = run_id
         self.run: dict[str, Any] | None = None
         self._keys: list[tuple[uuid.UUID, Any]] = []
+        # read once: a running run's detail reloads on every page it lands
+        self.max_auto_resumes = load_settings().worker_max_auto_resumes
 
     @property
     def crumb(self) -> str:
@@ -66,7 +68,7 @@ class RunDetailScreen(DetailScreen):
 
     @work(group="detail", exclusive=True, exit_on_error=False)
     async def load(self) -> None:
-        limit = load_settings().worker_max_auto_resumes
+        limit = self.max_auto_resumes
         async with self.engine().connect() as conn:
             run = await load_run(conn, self.run_id)
             if run is not None:
