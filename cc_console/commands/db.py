@@ -14,6 +14,8 @@ from ..store import migrations
 from ..store.embedded import stop_embedded
 from ..store.jobs import expire_finished_jobs
 from ..store.partitions import apply_plan, plan_maintenance
+from ..store.silver_reader import grant_reader as grant_reader_role
+from ..store.silver_views import DEFAULT_SCHEMA
 from ..store.status import database_status
 from .common import console, emit_json, err_console, open_db, settings
 from .db_client import PASSTHROUGH, dump, psql, url
@@ -174,6 +176,45 @@ def scrub(
         for line in describe_scrub(results, dry_run=dry_run) or ["no configs: nothing to scrub"]:
             console.print(line, markup=False)
     if any(r.counts.total for r in results):
+        raise typer.Exit(1)
+
+
+@app.command(name="grant-reader")
+def grant_reader(
+    name: Annotated[str, typer.Argument(help="The role's name, e.g. analyst.")],
+    schema: Annotated[
+        str, typer.Option("--schema", help="The schema of the typed Silver views.")
+    ] = DEFAULT_SCHEMA,
+    json_output: JsonOpt = False,
+) -> None:
+    """A read-only role that may select the typed Silver views and nothing else (no audit
+    trail, no configs): created with LOGIN and no password if it does not exist; views made
+    later are granted to it too. Exit code 1 when it can already read other tables."""
+    with open_db() as database:
+        grant = grant_reader_role(database.engine, name, schema)
+    if json_output:
+        emit_json(
+            {
+                "role": grant.role,
+                "schema": grant.schema,
+                "created": grant.created,
+                "views": grant.views,
+                "also_reads": grant.also_reads,
+            }
+        )
+    else:
+        verb = "created role" if grant.created else "role"
+        console.print(
+            f"{verb} {grant.role}: may select the {grant.views} view(s) of schema"
+            f" {grant.schema} and those created there later"
+        )
+        if grant.created:
+            console.print(f'give it a password: cc-console db psql -c "\\password {grant.role}"')
+    if grant.also_reads:
+        err_console.print(
+            f"{grant.role} can also read {', '.join(grant.also_reads)} (granted outside"
+            " cc-console): revoke that for a read-only analyst role"
+        )
         raise typer.Exit(1)
 
 

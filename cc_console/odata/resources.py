@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import types
+import typing
 from collections.abc import Hashable
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal, NotRequired, cast
+from typing import Annotated, Any, Literal, NotRequired, cast, get_args, get_origin, get_type_hints
 
 from pydantic import AliasChoices, ConfigDict, Field, TypeAdapter, ValidationError, with_config
 from typing_extensions import TypedDict
@@ -25,6 +27,7 @@ __all__ = [
     "is_study_scoped",
     "ResourceSchema",
     "Validation",
+    "builtin_edm_types",
     "effective_key",
     "resource_name",
     "study_scoped_path",
@@ -220,6 +223,34 @@ RESOURCE_SCHEMAS = {
         ResourceSchema("site-payments", SitePayment),
     )
 }
+
+
+# the vendor's date-time fields (strings in the models: the site-local text is kept as sent)
+_DATE_TIME = {"createdOn", "lastUpdatedOn", "dateOfBirth", "enrollmentDate", "targetDueDate"}
+_PYTHON_EDM = {bool: "Edm.Boolean", int: "Edm.Int32", float: "Edm.Double", str: "Edm.String"}
+
+
+def _edm_of(name: str, annotation: Any) -> str:
+    args = [a for a in get_args(annotation) if a is not type(None)]
+    if get_origin(annotation) in (types.UnionType, typing.Union) and len(args) == 1:
+        annotation = args[0]
+    if get_origin(annotation) is Literal:
+        return "Edm.String"
+    if name == "uid":
+        return "Edm.Guid"
+    if annotation is str and name in _DATE_TIME:
+        return "Edm.DateTimeOffset"
+    return _PYTHON_EDM.get(annotation, "Complex")  # a Preview or another nested object
+
+
+def builtin_edm_types(resource: str) -> dict[str, str]:
+    """The Edm type of each field a built-in resource schema declares, in declaration order
+    (embedded previews are ``Complex``); empty for a resource without a built-in schema."""
+    schema = RESOURCE_SCHEMAS.get(resource)
+    if schema is None:
+        return {}
+    hints = get_type_hints(schema.model)
+    return {name: _edm_of(name, hints[name]) for name in schema.model.__annotations__}
 
 
 def _check_edm(

@@ -23,10 +23,13 @@ from .error_events import ATTEMPT_ERROR_KIND
 __all__ = [
     "AuditFilter",
     "AuditFilterError",
+    "FilterTerm",
     "audit_clock",
     "audit_jsonl",
     "audit_page",
+    "filter_terms",
     "parse_audit_filter",
+    "term_duration",
 ]
 
 _DURATION = re.compile(r"([0-9]{1,9})([smhd])")  # ASCII digits: "²" is no number here
@@ -50,7 +53,8 @@ class AuditFilter:
     words: list[str] = field(default_factory=list)
 
 
-def _duration(term: str, value: str) -> timedelta:
+def term_duration(term: str, value: str) -> timedelta:
+    """``since:``/``until:`` values: ``90s 15m 2h 7d`` (at most ten years)."""
     match = _DURATION.fullmatch(value)
     if not match:
         raise AuditFilterError(f"{term}: expected a duration like 90s, 15m, 2h or 7d")
@@ -65,12 +69,23 @@ def _literal(value: str) -> str:
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def parse_audit_filter(query: str) -> AuditFilter:
-    """Parse filter text; :class:`AuditFilterError` names the bad term."""
+@dataclass(frozen=True)
+class FilterTerm:
+    """One whitespace-separated term: ``key:value``, ``!key:value`` or a bare word."""
+
+    text: str
+    negated: bool
+    key: str | None  # None: a bare word (its text is the value)
+    value: str
+
+
+def filter_terms(query: str) -> list[FilterTerm]:
+    """The terms of filter text — the grammar every filter shares (the audit browser's,
+    ``silver export --where``); :class:`AuditFilterError` names a bad term."""
     control = next((n for n, char in enumerate(query) if char < " " and char not in "\t\n"), None)
     if control is not None:
         raise AuditFilterError(f"a control character at position {control + 1}; remove it")
-    result = AuditFilter()
+    terms = []
     for term in query.split():
         negated = term.startswith("!")
         body = term[1:] if negated else term
@@ -78,7 +93,19 @@ def parse_audit_filter(query: str) -> AuditFilter:
         if not sep:
             if negated:
                 raise AuditFilterError(f"{term}: negate a key:value term, e.g. !status:200")
-            result.words.append(body)
+            terms.append(FilterTerm(term, False, None, body))
+        else:
+            terms.append(FilterTerm(term, negated, key, value))
+    return terms
+
+
+def parse_audit_filter(query: str) -> AuditFilter:
+    """Parse filter text; :class:`AuditFilterError` names the bad term."""
+    result = AuditFilter()
+    for parsed in filter_terms(query):
+        term, negated, key, value = parsed.text, parsed.negated, parsed.key, parsed.value
+        if key is None:
+            result.words.append(value)
             continue
         if key not in KEYS:
             raise AuditFilterError(f"{term}: unknown key {key!r}; use one of {', '.join(KEYS)}")
@@ -87,7 +114,7 @@ def parse_audit_filter(query: str) -> AuditFilter:
         if key in ("since", "until"):
             if negated:
                 raise AuditFilterError(f"{term}: {key} cannot be negated")
-            setattr(result, key, _duration(term, value))
+            setattr(result, key, term_duration(term, value))
             continue
         if key == "status" and not re.fullmatch(r"[1-5][0-9][0-9]|[1-5]xx", value):
             raise AuditFilterError(f"{term}: status is a code like 429 or a class like 5xx")
