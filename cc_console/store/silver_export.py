@@ -7,9 +7,10 @@ column, compared as text), ``screening_number:null``, ``!status:Withdrawn``, and
 ``since:7d`` / ``until:1h`` over ``_landed_at``. Terms are ANDed; the equal terms of one
 column are ORed. Values are bound parameters cast to the column's type.
 
-Rows stream through a server-side cursor (constant memory): CSV as ``COPY … CSV HEADER``
-writes it (PostgreSQL's text of each value; NULL empty, an empty string ``""``), JSON lines
-as PostgreSQL's ``to_json`` of each row (numbers stay numbers, times ISO 8601).
+Rows stream in constant memory: CSV is ``COPY … TO STDOUT (FORMAT csv, HEADER)`` itself
+(PostgreSQL's text of each value; NULL empty, an empty string ``""``), JSON lines are
+PostgreSQL's ``to_json`` of each row (numbers stay numbers, times ISO 8601) read through a
+server-side cursor.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import psycopg
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import DataError
 
@@ -151,28 +153,32 @@ def _check_values(engine: Engine, query: ExportQuery) -> None:
         raise UsageError(f"filter: {reason}") from None
 
 
-def _csv_field(value: str | None) -> str:
-    if value is None:
-        return ""
-    if value == "" or any(ch in value for ch in ',"\n\r') or value == "\\.":
-        return '"' + value.replace('"', '""') + '"'
-    return value
+def _copy_sql(query: ExportQuery) -> str:
+    """The CSV export as one COPY; the filter's values are merged in by psycopg, quoted as
+    literals (COPY takes no bound parameters)."""
+    where = re.sub(r":(p[0-9]+)\b", r"%(\1)s", query.where_sql())
+    return f"COPY (SELECT * FROM {query.qualified} v{where}) TO STDOUT WITH (FORMAT csv, HEADER)"
 
 
 def export_lines(engine: Engine, query: ExportQuery, fmt: ExportFormat) -> Iterator[list[str]]:
-    """The export's lines in batches (CSV: the header first), from a server-side cursor."""
-    if fmt == "csv":
-        yield [",".join(_csv_field(c.name) for c in query.columns) + "\n"]
-        select = ", ".join(f"CAST({ident(c.name)} AS text)" for c in query.columns)
-    else:
-        select = "CAST(to_json(v) AS text)"
-    sql = text(f"SELECT {select} FROM {query.qualified} v{query.where_sql()}")
+    """The export's lines in batches (CSV: the header first): CSV streamed by ``COPY … TO
+    STDOUT``, JSON lines by ``to_json`` through a server-side cursor."""
     with engine.connect() as conn:
+        if fmt == "csv":
+            raw = conn.connection.driver_connection
+            assert isinstance(raw, psycopg.Connection)
+            with raw.cursor() as cursor, cursor.copy(_copy_sql(query), query.params) as copy:
+                batch: list[str] = []
+                for row in copy:  # one COPY data message per row
+                    batch.append(bytes(row).decode())
+                    if len(batch) >= BATCH:
+                        yield batch
+                        batch = []
+                yield batch
+            return
+        sql = text(f"SELECT CAST(to_json(v) AS text) FROM {query.qualified} v{query.where_sql()}")
         result = conn.execution_options(stream_results=True, yield_per=BATCH).execute(
             sql, query.params
         )
-        for batch in result.partitions():
-            if fmt == "csv":
-                yield [",".join(map(_csv_field, row)) + "\n" for row in batch]
-            else:
-                yield [row[0] + "\n" for row in batch]
+        for rows in result.partitions():
+            yield [row[0] + "\n" for row in rows]

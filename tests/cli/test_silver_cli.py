@@ -63,7 +63,9 @@ def view_rows(seeded: Any, view: str = "acc__orders") -> list[dict[str, Any]]:
         names = [r[0] for r in conn.execute(text(
             "SELECT column_name FROM information_schema.columns WHERE table_schema = 'silver'"
             " AND table_name = :v ORDER BY ordinal_position"), {"v": view})]  # fmt: skip
-        select = ", ".join(f'CAST("{n}" AS text) AS "{n}"' for n in names)
+        # each value's output text (a boolean is t/f), as COPY writes it
+        select = ", ".join(f'CASE WHEN "{n}" IS NOT NULL THEN format(\'%s\', "{n}") END AS "{n}"'
+                           for n in names)  # fmt: skip
         return [
             dict(r) for r in conn.execute(text(f"SELECT {select} FROM silver.{view}")).mappings()
         ]
