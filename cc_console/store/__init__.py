@@ -11,6 +11,10 @@ audit_log.py      cc_api_request_log,       RequestRef, ResponseFields; write-ah
                   cc_api_response_log       requests, responses, failed attempts
 validations.py    cc_schema_validation      the row written with each page
 silver.py         cc_silver_record          the page upsert and its hashes
+silver_views.py   <schema>.<config>__<res>  ViewSpec, ViewResult; typed views over Silver
+                                            (silver_columns.py plans their columns; exports
+                                            in silver_export.py, the reader role in
+                                            silver_reader.py)
 ```
 
 Compositions over several homes: ``landing.py`` (one page, one transaction), ``stale.py``

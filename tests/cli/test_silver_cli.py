@@ -184,3 +184,18 @@ def test_the_reader_role_reads_the_views_and_nothing_else(
 def _config_ids(seeded: Any) -> list[uuid.UUID]:
     with seeded.engine.connect() as conn:
         return list(conn.execute(text("SELECT id FROM cc_api_client_config")).scalars())
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["silver"], ["silver", "views"], ["silver", "export"], ["db", "grant-reader"]],
+    ids="-".join,
+)
+def test_every_silver_command_has_help(cli: Any, args: list[str]) -> None:
+    result = cli(*args, "--help")
+    assert result.exit_code == 0 and "Usage" in result.stdout
+
+
+def test_views_with_nothing_to_show_say_so(cli: Any) -> None:
+    result = cli("silver", "views")
+    assert result.exit_code == 0 and "no resources yet" in result.stdout
