@@ -132,6 +132,10 @@ def main() -> None:
                 fetched = conn.execute(text(sql), params).all()
                 samples.append((time.perf_counter() - began) * 1000)
             result["rows_per_study"] = len(fetched)
+        plan = conn.execute(
+            text(f"EXPLAIN (FORMAT JSON) SELECT * FROM {VIEW} WHERE study ->> 'id' = '1'")
+        ).scalar_one()
+    result["view_uses_expression_index"] = "bench_study" in json.dumps(plan)
     view, base = percentiles(view_ms), percentiles(base_ms)
     ratio = round(view["p95_ms"] / max(base["p95_ms"], 0.01), 2)
     result["study_query"] = {"view": view, "baseline_payload_index": base, "p95_ratio": ratio}

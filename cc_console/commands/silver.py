@@ -158,9 +158,21 @@ def export(
             _write(export_lines(database.engine, query, export_format), sys.stdout, fmt == "csv")
             return
         path = Path(to) if to else _default_path(view, fmt)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("w", encoding="utf-8", newline="") as out:
-            written = _write(export_lines(database.engine, query, export_format), out, fmt == "csv")
+        part = path.with_name(path.name + ".part")  # renamed once the export is whole
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            out = part.open("w", encoding="utf-8", newline="")
+        except OSError as exc:
+            raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+        try:
+            with out:
+                written = _write(
+                    export_lines(database.engine, query, export_format), out, fmt == "csv"
+                )
+        except BaseException:  # no half export under the name of a whole one
+            part.unlink(missing_ok=True)
+            raise
+        part.replace(path)
     err_console.print(f"exported {written:,} rows of {schema}.{view} to {path}")
 
 

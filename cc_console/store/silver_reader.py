@@ -11,7 +11,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import psycopg
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError
 
 from ..errors import UsageError
 from .silver_columns import ident
@@ -38,6 +40,19 @@ def grant_reader(engine: Engine, role: str, schema: str) -> ReaderGrant:
     it select every view of ``schema``, now and later."""
     if not _ROLE.fullmatch(role) or role.startswith("pg_"):
         raise UsageError(f"role {role!r}: use a lower-case name like analyst (a-z, 0-9, _)")
+    try:
+        return _grant(engine, role, schema)
+    except DBAPIError as exc:
+        if not isinstance(exc.orig, psycopg.errors.InsufficientPrivilege):
+            raise
+        reason = str(exc.orig).splitlines()[0]
+        raise UsageError(
+            f"the role cc-console connects as may not do this ({reason}): run it as a role"
+            " with CREATEROLE that owns the database"
+        ) from None
+
+
+def _grant(engine: Engine, role: str, schema: str) -> ReaderGrant:
     with engine.begin() as conn:
         if conn.execute(text("SELECT to_regnamespace(:s)"), {"s": schema}).scalar() is None:
             raise UsageError(

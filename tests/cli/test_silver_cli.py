@@ -199,3 +199,28 @@ def test_every_silver_command_has_help(cli: Any, args: list[str]) -> None:
 def test_views_with_nothing_to_show_say_so(cli: Any) -> None:
     result = cli("silver", "views")
     assert result.exit_code == 0 and "no resources yet" in result.stdout
+
+
+def test_export_refusals(cli: Any, seeded: Any, tmp_path: Path) -> None:
+    before = cli("silver", "export", "acc", "orders")
+    assert before.exit_code == 2 and "cc-console silver views" in before.stderr
+    assert cli("silver", "views").exit_code == 0
+    assert cli("silver", "export", "acc", "orders", "--format", "xml").exit_code == 2
+    blocked = tmp_path / "file"
+    blocked.write_text("")
+    result = cli("silver", "export", "acc", "orders", "--to", str(blocked / "out.csv"))
+    assert result.exit_code == 2 and "cannot write" in result.stderr
+    assert not list(tmp_path.glob("**/*.part"))
+
+
+def test_a_blocked_retype_exits_1_and_names_the_dependents(cli: Any, seeded: Any) -> None:
+    assert cli("silver", "views").exit_code == 0
+    with seeded.engine.begin() as conn:
+        conn.execute(text("CREATE VIEW public.freight_report AS SELECT freight FROM"
+                          " silver.acc__orders"))  # fmt: skip
+        conn.execute(text(
+            "UPDATE cc_odata_query_template SET record_schema = jsonb_set(record_schema,"
+            " '{properties,Freight}', '\"Edm.String\"') WHERE resource_path = '/Orders'"))  # fmt: skip
+    result = cli("silver", "views")
+    assert result.exit_code == 1 and "freight_report" in result.stderr
+    assert "blocked" in result.stdout

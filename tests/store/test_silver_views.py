@@ -239,3 +239,18 @@ def test_a_schema_of_its_own(database: Database) -> None:
     for bad in ("public", "Silver; DROP", "pg_x"):
         with pytest.raises(UsageError):
             refresh_views(database.engine, [], schema=bad)
+
+
+def test_a_busy_view_is_left_as_it_was_under_lock_timeout(database: Database) -> None:
+    config_id = odata_service(database.engine)
+    land(database.engine, config_id, "/Customers", [{"CustomerID": "A"}], "CustomerID")
+    refresh(database)
+    land(database.engine, config_id, "/Customers", [{"CustomerID": "B", "Tier": 1}], "CustomerID")
+    with database.engine.connect() as reader:  # a long read holds the view
+        reader.execute(text("SELECT * FROM silver.acc__customers"))
+        results = refresh(database, lock_timeout_ms=50)
+        assert results["acc__customers"].action == "locked"
+        assert results["acc__orders"].action == "unchanged"  # the others go on
+        reader.rollback()
+    assert "tier" not in dict(columns(database.engine, "acc__customers"))
+    assert refresh(database)["acc__customers"].action == "extended"
