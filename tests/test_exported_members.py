@@ -58,6 +58,7 @@ EXPECTED = {
         "RateLimitState",
         "RunSeenKey",
         "SchemaValidation",
+        "SilverHistory",
         "SilverRecord",
         "SyncRun",
     ],

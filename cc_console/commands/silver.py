@@ -39,7 +39,7 @@ def _views_table(results: list[ViewResult]) -> Table:
         if r.dependents:
             changes.append("depended on by " + ", ".join(r.dependents))
         table.add_row(
-            f"{r.schema}.{r.spec.name}",
+            f"{r.schema}.{r.spec.name}" + (" (+__history)" if r.history else ""),
             r.action,
             f"{r.rows:,}",
             str(len(r.columns)),
@@ -60,7 +60,8 @@ def views(
     """Create or refresh one typed view per (config, resource); count values that do not cast.
 
     SCHEMA.CONFIG__RESOURCE shows the live rows, SCHEMA.CONFIG__RESOURCE__all the
-    soft-deleted ones too. Columns: the record key, _landed_at, _run_id, _response_id,
+    soft-deleted ones too, SCHEMA.CONFIG__RESOURCE__history the replaced versions (templates
+    added with --history). Columns: the record key, _landed_at, _run_id, _response_id,
     _deleted_at, then one per property (snake_case), typed from $metadata or the built-in
     schema. A value that does not cast reads as NULL and is counted here, per column. New
     properties are appended; a retyped one re-creates the view, unless other objects depend
@@ -140,6 +141,10 @@ def export(
     deleted: Annotated[
         bool, typer.Option("--deleted", help="Include soft-deleted rows (the __all view).")
     ] = False,
+    history: Annotated[
+        bool,
+        typer.Option("--history", help="The replaced versions instead (the __history view)."),
+    ] = False,
     schema: SchemaOpt = DEFAULT_SCHEMA,
 ) -> None:
     """Export a resource's typed view as CSV or JSON lines, streamed (constant memory).
@@ -148,11 +153,13 @@ def export(
     """
     if fmt not in ("csv", "jsonl"):
         raise UsageError("--format is csv or jsonl")
+    if deleted and history:
+        raise UsageError("choose one of --deleted and --history")
     export_format: ExportFormat = "csv" if fmt == "csv" else "jsonl"
     with open_db() as database:
         with database.engine.connect() as conn:
             spec = _find(view_specs(conn, config), config, resource)
-        view = spec.all_name if deleted else spec.name
+        view = spec.all_name if deleted else spec.history_name if history else spec.name
         query = export_query(database.engine, schema, view, where)
         if to == "-":
             _write(export_lines(database.engine, query, export_format), sys.stdout, fmt == "csv")

@@ -120,6 +120,14 @@ def add(
             " full each run.",
         ),
     ] = False,
+    history: Annotated[
+        bool,
+        typer.Option(
+            "--history",
+            help="Keep every replaced version of its resource's Silver rows (valid_from,"
+            " valid_to, the run and response that replaced it; the view …__history).",
+        ),
+    ] = False,
     json_output: JsonOpt = False,
 ) -> None:
     """Add a template; adding the same query twice returns the existing one.
@@ -214,6 +222,7 @@ def add(
                 record_schema=record_schema,
                 paging=paging,
                 incremental=replication,
+                keep_history=history,
             )
             payload = {
                 **row_as_dict(row),
@@ -230,6 +239,7 @@ def add(
             how = (
                 f", incremental by {replication['field']}, lookback {replication['lookback_s']:g}s"
             )
+        how += ", keeps history" if history else ""
         console.print(f"added template {payload['id']} on {config} {path} (key {shown}{how})")
     else:
         console.print(f"template already exists: {payload['id']} (same config, path and params)")

@@ -119,6 +119,20 @@ _SET_ASIDE = [
         " FROM cc_moving_silver m WHERE (r.config_id, r.resource_path, r.record_key)"
         " = (m.config_id, m.resource_path, m.record_key)",
     ),
+    (
+        "cc_moving_history",
+        "SELECT id, response_id, response_sent_at FROM cc_silver_history"
+        f" WHERE {_IN_MONTH.format(col='response_sent_at')}",
+        "UPDATE cc_silver_history h SET response_id = NULL, response_sent_at = NULL"
+        " FROM cc_moving_history m WHERE h.id = m.id",
+    ),
+    (
+        "cc_moving_history_replaced",
+        "SELECT id, replaced_by_response_id, replaced_by_response_sent_at FROM cc_silver_history"
+        f" WHERE {_IN_MONTH.format(col='replaced_by_response_sent_at')}",
+        "UPDATE cc_silver_history h SET replaced_by_response_id = NULL,"
+        " replaced_by_response_sent_at = NULL FROM cc_moving_history_replaced m WHERE h.id = m.id",
+    ),
 ]
 _PUT_BACK = [
     "INSERT INTO cc_schema_validation SELECT * FROM cc_moving_validation",
@@ -130,6 +144,11 @@ _PUT_BACK = [
     " last_response_sent_at = m.last_response_sent_at FROM cc_moving_silver m"
     " WHERE (r.config_id, r.resource_path, r.record_key)"
     " = (m.config_id, m.resource_path, m.record_key)",
+    "UPDATE cc_silver_history h SET response_id = m.response_id,"
+    " response_sent_at = m.response_sent_at FROM cc_moving_history m WHERE h.id = m.id",
+    "UPDATE cc_silver_history h SET replaced_by_response_id = m.replaced_by_response_id,"
+    " replaced_by_response_sent_at = m.replaced_by_response_sent_at"
+    " FROM cc_moving_history_replaced m WHERE h.id = m.id",
 ]
 
 

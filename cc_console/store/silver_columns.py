@@ -19,12 +19,14 @@ from dataclasses import dataclass
 from typing import Literal
 
 __all__ = [
+    "HISTORY_LINEAGE",
     "LINEAGE",
     "MAX_IDENTIFIER_BYTES",
     "CastMode",
     "ViewColumn",
     "cast_sql",
     "fallback_functions",
+    "history_columns",
     "ident",
     "literal",
     "observed_type",
@@ -43,6 +45,17 @@ LINEAGE = (
     ("_run_id", "last_run_id", "uuid"),
     ("_response_id", "last_response_id", "uuid"),
     ("_deleted_at", "deleted_at", "timestamp with time zone"),
+)
+
+# a history view's lineage, in place of LINEAGE: the version's time span, the run and response
+# that wrote it and those that replaced it
+HISTORY_LINEAGE = (
+    ("_valid_from", "valid_from", "timestamp with time zone"),
+    ("_valid_to", "valid_to", "timestamp with time zone"),
+    ("_run_id", "run_id", "uuid"),
+    ("_response_id", "response_id", "uuid"),
+    ("_replaced_by_run_id", "replaced_by_run_id", "uuid"),
+    ("_replaced_by_response_id", "replaced_by_response_id", "uuid"),
 )
 
 _EDM_PG = {
@@ -214,3 +227,10 @@ def plan_columns(
         if prop not in placed:
             add(prop)
     return columns
+
+
+def history_columns(columns: list[ViewColumn]) -> list[ViewColumn]:
+    """A history view's columns: the view's key and properties around the history lineage."""
+    first = next(n for n, c in enumerate(columns) if c.name == LINEAGE[0][0])
+    lineage = [ViewColumn(name, type_, None, source) for name, source, type_ in HISTORY_LINEAGE]
+    return columns[:first] + lineage + columns[first + len(LINEAGE) :]

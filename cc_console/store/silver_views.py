@@ -28,6 +28,7 @@ from .silver_columns import (
     ViewColumn,
     cast_sql,
     fallback_functions,
+    history_columns,
     ident,
     literal,
     observed_type,
@@ -65,10 +66,17 @@ class ViewSpec:
     declared: dict[str, str]
     name: str  # the view's name, without the schema
 
+    history: bool = False  # a template of it keeps history (template add --history)
+
     @property
     def all_name(self) -> str:
         """The view that shows the soft-deleted rows too."""
         return f"{self.name}__all"
+
+    @property
+    def history_name(self) -> str:
+        """The view of the replaced versions (cc_silver_history)."""
+        return f"{self.name}__history"
 
 
 @dataclass
@@ -78,6 +86,7 @@ class ViewResult:
     spec: ViewSpec
     schema: str
     action: str  # created, extended, recreated, unchanged, blocked, locked
+    history: bool = False  # the …__history view is there
     columns: list[ViewColumn] = field(default_factory=list)
     added: list[str] = field(default_factory=list)
     retyped: list[str] = field(default_factory=list)
@@ -90,6 +99,7 @@ class ViewResult:
         return {
             "view": f"{self.schema}.{self.spec.name}",
             "all_view": f"{self.schema}.{self.spec.all_name}",
+            "history_view": f"{self.schema}.{self.spec.history_name}" if self.history else None,
             "config": self.spec.config,
             "resource": self.spec.resource_path,
             "action": self.action,
@@ -147,7 +157,7 @@ def view_specs(conn: Connection, config: str | None = None) -> list[ViewSpec]:
         raise NotFoundError(f"no config named {config!r} (see `cc-console config list`)")
     templates = conn.execute(
         text(
-            "SELECT config_id, resource_path, record_key, record_schema"
+            "SELECT config_id, resource_path, record_key, record_schema, keep_history"
             " FROM cc_odata_query_template ORDER BY created_at"
         )
     ).all()
@@ -158,6 +168,7 @@ def view_specs(conn: Connection, config: str | None = None) -> list[ViewSpec]:
     names: set[str] = set()
     for config_id, config_name, dialect in configs:
         found: dict[str, tuple[tuple[str, ...], dict[str, str]]] = {}
+        history: set[str] = set()
         for row in templates:
             if row.config_id != config_id:
                 continue
@@ -168,18 +179,23 @@ def view_specs(conn: Connection, config: str | None = None) -> list[ViewSpec]:
                 declared = builtin_edm_types(path[1:])
             old_key, old_declared = found.get(path, ((), {}))
             found[path] = (old_key or key, {**old_declared, **declared})
+            if row.keep_history:
+                history.add(path)
         for landed_config, path in landed:
             if landed_config == config_id and path not in found:
                 key = effective_key(None, path, dialect) or ()
                 builtin = builtin_edm_types(path[1:]) if dialect == "clinical-conductor" else {}
                 found[path] = (key, builtin)
         for path in sorted(found):
-            name = pg_name(f"{snake_case(config_name)}__{snake_case(path)}", 58)
+            # room for the longest suffix, __history, within 63 bytes
+            name = pg_name(f"{snake_case(config_name)}__{snake_case(path)}", 54)
             if name in names:  # two resources of one snake name
-                name = pg_name(f"{name}_{uuid.uuid5(config_id, path).hex[:8]}", 58)
+                name = pg_name(f"{name}_{uuid.uuid5(config_id, path).hex[:8]}", 54)
             names.add(name)
             key, declared = found[path]
-            specs.append(ViewSpec(config_id, config_name, path, key, declared, name))
+            specs.append(
+                ViewSpec(config_id, config_name, path, key, declared, name, path in history)
+            )
     return specs
 
 
@@ -223,33 +239,45 @@ def existing_view(conn: Connection, schema: str, name: str) -> tuple[int | None,
     return int(oid), columns
 
 
-def _select(spec: ViewSpec, columns: list[ViewColumn], mode: CastMode, schema: str) -> str:
+def _select(
+    spec: ViewSpec, columns: list[ViewColumn], table: str, mode: CastMode, schema: str
+) -> str:
     items = ",\n    ".join(f"{cast_sql(c, mode, schema)} AS {ident(c.name)}" for c in columns)
     return (
-        f"SELECT\n    {items}\nFROM cc_silver_record s\n"
+        f"SELECT\n    {items}\nFROM {table} s\n"
         f"WHERE s.config_id = {literal(str(spec.config_id))}::uuid"
         f" AND s.resource_path = {literal(spec.resource_path)}"
     )
 
 
+def _family(spec: ViewSpec, history: bool) -> list[str]:
+    """The views of one resource: live, all, and (kept) history."""
+    return [spec.name, spec.all_name] + ([spec.history_name] if history else [])
+
+
 def _create(
-    conn: Connection, spec: ViewSpec, columns: list[ViewColumn], mode: CastMode, schema: str
+    conn: Connection,
+    spec: ViewSpec,
+    columns: list[ViewColumn],
+    mode: CastMode,
+    schema: str,
+    history: bool,
 ) -> None:
-    select = _select(spec, columns, mode, schema)
-    for name, where in ((spec.name, "\n  AND s.deleted_at IS NULL"), (spec.all_name, "")):
+    select = _select(spec, columns, "cc_silver_record", mode, schema)
+    views = [
+        (spec.name, select + "\n  AND s.deleted_at IS NULL", "the live Silver rows", columns),
+        (spec.all_name, select, "the live and soft-deleted Silver rows", columns),
+    ]
+    if history:
+        kept = history_columns(columns)
+        replaced = _select(spec, kept, "cc_silver_history", mode, schema)
+        views.append((spec.history_name, replaced, "the replaced versions of the rows", kept))
+    for name, sql, what, shown in views:
         qualified = f"{ident(schema)}.{ident(name)}"
-        conn.execute(text(f"CREATE OR REPLACE VIEW {qualified} AS\n{select}{where}"))
-        what = "live" if where else "live and soft-deleted"
-        conn.execute(
-            text(
-                f"COMMENT ON VIEW {qualified} IS "
-                + literal(
-                    f"cc-console: the {what} Silver rows of config {spec.config},"
-                    f" resource {spec.resource_path} (cc-console silver views)"
-                )
-            )
-        )
-        for column in columns:
+        conn.execute(text(f"CREATE OR REPLACE VIEW {qualified} AS\n{sql}"))
+        about = f"cc-console: {what} of config {spec.config}, resource {spec.resource_path}"
+        conn.execute(text(f"COMMENT ON VIEW {qualified} IS {literal(about)}"))
+        for column in shown:
             if column.prop is not None:
                 conn.execute(
                     text(
@@ -300,28 +328,29 @@ def _refresh_one(
         properties.setdefault(prop, "text")
     oid, old = existing_view(conn, schema, spec.name)
     columns = plan_columns(old, spec.key, properties)
-    result = ViewResult(spec, schema, "created", columns)
+    history = spec.history or existing_view(conn, schema, spec.history_name)[0] is not None
+    result = ViewResult(spec, schema, "created", history, columns)
     if oid is None:
-        _create(conn, spec, columns, mode, schema)
+        _create(conn, spec, columns, mode, schema, history)
         return result
     result.added = [c.name for c in columns[len(old) :]]
     result.retyped = [new.name for new, was in zip(columns, old, strict=False) if new != was]
     if not result.retyped:
-        _create(conn, spec, columns, mode, schema)
+        _create(conn, spec, columns, mode, schema, history)
         result.action = "extended" if result.added else "unchanged"
         return result
-    all_oid, _ = existing_view(conn, schema, spec.all_name)
-    oids = [oid] + ([all_oid] if all_oid is not None else [])
-    result.dependents = _dependents(conn, oids)
+    found = {name: existing_view(conn, schema, name)[0] for name in _family(spec, history)}
+    oids = {name: view_oid for name, view_oid in found.items() if view_oid is not None}
+    result.dependents = _dependents(conn, list(oids.values()))
     if result.dependents:
         result.action = "blocked"
         return result
-    grants = {view_oid: _grants(conn, view_oid) for view_oid in oids}
-    for name in (spec.name, spec.all_name):
-        conn.execute(text(f"DROP VIEW IF EXISTS {ident(schema)}.{ident(name)}"))
-    _create(conn, spec, columns, mode, schema)
-    for view_oid, name in zip(oids, (spec.name, spec.all_name), strict=False):
-        for grantee, privilege in grants[view_oid]:
+    grants = {name: _grants(conn, view_oid) for name, view_oid in oids.items()}
+    for name in oids:
+        conn.execute(text(f"DROP VIEW {ident(schema)}.{ident(name)}"))
+    _create(conn, spec, columns, mode, schema, history)
+    for name, granted in grants.items():
+        for grantee, privilege in granted:
             conn.execute(text(f"GRANT {privilege} ON {ident(schema)}.{ident(name)} TO {grantee}"))
     result.action = "recreated"
     return result

@@ -128,8 +128,10 @@ def add_template(
     record_schema: dict[str, Any] | None = None,
     paging: str = "auto",
     incremental: dict[str, Any] | None = None,
+    keep_history: bool = False,
 ) -> tuple[OdataQueryTemplate, bool]:
-    """Insert a template, or return the identical one already there (created=False).
+    """Insert a template, or return the identical one already there (created=False; asked to
+    keep history, it does from now on).
 
     ``params`` are canonical (``odata.canonical_params``); both hashes are derived from them
     here, so every caller keys templates and cursors the same way.
@@ -155,6 +157,10 @@ def add_template(
                 f"template {existing.id} has this query already, with another"
                 f" {' and '.join(differs)}; remove it first (`cc-console template remove`)"
             )
+        if keep_history and not existing.keep_history:
+            existing.keep_history = True
+            existing.updated_by = user
+            session.flush()
         return existing, False
     row = OdataQueryTemplate(
         config_id=config.id,
@@ -169,6 +175,7 @@ def add_template(
         record_schema=record_schema,
         paging=paging,
         incremental=incremental,
+        keep_history=keep_history,
         created_by=user,
         updated_by=user,
     )

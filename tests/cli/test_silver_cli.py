@@ -224,3 +224,18 @@ def test_a_blocked_retype_exits_1_and_names_the_dependents(cli: Any, seeded: Any
     result = cli("silver", "views")
     assert result.exit_code == 1 and "freight_report" in result.stderr
     assert "blocked" in result.stdout
+
+
+def test_export_history(cli: Any, seeded: Any) -> None:
+    with seeded.engine.begin() as conn:
+        conn.execute(text("UPDATE cc_odata_query_template SET keep_history = true"
+                          " WHERE resource_path = '/Orders'"))  # fmt: skip
+        conn.execute(text("UPDATE cc_silver_record SET payload = payload || '{\"Freight\": 99}',"
+                          " payload_hash = repeat('c', 64) WHERE record_key = '1'"))  # fmt: skip
+    assert cli("silver", "views").exit_code == 0
+    result = cli("silver", "export", "acc", "orders", "--history", "--format", "jsonl", "--to", "-")
+    assert result.exit_code == 0, result.stderr
+    (line,) = [json.loads(line) for line in result.stdout.splitlines()]
+    assert line["order_id"] == 1 and line["freight"] == 12.5 and "_valid_to" in line
+    both = cli("silver", "export", "acc", "orders", "--history", "--deleted")
+    assert both.exit_code == 2

@@ -166,3 +166,17 @@ def test_list_filters_by_config(with_config) -> None:  # type: ignore[no-untyped
     assert [(t["config"], t["resource_path"]) for t in only] == [("t2", "/studies/odata")]
     text_out = cli("template", "list").stdout
     assert "/sites/odata" in text_out and "/studies/odata" in text_out
+
+
+def test_history_is_opt_in_and_adding_again_turns_it_on(with_config) -> None:  # type: ignore[no-untyped-def]
+    cli = with_config
+    plain = cli("template", "add", "t1", "/sites/odata", "--json")
+    assert plain.exit_code == 0 and json.loads(plain.stdout)["keep_history"] is False
+    kept = cli("template", "add", "t1", "/studies/odata", "--history")
+    assert kept.exit_code == 0 and "keeps history" in kept.stdout
+    again = cli("template", "add", "t1", "/sites/odata", "--history", "--json")
+    assert json.loads(again.stdout)["created"] is False
+    assert json.loads(again.stdout)["keep_history"] is True
+    views = cli("silver", "views", "--json")
+    by_view = {v["view"]: v for v in json.loads(views.stdout)["views"]}
+    assert by_view["silver.t1__sites"]["history_view"] == "silver.t1__sites__history"

@@ -22,7 +22,8 @@ from tests.store.test_schema import insert_config, insert_request, insert_respon
 
 
 def _six_months_of_rows(conn: Connection, now: datetime) -> dict[date, int]:
-    """Two requests (+responses, an error event and a validation) in each of six months."""
+    """Two requests (+responses, an error event, a validation and a Silver history row) in each
+    of six months."""
     config_id = insert_config(conn)
     months = {}
     for back in range(6):
@@ -48,6 +49,15 @@ def _six_months_of_rows(conn: Connection, now: datetime) -> dict[date, int]:
                     " VALUES (:rs, :s, '/studies/odata', 'study', '1', true)"
                 ),
                 {"rs": response_id, "s": sent},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO cc_silver_history (config_id, resource_path, record_key,"
+                    " payload, payload_hash, valid_from, valid_to, response_id, response_sent_at,"
+                    " replaced_by_response_id, replaced_by_response_sent_at) VALUES (:c,"
+                    " '/studies', :k, '{}', repeat('0', 64), :s, :s, :rs, :s, :rs, :s)"
+                ),
+                {"rs": response_id, "s": sent, "c": config_id, "k": str(request_id)},
             )
         months[month] = 2
     return months
@@ -91,6 +101,16 @@ def test_retention_drops_whole_old_months_and_keeps_fks(database: Database, now:
         )
         assert linked == 2 * len(kept)
         assert conn.scalar(text("SELECT count(*) FROM cc_schema_validation")) == 2 * len(kept)
+        # history rows survive too; their links into dropped months are cleared
+        assert conn.scalar(text("SELECT count(*) FROM cc_silver_history")) == 12
+        history_links = conn.execute(
+            text(
+                "SELECT count(response_id), count(response_sent_at),"
+                " count(replaced_by_response_id), count(replaced_by_response_sent_at)"
+                " FROM cc_silver_history"
+            )
+        ).one()
+        assert set(history_links) == {2 * len(kept)}
         orphans = conn.scalar(
             text(
                 "SELECT count(*) FROM cc_api_response_log r LEFT JOIN cc_api_request_log q"
@@ -169,6 +189,16 @@ def _linked_rows_at(conn: Connection, sent: datetime) -> dict[str, object]:
         ),
         {**keys, "k": str(request)},
     )
+    conn.execute(  # a replaced version, written and replaced by this page
+        text(
+            "INSERT INTO cc_silver_history (config_id, resource_path, record_key, payload,"
+            " payload_hash, valid_from, valid_to, run_id, response_id, response_sent_at,"
+            " replaced_by_run_id, replaced_by_response_id, replaced_by_response_sent_at)"
+            " VALUES (:c, '/studies', :k, '{}', repeat('0', 64), :s, :s, :run, :rs, :s, :run,"
+            " :rs, :s)"
+        ),
+        {**keys, "k": str(request)},
+    )
     return {**keys, "event": event}
 
 
@@ -188,6 +218,13 @@ def _links(conn: Connection) -> set[tuple[object, ...]]:
                 " UNION ALL SELECT 'silver', r.last_response_id, s.tableoid::regclass::text, ''"
                 " FROM cc_silver_record r JOIN cc_api_response_log s"
                 " ON (s.id, s.sent_at) = (r.last_response_id, r.last_response_sent_at)"
+                " UNION ALL SELECT 'history', h.response_id, s.tableoid::regclass::text, ''"
+                " FROM cc_silver_history h JOIN cc_api_response_log s"
+                " ON (s.id, s.sent_at) = (h.response_id, h.response_sent_at)"
+                " UNION ALL SELECT 'replaced', h.replaced_by_response_id,"
+                " s.tableoid::regclass::text, '' FROM cc_silver_history h"
+                " JOIN cc_api_response_log s ON (s.id, s.sent_at)"
+                " = (h.replaced_by_response_id, h.replaced_by_response_sent_at)"
             )
         ).all()
     )
@@ -216,6 +253,7 @@ def test_the_first_rows_of_a_new_month_land_in_default_and_move_into_it(
                 "cc_error_event",
                 "cc_schema_validation",
                 "cc_silver_record",
+                "cc_silver_history",
             )
         }
 
@@ -300,7 +338,7 @@ def test_cli_maintain_moves_rows_out_of_default(cli, db_url) -> None:  # type: i
     assert json.loads(done.stdout)["move_from_default"] == {f"{far:%Y-%m}": 1}
     with engine.connect() as conn:
         assert conn.scalar(text("SELECT count(*) FROM cc_api_request_log_default")) == 0
-        assert len(_links(conn)) == 3
+        assert len(_links(conn)) == 5
     engine.dispose()
 
 

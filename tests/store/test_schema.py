@@ -25,6 +25,7 @@ TABLES = {
     "cc_schema_validation",
     "cc_silver_record",
     "cc_run_seen_key",
+    "cc_silver_history",
 }
 HASH = "a" * 64
 
@@ -102,7 +103,7 @@ def refused(
             trans.rollback()
 
 
-def test_all_eleven_tables_exist(database: Database) -> None:
+def test_all_twelve_tables_exist(database: Database) -> None:
     names = set(inspect(database.engine).get_table_names())
     assert names >= TABLES
     assert set(Base.metadata.tables) == TABLES

@@ -6,7 +6,7 @@ from .audit import PARTITIONED_TABLES, ApiRequestLog, ApiResponseLog, SchemaVali
 from .base import Base
 from .config import ApiClientConfig, OdataQueryTemplate
 from .runs import ErrorEvent, SyncRun
-from .silver import RunSeenKey, SilverRecord
+from .silver import RunSeenKey, SilverHistory, SilverRecord
 from .state import PaginationState, RateLimitState
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "RateLimitState",
     "RunSeenKey",
     "SchemaValidation",
+    "SilverHistory",
     "SilverRecord",
     "SyncRun",
 ]

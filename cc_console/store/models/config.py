@@ -139,3 +139,5 @@ class OdataQueryTemplate(AuditMixin, Base):
     # the replication key of an incremental template (NULL: full sync every run):
     # {"field", "edm", "lookback_s", "include_nulls"}
     incremental: Mapped[dict[str, Any] | None] = mapped_column(JSONB(none_as_null=True))
+    # keep the versions Silver rows of its resource are replaced by (cc_silver_history)
+    keep_history: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))

@@ -10,6 +10,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     DateTime,
+    Index,
     String,
     Text,
     Uuid,
@@ -18,9 +19,9 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import Base, timestamp
+from .base import Base, timestamp, uuid_pk
 
-__all__ = ["RunSeenKey", "SilverRecord"]
+__all__ = ["RunSeenKey", "SilverHistory", "SilverRecord"]
 
 
 class SilverRecord(Base):
@@ -70,3 +71,32 @@ class RunSeenKey(Base):
 
     chain_run_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     record_key: Mapped[str] = mapped_column(Text, primary_key=True)
+
+
+class SilverHistory(Base):
+    """A replaced version of a Silver row (templates with ``--history``): its payload, when it
+    landed and when it was replaced, and the runs and responses of both. Written by the
+    trigger ``cc_silver_record_history`` (migration 0015), read by the ``…__history`` view."""
+
+    __tablename__ = "cc_silver_history"
+    __table_args__ = (
+        Index(
+            "ix_cc_silver_history_record", "config_id", "resource_path", "record_key", "valid_to"
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    config_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    resource_path: Mapped[str] = mapped_column(Text)
+    record_key: Mapped[str] = mapped_column(Text)
+    payload: Mapped[Any] = mapped_column(JSONB)
+    payload_hash: Mapped[str] = mapped_column(String(64))
+    valid_from: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    valid_to: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # lineage, as Silver's: no declared foreign keys, cleared by retention
+    run_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    response_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    response_sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    replaced_by_run_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    replaced_by_response_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    replaced_by_response_sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
