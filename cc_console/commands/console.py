@@ -42,10 +42,12 @@ DEMO_TEMPLATES: list[tuple[str, str, dict[str, Any]]] = [
 
 
 def run_companions(engine: AsyncEngine) -> list[RunCompanion]:
-    """What goes along with every run the console starts: the cutover's log follower."""
+    """What goes along with every run the console starts: the cutover's log follower, and
+    the typed Silver views of templates added with --views."""
+    from ..engine.silver_views import SilverViews
     from ..migrate.follower import DualWrite
 
-    return [DualWrite(engine)]
+    return [DualWrite(engine), SilverViews(engine)]
 
 
 def _need_terminal() -> None:

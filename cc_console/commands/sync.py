@@ -93,10 +93,12 @@ def _template_ids(database: Database, refs: list[str], all_active: bool) -> list
 
 
 async def _run_all(database: Database, jobs: list[dict[str, Any]]) -> list[RunSummary]:
+    from ..engine.silver_views import SilverViews
     from ..migrate.follower import DualWrite
 
     engine = database.async_engine()
     dual_write = DualWrite(engine)  # the summary waits for its catch-up
+    views = SilverViews(engine)  # templates added with --views
     stop = asyncio.Event()
     watcher = None
     if err_console.is_terminal:
@@ -105,7 +107,7 @@ async def _run_all(database: Database, jobs: list[dict[str, Any]]) -> list[RunSu
         watcher = asyncio.create_task(watch_runs(engine, templates, since, err_console, stop))
     try:
         results = await asyncio.gather(
-            *(run_template(engine, **job, companions=[dual_write]) for job in jobs),
+            *(run_template(engine, **job, companions=[dual_write, views]) for job in jobs),
             return_exceptions=True,
         )
     finally:

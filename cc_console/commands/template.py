@@ -128,6 +128,14 @@ def add(
             " valid_to, the run and response that replaced it; the view …__history).",
         ),
     ] = False,
+    views: Annotated[
+        bool,
+        typer.Option(
+            "--views",
+            help="Refresh its resource's typed Silver views (silver views) after each"
+            " successful run, so they follow drift.",
+        ),
+    ] = False,
     json_output: JsonOpt = False,
 ) -> None:
     """Add a template; adding the same query twice returns the existing one.
@@ -223,6 +231,7 @@ def add(
                 paging=paging,
                 incremental=replication,
                 keep_history=history,
+                refresh_views=views,
             )
             payload = {
                 **row_as_dict(row),
@@ -240,6 +249,7 @@ def add(
                 f", incremental by {replication['field']}, lookback {replication['lookback_s']:g}s"
             )
         how += ", keeps history" if history else ""
+        how += ", refreshes its views" if views else ""
         console.print(f"added template {payload['id']} on {config} {path} (key {shown}{how})")
     else:
         console.print(f"template already exists: {payload['id']} (same config, path and params)")

@@ -19,6 +19,7 @@ from typing import Any
 import psycopg
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..errors import NotFoundError, UsageError
 from ..odata.resources import builtin_edm_types, effective_key, resource_name
@@ -45,13 +46,28 @@ __all__ = [
     "cast_mode",
     "check_schema",
     "existing_view",
+    "refresh_resource",
     "refresh_views",
     "view_specs",
+    "views_to_refresh",
 ]
 
 DEFAULT_SCHEMA = "silver"
 _SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 _LOCK = "SELECT pg_advisory_xact_lock(hashtext('cc_silver_views'))"
+# the (config, resource) pairs Silver holds, one primary-key probe each (a loose index scan)
+_LANDED = """
+    WITH RECURSIVE pairs AS (
+        (SELECT config_id, resource_path FROM cc_silver_record
+         ORDER BY config_id, resource_path LIMIT 1)
+        UNION ALL
+        SELECT n.config_id, n.resource_path FROM pairs p CROSS JOIN LATERAL (
+            SELECT s.config_id, s.resource_path FROM cc_silver_record s
+            WHERE (s.config_id, s.resource_path) > (p.config_id, p.resource_path)
+            ORDER BY s.config_id, s.resource_path LIMIT 1) n
+    )
+    SELECT config_id, resource_path FROM pairs
+"""
 
 
 @dataclass(frozen=True)
@@ -161,9 +177,7 @@ def view_specs(conn: Connection, config: str | None = None) -> list[ViewSpec]:
             " FROM cc_odata_query_template ORDER BY created_at"
         )
     ).all()
-    landed = conn.execute(
-        text("SELECT DISTINCT config_id, resource_path FROM cc_silver_record")
-    ).all()
+    landed = conn.execute(text(_LANDED)).all()
     specs: list[ViewSpec] = []
     names: set[str] = set()
     for config_id, config_name, dialect in configs:
@@ -376,6 +390,18 @@ def _count(conn: Connection, result: ViewResult, mode: CastMode) -> None:
     result.non_castable = {c.name: int(n) for c, n in zip(castable, row[1:], strict=True) if n}
 
 
+def _prepare(conn: Connection, schema: str, mode: CastMode | None) -> CastMode:
+    """Check the schema, create it (and the safe-cast functions where needed): the cast mode."""
+    check_schema(conn, schema)
+    mode = mode or cast_mode(conn)
+    conn.execute(text(_LOCK))
+    conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {ident(schema)}"))
+    if mode == "function":
+        for statement in fallback_functions(schema):
+            conn.execute(text(statement))
+    return mode
+
+
 def refresh_views(
     engine: Engine,
     specs: list[ViewSpec],
@@ -387,13 +413,7 @@ def refresh_views(
     """Create or refresh the views of ``specs`` (one transaction each) and count their values
     that do not cast; ``mode`` defaults to what the server supports."""
     with engine.begin() as conn:
-        check_schema(conn, schema)
-        mode = mode or cast_mode(conn)
-        conn.execute(text(_LOCK))
-        conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {ident(schema)}"))
-        if mode == "function":
-            for statement in fallback_functions(schema):
-                conn.execute(text(statement))
+        mode = _prepare(conn, schema, mode)
     results = []
     for spec in specs:
         try:
@@ -408,3 +428,43 @@ def refresh_views(
                 _count(conn, result, mode)
         results.append(result)
     return results
+
+
+def refresh_resource(
+    conn: Connection,
+    config_id: uuid.UUID,
+    resource_path: str,
+    *,
+    schema: str = DEFAULT_SCHEMA,
+    lock_timeout_ms: int = 5000,
+) -> ViewResult | None:
+    """Refresh the views of one (config, Silver resource) in the caller's transaction, without
+    counting (what follows a run of a template added with --views); None: no such resource."""
+    mode = _prepare(conn, schema, None)
+    spec = next(
+        (
+            s
+            for s in view_specs(conn)
+            if (s.config_id, s.resource_path) == (config_id, resource_path)
+        ),
+        None,
+    )
+    return None if spec is None else _refresh_one(conn, spec, schema, mode, lock_timeout_ms)
+
+
+async def views_to_refresh(
+    conn: AsyncConnection, run_id: uuid.UUID
+) -> tuple[uuid.UUID, str] | None:
+    """The (config, Silver resource) whose views follow this run: it succeeded and its
+    template was added with --views; else None."""
+    row = (
+        await conn.execute(
+            text(
+                "SELECT r.config_id, t.resource_path FROM cc_sync_run r"
+                " JOIN cc_odata_query_template t ON t.id = r.template_id"
+                " WHERE r.id = :id AND r.status = 'succeeded' AND t.refresh_views"
+            ),
+            {"id": run_id},
+        )
+    ).one_or_none()
+    return None if row is None else (row.config_id, "/" + resource_name(row.resource_path))

@@ -129,9 +129,10 @@ def add_template(
     paging: str = "auto",
     incremental: dict[str, Any] | None = None,
     keep_history: bool = False,
+    refresh_views: bool = False,
 ) -> tuple[OdataQueryTemplate, bool]:
     """Insert a template, or return the identical one already there (created=False; asked to
-    keep history, it does from now on).
+    keep history or refresh views, it does from now on).
 
     ``params`` are canonical (``odata.canonical_params``); both hashes are derived from them
     here, so every caller keys templates and cursors the same way.
@@ -157,8 +158,11 @@ def add_template(
                 f"template {existing.id} has this query already, with another"
                 f" {' and '.join(differs)}; remove it first (`cc-console template remove`)"
             )
-        if keep_history and not existing.keep_history:
-            existing.keep_history = True
+        if (keep_history and not existing.keep_history) or (
+            refresh_views and not existing.refresh_views
+        ):
+            existing.keep_history = existing.keep_history or keep_history
+            existing.refresh_views = existing.refresh_views or refresh_views
             existing.updated_by = user
             session.flush()
         return existing, False
@@ -176,6 +180,7 @@ def add_template(
         paging=paging,
         incremental=incremental,
         keep_history=keep_history,
+        refresh_views=refresh_views,
         created_by=user,
         updated_by=user,
     )

@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 
 from procrastinate.worker import Worker
 
+from ..engine import RunCompanion
 from ..settings import Settings
 from ..store.database import Database
 from ..store.listen import psycopg_conninfo
@@ -42,11 +43,13 @@ async def serve(
     on_ready: Callable[[], None] = lambda: None,
 ) -> None:
     """Run until a stop signal; every run it started has ended when this returns."""
+    from ..engine.silver_views import SilverViews
     from ..migrate.follower import DualWrite
 
     engine = database.async_engine()
     dual_write = DualWrite(engine)  # a config that dual-writes does so from workers too
-    runtime = WorkerRuntime(engine=engine, name=name, settings=settings, companions=[dual_write])
+    companions: list[RunCompanion] = [dual_write, SilverViews(engine)]  # views: --views
+    runtime = WorkerRuntime(engine=engine, name=name, settings=settings, companions=companions)
     conninfo = psycopg_conninfo(database.url)
     scheduling = build_app(conninfo, tick_s=settings.worker_tick_s)
     syncing = build_app(conninfo)

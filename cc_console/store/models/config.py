@@ -141,3 +141,5 @@ class OdataQueryTemplate(AuditMixin, Base):
     incremental: Mapped[dict[str, Any] | None] = mapped_column(JSONB(none_as_null=True))
     # keep the versions Silver rows of its resource are replaced by (cc_silver_history)
     keep_history: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    # refresh the typed Silver views of its resource after each successful run
+    refresh_views: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))

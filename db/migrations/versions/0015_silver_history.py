@@ -1,4 +1,4 @@
-"""Silver change history, opt-in per template
+"""Silver change history and typed views refreshed after syncs, opt-in per template
 
 Revision ID: 0015
 Revises: 0014
@@ -6,6 +6,8 @@ Create Date: 2026-12-03
 
 - ``cc_odata_query_template.keep_history`` (default false; ``template add --history``): keep
   the versions its resource's Silver rows are replaced by.
+- ``cc_odata_query_template.refresh_views`` (default false; ``template add --views``): after
+  each successful run, refresh the typed views of its resource (``silver views``).
 - ``cc_silver_history``: one row per replaced version of a Silver row — its payload, when it
   landed (``valid_from``: the row's ``last_seen_at`` then) and when it was replaced
   (``valid_to``), the run and response that wrote it and those that replaced it. Like
@@ -70,6 +72,10 @@ def upgrade() -> None:
         "cc_odata_query_template",
         sa.Column("keep_history", sa.Boolean(), server_default=sa.text("false"), nullable=False),
     )
+    op.add_column(
+        "cc_odata_query_template",
+        sa.Column("refresh_views", sa.Boolean(), server_default=sa.text("false"), nullable=False),
+    )
     op.create_table(
         "cc_silver_history",
         sa.Column("id", sa.Uuid(), server_default=sa.text("gen_random_uuid()"), nullable=False),
@@ -104,4 +110,5 @@ def downgrade() -> None:
     op.execute("DROP FUNCTION cc_silver_path(text)")
     op.drop_index("ix_cc_silver_history_record", table_name="cc_silver_history")
     op.drop_table("cc_silver_history")
+    op.drop_column("cc_odata_query_template", "refresh_views")
     op.drop_column("cc_odata_query_template", "keep_history")
