@@ -161,15 +161,13 @@ def check_schema(conn: Connection, schema: str) -> None:
 
 
 def view_specs(conn: Connection, config: str | None = None) -> list[ViewSpec]:
-    """One spec per (config, resource) that has a template or Silver rows, by config, resource."""
+    """One spec per (config, resource) that has a template or Silver rows, by config, resource
+    (``config``: that config's only; names are chosen over every config, so they are the
+    same either way)."""
     configs = conn.execute(
-        text(
-            "SELECT id, name, dialect FROM cc_api_client_config"
-            " WHERE CAST(:name AS text) IS NULL OR name = :name ORDER BY name"
-        ),
-        {"name": config},
+        text("SELECT id, name, dialect FROM cc_api_client_config ORDER BY name")
     ).all()
-    if config is not None and not configs:
+    if config is not None and config not in {row.name for row in configs}:
         raise NotFoundError(f"no config named {config!r} (see `cc-console config list`)")
     templates = conn.execute(
         text(
@@ -210,7 +208,7 @@ def view_specs(conn: Connection, config: str | None = None) -> list[ViewSpec]:
             specs.append(
                 ViewSpec(config_id, config_name, path, key, declared, name, path in history)
             )
-    return specs
+    return [spec for spec in specs if config is None or spec.config == config]
 
 
 def _observed(conn: Connection, spec: ViewSpec) -> dict[str, str]:

@@ -254,3 +254,18 @@ def test_a_busy_view_is_left_as_it_was_under_lock_timeout(database: Database) ->
         reader.rollback()
     assert "tier" not in dict(columns(database.engine, "acc__customers"))
     assert refresh(database)["acc__customers"].action == "extended"
+
+
+def test_odd_property_names_are_quoted_and_told_apart(database: Database) -> None:
+    config_id = add_config(database.engine, "weird", "generic")
+    record = {"Id": 1, 'it\'s "odd"': "q", "a-b": 1, "a_b": True, "_landed_at": "x", "42": 5}
+    land(database.engine, config_id, "/Things", [record], "Id")
+    result = refresh(database)["weird__things"]
+    names = [c.name for c in result.columns]
+    assert names[:5] == ["_landed_at", "_run_id", "_response_id", "_deleted_at", "c_42"]  # no key
+    assert len(set(names)) == len(names) and "it_s_odd" in names and "landed_at" in names
+    assert sum(n.startswith("a_b") for n in names) == 2
+    got = rows(database.engine, "SELECT * FROM silver.weird__things")[0]
+    assert got["it_s_odd"] == "q" and got["c_42"] == 5 and got["landed_at"] == "x"
+    hashed = next(n for n in names if n.startswith("a_b_"))  # "a_b" came second (sorted)
+    assert got["a_b"] == Decimal(1) and got[hashed] is True
