@@ -15,8 +15,9 @@ from sqlalchemy.orm import Session
 
 from ..errors import UsageError
 from ..safe_text import printable
-from ..settings import Settings, load_settings
+from ..settings import Settings, current_user, load_settings
 from ..store.database import Database, open_database
+from ..store.operator_actions import Operator
 
 __all__ = [
     "console",
@@ -67,6 +68,11 @@ def settings() -> Settings:
             f"CC_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors()
         )
         raise UsageError(f"invalid settings: {problems}") from None
+
+
+def operator() -> Operator:
+    """Who runs this command: the OS user (``CC_USER`` or the login) on this host, via the CLI."""
+    return Operator(current_user(settings()), "cli")
 
 
 @contextmanager

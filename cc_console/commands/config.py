@@ -14,8 +14,17 @@ from ..errors import UsageError
 from ..settings import current_user
 from ..store.configs import add_config, get_config, list_configs, update_config
 from ..store.models import ApiClientConfig
+from ..store.operator_actions import record_action
 from ..store.rows import row_as_dict
-from .common import console, emit_json, err_console, open_db, session_scope, settings
+from .common import (
+    console,
+    emit_json,
+    err_console,
+    open_db,
+    operator,
+    session_scope,
+    settings,
+)
 
 app = typer.Typer(help="Manage API client configurations (base URL, secret reference, policy).")
 
@@ -188,6 +197,7 @@ def add(
     user = current_user(settings())
     with open_db() as database, session_scope(database) as session:
         row = add_config(session, spec, user)
+        record_action(session.connection(), operator(), "config_add", config_id=row.id)
         payload = row_as_dict(row)
     if json_output:
         emit_json(payload)
@@ -301,6 +311,13 @@ def edit(
         current = {k: v for k, v in row_as_dict(row).items() if k in ClientConfigSpec.model_fields}
         merged = _validated({**current, **changes})
         row = update_config(session, row, {k: merged[k] for k in changes}, user)
+        record_action(
+            session.connection(),
+            operator(),
+            "config_edit",
+            config_id=row.id,
+            detail={"changed": sorted(changes)},
+        )
         payload = row_as_dict(row)
     if json_output:
         emit_json(payload)
@@ -315,6 +332,10 @@ def _set_active(name: str, active: bool) -> None:
         was = row.is_active
         if was != active:
             update_config(session, row, {"is_active": active}, user)
+        action = "config_activate" if active else "config_deactivate"
+        record_action(
+            session.connection(), operator(), action, config_id=row.id, detail={"was": was}
+        )
     state = "active" if active else "inactive"
     console.print(f"config {name} is {'already ' if was == active else 'now '}{state}")
 

@@ -13,11 +13,12 @@ from ..errors import UsageError
 from ..store import migrations
 from ..store.embedded import stop_embedded
 from ..store.jobs import expire_finished_jobs
+from ..store.operator_actions import record_action
 from ..store.partitions import apply_plan, plan_maintenance
 from ..store.silver_reader import grant_reader as grant_reader_role
 from ..store.silver_views import DEFAULT_SCHEMA
 from ..store.status import database_status
-from .common import console, emit_json, err_console, open_db, settings
+from .common import console, emit_json, err_console, open_db, operator, settings
 from .db_client import PASSTHROUGH, dump, psql, url
 
 app = typer.Typer(help="Manage the database: schema migrations, status, partitions.")
@@ -126,6 +127,13 @@ def maintain(
         if not dry_run:
             apply_plan(conn, plan)
         jobs = expire_finished_jobs(conn, retention_days=retention_days, dry_run=dry_run)
+        if not dry_run:  # a dry run changes nothing: not an action
+            record_action(
+                conn,
+                operator(),
+                "maintain",
+                detail={**plan.as_dict(), "finished_jobs_expired": jobs},
+            )
     if json_output:
         emit_json({**plan.as_dict(), "finished_jobs_expired": jobs, "dry_run": dry_run})
         return

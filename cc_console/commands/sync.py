@@ -16,6 +16,7 @@ from ..errors import NotFoundError, UsageError
 from ..settings import current_user
 from ..store.database import Database
 from ..store.jobs import run_outcomes
+from ..store.operator_actions import record_action
 from ..store.runs import RunRow, database_clock, latest_run_id, recent_runs
 from ..store.templates import active_template_ids, find_template
 from ..workers.app import action_of
@@ -24,6 +25,7 @@ from .common import (
     emit_json,
     err_console,
     open_db,
+    operator,
     session_scope,
     settings,
     with_async_engine,
@@ -45,6 +47,34 @@ QueueOpt = Annotated[
 ]
 
 
+# the operator action a sync, resume or retry is recorded as
+OPERATOR_ACTION = {"manual": "sync", "resume": "resume", "retry": "retry"}
+
+
+def _record(
+    database: Database, jobs: list[dict[str, Any]], job_ids: list[int | None] | None = None
+) -> None:
+    """Record each job as the operator's action; a job run here carries its action's id."""
+    with database.engine.begin() as conn:
+        for n, job in enumerate(jobs):
+            options = ("full_refresh", "detect_deletes", "coordinate")
+            detail: dict[str, Any] = {k: job[k] for k in options if k in job}
+            if job_ids is not None:
+                detail["queued"] = True
+                detail["already_queued"] = job_ids[n] is None
+            action_id = record_action(
+                conn,
+                operator(),
+                OPERATOR_ACTION[job["trigger"]],
+                template_id=job["template_id"],
+                run_id=job.get("parent_run_id"),
+                job_id=None if job_ids is None else job_ids[n],
+                detail=detail,
+            )
+            if job_ids is None:
+                job["action_id"] = action_id
+
+
 def _enqueued(
     database: Database, jobs: list[dict[str, Any]], queue: str, json_output: bool
 ) -> None:
@@ -64,6 +94,7 @@ def _enqueued(
             queue=queue,
         )
         done.append({"template_id": str(job["template_id"]), "action": action, "job_id": job_id})
+    _record(database, jobs, [item["job_id"] for item in done])
     if json_output:
         emit_json(done if len(done) > 1 else done[0])
         return
@@ -232,6 +263,7 @@ def sync(
         if enqueue:
             _enqueued(database, jobs, queue, json_output)
             return
+        _record(database, jobs)
         summaries = asyncio.run(_run_all(database, jobs))
     _report(summaries, json_output)
 
@@ -265,7 +297,9 @@ def _continue(
             found = await settle_run(engine, await resolve_run(engine, run_ref), waiting)
             return continue_job(found, trigger, user)
 
-        summaries = asyncio.run(_run_all(database, [asyncio.run(with_async_engine(database, job))]))
+        jobs = [asyncio.run(with_async_engine(database, job))]
+        _record(database, jobs)
+        summaries = asyncio.run(_run_all(database, jobs))
     _report(summaries, json_output)
 
 
@@ -313,6 +347,15 @@ def cancel(run: Annotated[str, typer.Argument(help="Id (or prefix) of a running 
             return found, await request_cancel(engine, found.id)
 
         found, flagged = asyncio.run(with_async_engine(database, flag))
+        with database.engine.begin() as conn:
+            record_action(
+                conn,
+                operator(),
+                "cancel",
+                template_id=found.template_id,
+                run_id=found.id,
+                detail={"flagged": flagged, "status": found.status},
+            )
     state = "cancel requested" if flagged else f"already {found.status}"
     console.print(f"run {str(found.id)[:8]}: {state}")
 

@@ -20,6 +20,7 @@ from ..safe_text import has_control_characters
 from ..settings import current_user
 from ..store.configs import ConfigRow, get_config, list_configs
 from ..store.models import OdataQueryTemplate
+from ..store.operator_actions import record_action
 from ..store.rows import row_as_dict
 from ..store.templates import (
     add_template,
@@ -34,6 +35,7 @@ from .common import (
     emit_json,
     err_console,
     open_db,
+    operator,
     parse_duration,
     session_scope,
     settings,
@@ -233,6 +235,14 @@ def add(
                 keep_history=history,
                 refresh_views=views,
             )
+            record_action(
+                session.connection(),
+                operator(),
+                "template_add",
+                config_id=row.config_id,
+                template_id=row.id,
+                detail={"created": created},
+            )
             payload = {
                 **row_as_dict(row),
                 "config": config,
@@ -373,7 +383,16 @@ def remove(
             if not sys.stdin.isatty():
                 raise UsageError("pass --yes to remove without a prompt")
             typer.confirm(f"Remove template {label}?", abort=True)
+        config_id, template_id = row.config_id, row.id
         deleted = remove_template(session, row)
+        record_action(
+            session.connection(),
+            operator(),
+            "template_remove",
+            config_id=config_id,
+            template_id=template_id,
+            detail={"deleted": deleted, "template": label},
+        )
     if deleted:
         console.print(f"removed template {label}")
     else:

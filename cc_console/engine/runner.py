@@ -213,11 +213,13 @@ async def run_template(
     detect_deletes: bool = False,
     job_id: int | None = None,
     auto_resumes: int = 0,
+    action_id: uuid.UUID | None = None,
 ) -> RunSummary:
     """Execute one sync run of a template and return how it ended. ``full_refresh``: an
     incremental template reads everything once (its watermark is ignored, then replaced);
     ``detect_deletes`` with it: Silver rows the server no longer has are marked deleted.
-    ``job_id``/``auto_resumes``: a worker's job runs it (see ``workers/``)."""
+    ``job_id``/``auto_resumes``: a worker's job runs it (see ``workers/``); ``action_id``: the
+    operator action that asked for it (``store/operator_actions.py``)."""
     tune_gc()
     template, config, record_key = await _load(engine, template_id)
     if detect_deletes:
@@ -255,6 +257,7 @@ async def run_template(
             created_by=created_by,
             job_id=job_id,
             auto_resumes=auto_resumes,
+            action_id=action_id,
         )
         for companion in companions:
             await companion.started(run_id)

@@ -154,6 +154,7 @@ async def create_run(
     created_by: str,
     job_id: int | None = None,
     auto_resumes: int = 0,
+    action_id: uuid.UUID | None = None,
 ) -> uuid.UUID:
     """Insert a ``running`` run and announce it."""
     async with engine.begin() as conn:
@@ -161,9 +162,9 @@ async def create_run(
             await conn.execute(
                 text(
                     "INSERT INTO cc_sync_run (config_id, template_id, parent_run_id, resource_path,"
-                    " filter_hash, trigger, status, sla_target_s, created_by, job_id, auto_resumes)"
-                    " VALUES (:config, :template, :parent, :path, :fh, :trigger, 'running', :sla,"
-                    " :by, :job, :auto) RETURNING id"
+                    " filter_hash, trigger, status, sla_target_s, created_by, job_id, auto_resumes,"
+                    " action_id) VALUES (:config, :template, :parent, :path, :fh, :trigger,"
+                    " 'running', :sla, :by, :job, :auto, :action) RETURNING id"
                 ),
                 {
                     "config": config_id,
@@ -176,6 +177,7 @@ async def create_run(
                     "by": created_by,
                     "job": job_id,
                     "auto": auto_resumes,
+                    "action": action_id,
                 },
             )
         ).scalar_one()

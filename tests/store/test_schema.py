@@ -26,6 +26,7 @@ TABLES = {
     "cc_silver_record",
     "cc_run_seen_key",
     "cc_silver_history",
+    "cc_operator_action",
 }
 HASH = "a" * 64
 

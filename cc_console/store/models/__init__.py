@@ -1,7 +1,8 @@
-"""SQLAlchemy models of the eleven cc-console tables (mirrored by db/migrations)."""
+"""SQLAlchemy models of the cc-console tables (mirrored by db/migrations)."""
 
 from __future__ import annotations
 
+from .actions import OperatorAction
 from .audit import PARTITIONED_TABLES, ApiRequestLog, ApiResponseLog, SchemaValidation
 from .base import Base
 from .config import ApiClientConfig, OdataQueryTemplate
@@ -17,6 +18,7 @@ __all__ = [
     "Base",
     "ErrorEvent",
     "OdataQueryTemplate",
+    "OperatorAction",
     "PaginationState",
     "RateLimitState",
     "RunSeenKey",

@@ -114,6 +114,10 @@ class SyncRun(Base):
     # a worker made without an operator in its chain up to it
     job_id: Mapped[int | None] = mapped_column(BigInteger)
     auto_resumes: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    # the operator action that started it here (migration 0016; a queued one: by job_id)
+    action_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("cc_operator_action.id", ondelete="SET NULL")
+    )
 
 
 class ErrorEvent(Base):
