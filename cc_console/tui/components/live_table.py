@@ -40,6 +40,11 @@ class LiveTable(DataTable[Any]):
             self.add_column(label, key=key)
 
     @property
+    def keys(self) -> list[str]:
+        """The keys of the rows shown, in order (a copy)."""
+        return list(self._order)
+
+    @property
     def selected_key(self) -> str | None:
         """Key of the row under the cursor, if any."""
         if not self._order or not 0 <= self.cursor_row < len(self._order):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
@@ -33,13 +34,15 @@ __all__ = [
     "cursor_rows",
     "error_rows",
     "request_cells",
+    "request_key",
+    "request_ref",
     "request_rows",
     "run_rows",
 ]
 
 
 class PaneSpec:
-    """What a pane is called, what it is for, and its columns."""
+    """What a pane is called, what it is for, its columns and the binding ids it answers."""
 
     def __init__(
         self,
@@ -74,7 +77,7 @@ PANES = [
             ("429", "429"),
             ("err", "err"),
         ],
-        ["s", "r", "R", "c", "enter", "/"],
+        ["start_sync", "resume", "retry", "cancel", "filter"],
     ),
     PaneSpec(
         2,
@@ -92,7 +95,7 @@ PANES = [
             ("attempt", "try"),
             ("run", "run"),
         ],
-        ["F", "space", "enter", "/"],
+        ["follow", "pause", "filter"],
     ),
     PaneSpec(
         3,
@@ -116,7 +119,7 @@ PANES = [
             ("status", "status"),
             ("run", "run"),
         ],
-        ["enter", "/"],
+        ["filter"],
     ),
     PaneSpec(
         5,
@@ -133,7 +136,7 @@ PANES = [
             ("run", "run"),
             ("message", "message"),
         ],
-        ["enter", "/"],
+        ["filter"],
     ),
 ]
 
@@ -205,11 +208,19 @@ def _run_cells(r: dict[str, Any], now: datetime) -> list[Any]:
     ]
 
 
+def request_key(q: dict[str, Any]) -> str:
+    """A request attempt's row key: its id and partition key (sent_at)."""
+    return f"{q['id']}|{q['sent_at'].isoformat()}"
+
+
+def request_ref(key: str) -> tuple[uuid.UUID, datetime]:
+    """The (id, sent_at) a request row's key stands for."""
+    request_id, _, sent_at = key.partition("|")
+    return uuid.UUID(request_id), datetime.fromisoformat(sent_at)
+
+
 def request_rows(requests: list[dict[str, Any]], now: datetime) -> list[Row]:
-    return [
-        _lazy(f"{q['id']}|{q['sent_at'].isoformat()}", q, now, False, request_cells)
-        for q in requests
-    ]
+    return [_lazy(request_key(q), q, now, False, request_cells) for q in requests]
 
 
 def request_cells(q: dict[str, Any], now: datetime) -> list[Any]:

@@ -7,17 +7,14 @@ under a tab bar. Numbers and tab move between panes either way.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Container
 from textual.css.query import NoMatches
 from textual.events import Resize
-from textual.screen import Screen
 from textual.widgets import DataTable, Input, Static, Tab, Tabs
 
 from ...store.dashboard import Dashboard
@@ -27,10 +24,12 @@ from ..components.panes import (
     Pane,
     cursor_rows,
     error_rows,
+    request_ref,
     request_rows,
     run_rows,
 )
-from ..keymap import binding
+from ..keymap import bindings
+from .base import ConsoleScreen
 
 __all__ = ["DashboardScreen", "WIDE"]
 
@@ -41,21 +40,12 @@ WIDE = (110, 32)
 FOLLOWING = ("requests", "errors")
 
 
-class DashboardScreen(Screen[None]):
+class DashboardScreen(ConsoleScreen):
     """Five live panes; the focused one outlined."""
 
-    BINDINGS: ClassVar[list[Binding | tuple[str, str] | tuple[str, str, str]]] = [
-        *(
-            Binding(str(n), f"show_pane({n})", f"pane {n}", show=False, id=f"pane_{n}")
-            for n in range(1, 6)
-        ),
-        binding("next_pane", show=False),
-        binding("prev_pane", show=False),
-        binding("filter"),
-        binding("follow"),
-        binding("pause"),
-        Binding("escape", "clear_filter", "Clear filter", show=False),
-    ]
+    BINDINGS: ClassVar = bindings("dashboard")
+    HELP = "The five live panes (help describes the focused one)."
+    WIDGET_KEYS: ClassVar = [("enter", "open the selected row")]
 
     def __init__(self) -> None:
         super().__init__(id="dashboard")
@@ -63,7 +53,6 @@ class DashboardScreen(Screen[None]):
         self.data: Dashboard | None = None
         self.paused = False
         self.new_while_paused = 0
-        self.badges: dict[str, bool] = {"stale": False}
         self.active = "runs"
         self.compact = False
         self._topbar_text = Text()
@@ -152,7 +141,7 @@ class DashboardScreen(Screen[None]):
         with self.app.batch_update():
             self._sync("runs", run_rows(data.runs.rows, now), data.runs.total)
             if self.paused:
-                shown = set(self.panes["requests"].table._order)
+                shown = set(self.panes["requests"].table.keys)
                 self.new_while_paused = sum(
                     1 for key, *_ in request_rows(data.requests.rows, now) if key not in shown
                 )
@@ -179,14 +168,14 @@ class DashboardScreen(Screen[None]):
         pane.table.sync(rows)
         pane.count(total, exact, note)
 
-    def set_badge(self, name: str, on: bool) -> None:
-        self.badges[name] = on
+    def refresh_topbar(self) -> None:
+        """Redraw the top bar (the app calls it when the database link goes or comes back)."""
         self._topbar()
 
     def _topbar(self) -> None:
         if not self.is_mounted:
             return
-        app: Any = self.app
+        app = self.console
         text = Text(" cc-console ", style="bold reverse")
         text.append(f"  {app.db_label}", style="dim")
         if self.data is not None:
@@ -194,7 +183,7 @@ class DashboardScreen(Screen[None]):
             text.append(f"  {self.data.now.strftime('%H:%M:%S')}", style="dim")
         if app.read_only:
             text.append("  READ-ONLY ", style="bold black on yellow")
-        if self.badges.get("stale"):
+        if app.stale:
             text.append("  STALE: reconnecting ", style="bold white on red")
         if self.paused:
             text.append("  PAUSED ", style="bold black on magenta")
@@ -214,8 +203,7 @@ class DashboardScreen(Screen[None]):
 
     def run_hint(self) -> str:
         """What to do with the selected run of pane 1 when it did not succeed."""
-        app: Any = self.app
-        if app.read_only or self.focused_pane != "runs":
+        if self.console.read_only or self.focused_pane != "runs":
             return ""
         run = self.selected_run()
         if run is None or run["status"] not in ("failed", "partial"):
@@ -281,9 +269,9 @@ class DashboardScreen(Screen[None]):
         if table_id == "table-runs":
             self.app.push_screen(RunDetailScreen(uuid.UUID(key), crumbs=["Dashboard"]))
         elif table_id == "table-requests":
-            keys = [_request_key(k) for k in self.panes["requests"].table._order]
+            keys = [request_ref(k) for k in self.panes["requests"].table.keys]
             self.app.push_screen(
-                RequestDetailScreen(keys, keys.index(_request_key(key)), crumbs=["Dashboard"])
+                RequestDetailScreen(keys, keys.index(request_ref(key)), crumbs=["Dashboard"])
             )
         elif table_id == "table-errors" and self.data is not None:
             error = next(e for e in self.data.errors.rows if str(e["id"]) == key)
@@ -298,10 +286,4 @@ class DashboardScreen(Screen[None]):
                 self.app.push_screen(RunDetailScreen(cursor["last_run_id"], crumbs=["Dashboard"]))
 
     def on_screen_resume(self) -> None:
-        app: Any = self.app
-        app.refresh_dashboard()
-
-
-def _request_key(key: str) -> tuple[uuid.UUID, datetime]:
-    request_id, _, sent_at = key.partition("|")
-    return uuid.UUID(request_id), datetime.fromisoformat(sent_at)
+        self.console.refresh_dashboard()

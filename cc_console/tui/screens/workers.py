@@ -14,6 +14,7 @@ from ...settings import load_settings
 from ...store.jobs import job_counts, list_workers, schedule_view
 from ..components.key_bar import KeyBar
 from ..format import duration, plain
+from ..messages import WorkersLoaded
 from .base import DetailScreen
 
 __all__ = ["WorkersScreen"]
@@ -67,10 +68,10 @@ class WorkersScreen(DetailScreen):
                 "jobs": await job_counts(conn),
                 "schedule": await schedule_view(conn),
             }
-        self.data = data
-        self._show()
+        self.post_message(WorkersLoaded(data))
 
-    def _show(self) -> None:
+    def on_workers_loaded(self, message: WorkersLoaded) -> None:
+        self.data = message.data
         self.show_crumbs(f"refreshed every {REFRESH_S:g} s")
         beat = self.heartbeat_s
         workers = self.data["workers"]
