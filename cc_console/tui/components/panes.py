@@ -25,7 +25,7 @@ from ..format import (
     when,
 )
 from .gauges import ScopeGauges
-from .live_table import LiveTable, Row
+from .live_table import Column, LiveTable, Row
 
 __all__ = [
     "PANES",
@@ -50,13 +50,14 @@ class PaneSpec:
         key: str,
         title: str,
         purpose: str,
-        columns: Sequence[tuple[str, str]],
+        columns: Sequence[Column],
         keys: Sequence[str] = (),
     ) -> None:
         self.number, self.key, self.title, self.purpose = number, key, title, purpose
         self.columns, self.keys = list(columns), list(keys)
 
 
+# keep: the lower, the sooner a column goes when the width runs out (80 columns drops some)
 PANES = [
     PaneSpec(
         1,
@@ -65,17 +66,18 @@ PANES = [
         "Sync runs, newest first: status, progress against the server's count, 429s and "
         "errors. Enter opens a run's timeline.",
         [
-            ("id", "run"),
-            ("template", "template"),
-            ("trigger", "trigger"),
-            ("status", "status"),
-            ("started", "started"),
-            ("took", "took"),
-            ("pages", "pages"),
-            ("records", "landed / count"),
-            ("progress", "progress"),
-            ("429", "429"),
-            ("err", "err"),
+            Column("id", "run", keep=10),
+            Column("template", "template", keep=8, flex=True, min_width=12),
+            Column("trigger", "trigger", keep=1),
+            Column("mode", "mode", keep=0),
+            Column("status", "status", keep=9),
+            Column("started", "started", keep=4),
+            Column("took", "took", keep=3),
+            Column("pages", "pages", keep=2),
+            Column("records", "landed / count", keep=7),
+            Column("progress", "progress", keep=5),
+            Column("429", "429", keep=6),
+            Column("err", "err", keep=6),
         ],
         ["start_sync", "resume", "retry", "cancel", "filter"],
     ),
@@ -86,14 +88,14 @@ PANES = [
         "Every request attempt as the engine writes it, newest first. F follows the newest; "
         "space pauses the pane (the gauges keep moving).",
         [
-            ("time", "time"),
-            ("method", "verb"),
-            ("endpoint", "endpoint"),
-            ("status", "code"),
-            ("ms", "ms"),
-            ("size", "size"),
-            ("attempt", "try"),
-            ("run", "run"),
+            Column("time", "time", keep=10),
+            Column("method", "verb", keep=3),
+            Column("endpoint", "endpoint", keep=8, flex=True, min_width=12),
+            Column("status", "code", keep=9),
+            Column("ms", "ms", keep=6),
+            Column("size", "size", keep=4),
+            Column("attempt", "try", keep=5),
+            Column("run", "run", keep=2),
         ],
         ["follow", "pause", "filter"],
     ),
@@ -112,12 +114,12 @@ PANES = [
         "Where each resource + filter resumes: next $skip against the server's count, last "
         "sync, owning run.",
         [
-            ("resource", "resource"),
-            ("progress", "next_skip / count"),
-            ("filter", "filter"),
-            ("last", "last sync"),
-            ("status", "status"),
-            ("run", "run"),
+            Column("resource", "resource", keep=10),
+            Column("progress", "next_skip / count", keep=8),
+            Column("filter", "filter", keep=6, flex=True, min_width=10),
+            Column("last", "last sync", keep=5),
+            Column("status", "status", keep=9),
+            Column("run", "run", keep=2),
         ],
         ["filter"],
     ),
@@ -128,13 +130,13 @@ PANES = [
         "Typed error events, newest first (kind, retryable, status, endpoint, run). Enter "
         "opens the failed request.",
         [
-            ("time", "time"),
-            ("kind", "kind"),
-            ("retry", "retry"),
-            ("status", "code"),
-            ("endpoint", "endpoint"),
-            ("run", "run"),
-            ("message", "message"),
+            Column("time", "time", keep=10),
+            Column("kind", "kind", keep=9),
+            Column("retry", "retry", keep=3),
+            Column("status", "code", keep=6),
+            Column("endpoint", "endpoint", keep=5),
+            Column("run", "run", keep=2),
+            Column("message", "message", keep=8, flex=True, min_width=16),
         ],
         ["filter"],
     ),
@@ -195,6 +197,7 @@ def _run_cells(r: dict[str, Any], now: datetime) -> list[Any]:
         short_id(r["id"]),
         plain(r["template"]),
         plain(r["trigger"]),
+        plain(r.get("sync_mode"), "dim"),
         status("stale" if r.get("stale") else r["status"]),  # running, but its engine is gone
         when(r["started_at"], now),
         duration((end - r["started_at"]).total_seconds()),

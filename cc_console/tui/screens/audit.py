@@ -23,7 +23,8 @@ from ...store.audit_query import (
 )
 from ...store.details import as_curl, load_request
 from ..components.key_bar import KeyBar
-from ..components.panes import request_cells
+from ..components.live_table import Column, LiveTable
+from ..components.panes import request_cells, request_key, request_ref
 from ..format import plain, plain_line
 from ..keymap import bindings
 from ..messages import AuditPage, AuditProblem
@@ -33,6 +34,17 @@ __all__ = ["AuditScreen", "EXPORT_CAP"]
 
 PAGE = 100
 EXPORT_CAP = 100_000
+AUDIT_COLUMNS = [
+    Column("time", "time", keep=10),
+    Column("method", "verb", keep=4),
+    Column("endpoint", "endpoint", keep=8),
+    Column("status", "code", keep=9),
+    Column("ms", "ms", keep=6),
+    Column("size", "size", keep=5),
+    Column("attempt", "try", keep=3),
+    Column("run", "run", keep=7),
+    Column("url", "url", keep=2, flex=True, min_width=20),
+]
 
 
 class AuditScreen(DetailScreen):
@@ -68,13 +80,10 @@ class AuditScreen(DetailScreen):
             id="audit-filter",
         )
         yield Static(id="audit-status")
-        yield DataTable(id="audit-table", cursor_type="row")
+        yield LiveTable(AUDIT_COLUMNS, id="audit-table")
         yield KeyBar()
 
     def on_mount(self) -> None:
-        self.query_one("#audit-table", DataTable).add_columns(
-            "time", "verb", "endpoint", "code", "ms", "size", "try", "run", "url"
-        )
         self.show_crumbs()
         self.apply_filter(self.query_text)
         # typing goes into the filter (status:429 must not fire s, the sync picker, or :)
@@ -100,7 +109,7 @@ class AuditScreen(DetailScreen):
         self.paging = False
         self.now = self.console.clock()
         self.rows, self.next_key = [], None
-        self.query_one("#audit-table", DataTable).clear()
+        self.query_one("#audit-table", LiveTable).sync([])
         self._page(None)
 
     def action_more(self) -> None:
@@ -134,11 +143,12 @@ class AuditScreen(DetailScreen):
             return  # a page of a filter replaced since
         self.paging = False
         rows, next_key = message.rows, message.next_key
-        table = self.query_one("#audit-table", DataTable)
-        assert self.now is not None
-        for q in rows:
-            table.add_row(*request_cells(q, self.now), plain(q["url"]), key=str(len(self.rows)))
-            self.rows.append(q)
+        now = self.now
+        assert now is not None
+        self.rows.extend(rows)
+        self.query_one("#audit-table", LiveTable).sync(
+            [(request_key(q), None, partial(_audit_cells, q, now)) for q in self.rows]
+        )
         self.next_key = next_key
         more = "  (n: more)" if next_key else "  (all shown)"
         count = f"{len(self.rows):,} row{'' if len(self.rows) == 1 else 's'}"
@@ -159,14 +169,11 @@ class AuditScreen(DetailScreen):
         from .request_detail import RequestDetailScreen
 
         keys = [(q["id"], q["sent_at"]) for q in self.rows]
-        self.app.push_screen(
-            RequestDetailScreen(
-                keys, int(event.row_key.value or 0), crumbs=[*self.crumbs, self.crumb]
-            )
-        )
+        index = keys.index(request_ref(event.row_key.value or ""))
+        self.app.push_screen(RequestDetailScreen(keys, index, crumbs=[*self.crumbs, self.crumb]))
 
     def _selected(self) -> dict[str, Any] | None:
-        table = self.query_one("#audit-table", DataTable)
+        table = self.query_one("#audit-table", LiveTable)
         return (
             self.rows[table.cursor_row] if self.rows and table.cursor_row < len(self.rows) else None
         )
@@ -210,3 +217,7 @@ class AuditScreen(DetailScreen):
                     if before is None:
                         break
         return written
+
+
+def _audit_cells(q: dict[str, Any], now: datetime) -> list[Any]:
+    return [*request_cells(q, now), plain(q["url"])]

@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING, Any, ClassVar, cast
 from rich.text import Text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from textual import on
+from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Static
 from textual.worker import Worker, WorkerState
 
-from ..keymap import bindings
+from ..keymap import action, bindings
 from ..messages import DataChanged
 
 if TYPE_CHECKING:
@@ -31,6 +32,11 @@ class ConsoleScreen(Screen[None]):
     @property
     def console(self) -> ConsoleApp:
         return cast("ConsoleApp", self.app)
+
+    def key_for(self, binding_id: str) -> str:
+        """The key that fires ``binding_id`` (as keymap.toml left it), as the key bar shows it."""
+        keys = self.console.keymap_overrides.get(binding_id) or action(binding_id).keys
+        return self.app.get_key_display(Binding(keys.split(",")[0], ""))
 
     def engine(self) -> AsyncEngine:
         engine = self.console.aengine

@@ -78,6 +78,7 @@ class DashboardScreen(ConsoleScreen):
     # -- layout ----------------------------------------------------------------------------
     def on_resize(self, event: Resize) -> None:
         self._layout(event.size.width, event.size.height)
+        self._topbar()
 
     def _layout(self, width: int, height: int) -> None:
         self.compact = width < WIDE[0] or height < WIDE[1]
@@ -176,23 +177,29 @@ class DashboardScreen(ConsoleScreen):
         if not self.is_mounted:
             return
         app = self.console
-        text = Text(" cc-console ", style="bold reverse")
-        text.append(f"  {app.db_label}", style="dim")
+        # (text, style, keep): at a narrow width the segments least worth keeping go first
+        parts: list[tuple[str, str, int]] = [(f"  {app.db_label}", "dim", 1)]
         if self.data is not None:
-            text.append(f"  {self.data.active_runs} running", style="cyan")
-            text.append(f"  {self.data.now.strftime('%H:%M:%S')}", style="dim")
+            parts.append((f"  {self.data.active_runs} running", "cyan", 5))
+            parts.append((f"  {self.data.now.strftime('%H:%M:%S')}", "dim", 2))
         if app.read_only:
-            text.append("  READ-ONLY ", style="bold black on yellow")
+            parts.append(("  READ-ONLY ", "bold black on yellow", 9))
         if app.stale:
-            text.append("  STALE: reconnecting ", style="bold white on red")
+            parts.append(("  STALE: reconnecting ", "bold white on red", 10))
         if self.paused:
-            text.append("  PAUSED ", style="bold black on magenta")
-            text.append(f" {self.new_while_paused:,} new", style="magenta")
+            parts.append(("  PAUSED ", "bold black on magenta", 8))
+            parts.append((f" {self.new_while_paused:,} new", "magenta", 7))
         elif self.panes["requests"].table.following:
-            text.append("  following", style="green")
+            parts.append(("  following", "green", 3))
         hint = self.run_hint()
         if hint:
-            text.append(f"  {hint}", style="bold yellow")
+            parts.append((f"  {hint}", "bold yellow", 6))
+        room = self.size.width - len(" cc-console ")
+        while parts and sum(len(t) for t, _, _ in parts) > room:
+            parts.remove(min(parts, key=lambda part: part[2]))
+        text = Text(" cc-console ", style="bold reverse")
+        for part, style, _ in parts:
+            text.append(part, style=style)
         if text != self._topbar_text:  # a fixed one-line bar: no layout pass needed
             try:
                 bar = self.query_one("#topbar", Static)
@@ -208,7 +215,8 @@ class DashboardScreen(ConsoleScreen):
         run = self.selected_run()
         if run is None or run["status"] not in ("failed", "partial"):
             return ""
-        return f"{run['status']} run: r resume · R retry"
+        resume, retry = self.key_for("resume"), self.key_for("retry")
+        return f"{run['status']} run: {resume} resume · {retry} retry"
 
     # -- pane actions ----------------------------------------------------------------------
     def action_follow(self) -> None:

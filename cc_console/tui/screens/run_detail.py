@@ -18,7 +18,7 @@ from ...store.details import load_run
 from ...store.jobs import run_outcomes
 from ...store.runs import reconciled as runs_reconciled
 from ..components.key_bar import KeyBar
-from ..components.live_table import LiveTable, Row
+from ..components.live_table import Column, LiveTable, Row
 from ..components.panes import request_key, request_ref
 from ..format import (
     attempt_status,
@@ -118,21 +118,21 @@ class RunDetailScreen(DetailScreen):
 
 
 TIMELINE_COLUMNS = [
-    ("sent", "sent"),
-    ("n", "#"),
-    ("attempt", "attempt"),
-    ("status", "status"),
-    ("ms", "ms"),
-    ("size", "size"),
-    ("gap", "gap"),
-    ("errors", "errors"),
+    Column("sent", "sent", keep=10),
+    Column("n", "#", keep=9),
+    Column("attempt", "attempt", keep=4),
+    Column("status", "status", keep=8),
+    Column("ms", "ms", keep=6),
+    Column("size", "size", keep=3),
+    Column("gap", "gap", keep=5),
+    Column("errors", "errors", keep=7, flex=True),
 ]
 ERROR_COLUMNS = [
-    ("time", "time"),
-    ("kind", "kind"),
-    ("retry", "retry"),
-    ("status", "status"),
-    ("message", "message"),
+    Column("time", "time", keep=10),
+    Column("kind", "kind", keep=9),
+    Column("retry", "retry", keep=3),
+    Column("status", "status", keep=5),
+    Column("message", "message", keep=8, flex=True, min_width=16),
 ]
 
 
