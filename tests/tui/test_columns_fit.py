@@ -99,3 +99,27 @@ async def test_a_wider_value_widens_its_column_and_the_flex_column_gives_way() -
         await pilot.pause()
         assert table.columns_shown == ["id", "status", "note", "message"]
         assert table.selected_key == "a"
+
+
+async def test_cached_cells_follow_their_row_and_their_content() -> None:
+    from rich.style import Style
+
+    def text_and_row(table: LiveTable, row: int, column: int) -> tuple[str, int]:
+        [line] = table._render_cell(row, column, Style(), 12)
+        return "".join(s.text for s in line).strip(), line[0].style.meta["row"]  # type: ignore[union-attr]
+
+    app = OneTable()
+    async with app.run_test(size=(60, 10)) as pilot:
+        table = app.query_one(LiveTable)
+        table.sync([("a", 1, lambda: ["a", "running", "", ""])])
+        await pilot.pause()
+        assert text_and_row(table, 0, 1) == ("running", 0)
+        table.sync(
+            [
+                ("b", 1, lambda: ["b", "failed", "", ""]),  # a newer row goes in on top
+                ("a", 2, lambda: ["a", "succeeded", "", ""]),
+            ]
+        )
+        await pilot.pause()
+        assert text_and_row(table, 0, 1) == ("failed", 0)
+        assert text_and_row(table, 1, 1) == ("succeeded", 1)  # a clicks as row 1 now

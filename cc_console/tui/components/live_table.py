@@ -14,9 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import count
 from typing import Any
 
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
+from textual.cache import LRUCache
 from textual.events import Resize
 from textual.widgets import DataTable
 
@@ -56,6 +60,11 @@ class LiveTable(DataTable[Any]):
         self._layout: tuple[tuple[str, int | None], ...] = ()  # shown columns, flex width
         self._cells: dict[str, list[Any]] = {}
         self._signatures: dict[str, Any] = {}
+        # rendered cells by their own content version: DataTable's cache is dropped on any
+        # change to the table, so one new row re-rendered every visible cell
+        self._versions: dict[str, int] = {}
+        self._next_version = count()
+        self._cell_lines: LRUCache[tuple[Any, ...], list[list[Segment]]] = LRUCache(8192)
         self._order: list[str] = []
         self.filter_text = ""
         self.following = False
@@ -114,6 +123,7 @@ class LiveTable(DataTable[Any]):
             return
         selected, row = self.selected_key, self.cursor_row
         self._layout = layout
+        self._cell_lines.clear()
         self.clear(columns=True)
         labels = {c.key: c.label for c in self._column_spec}
         for key, width in layout:
@@ -176,6 +186,7 @@ class LiveTable(DataTable[Any]):
             self.remove_row(key)
             del self._cells[key]
             del self._signatures[key]
+            del self._versions[key]
         for rank, (key, signature, cells, build) in enumerate(built):
             old = self._cells.get(key)
             if old is not None and self._signatures[key] == signature:
@@ -183,6 +194,7 @@ class LiveTable(DataTable[Any]):
                 continue
             cells = cells or build()
             self._signatures[key] = signature
+            self._versions[key] = next(self._next_version)
             self._measure(cells)
             if old is None:
                 first = Ranked(no_wrap=True, overflow="ellipsis")
@@ -206,6 +218,49 @@ class LiveTable(DataTable[Any]):
         self._restore_cursor(selected, before)
         self._fit()  # a wider value may leave less for the flex column, or drop one
         return new
+
+    def _render_cell(
+        self,
+        row_index: int,
+        column_index: int,
+        base_style: Style,
+        width: int,
+        cursor: bool = False,
+        hover: bool = False,
+    ) -> list[list[Segment]]:
+        """A body cell from the cache while its row's content, width and style stay; the
+        row and column it is clicked as are stamped on afresh (rows move as new ones come)."""
+        if row_index < 0 or column_index < 0:  # the header
+            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+        row_key = self._row_locations.get_key(row_index)
+        column_key = self._column_locations.get_key(column_index)
+        cache_key = (
+            row_key,
+            column_key,
+            self._versions.get(row_key.value or "", -1) if row_key is not None else -1,
+            base_style,
+            width,
+            cursor,
+            hover,
+            self._show_hover_cursor,
+            self.show_cursor,
+            self._pseudo_class_state if cursor or hover else None,  # the cursor's style
+        )
+        lines = self._cell_lines.get(cache_key)
+        if lines is None:
+            rendered = super()._render_cell(
+                row_index, column_index, base_style, width, cursor, hover
+            )
+            lines = [
+                [
+                    Segment(t, None if st is None else st.clear_meta_and_links(), c)
+                    for t, st, c in line
+                ]
+                for line in rendered
+            ]
+            self._cell_lines[cache_key] = lines
+        where = Style.from_meta({"row": row_index, "column": column_index})
+        return [list(Segment.apply_style(line, post_style=where)) for line in lines]
 
     def _rank_of(self, cell: Any) -> int:
         return cell.rank if isinstance(cell, Ranked) else 0

@@ -12,9 +12,12 @@ from typing import Any, ClassVar
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
+from textual.color import Color
 from textual.containers import Container
 from textual.css.query import NoMatches
 from textual.events import Resize
+from textual.reactive import Reactive
+from textual.widget import Widget
 from textual.widgets import DataTable, Input, Static, Tab, Tabs
 
 from ...store.dashboard import Dashboard
@@ -44,6 +47,9 @@ class DashboardScreen(ConsoleScreen):
     """Five live panes; the focused one outlined."""
 
     BINDINGS: ClassVar = bindings("dashboard")
+    # a focus change repaints the two tables it concerns; Textual's default also repaints the
+    # whole screen (five live tables) on every pane switch
+    focused: Reactive[Widget | None] = Reactive(None, repaint=False)
     HELP = "The five live panes (help describes the focused one)."
     WIDGET_KEYS: ClassVar = [("enter", "open the selected row")]
 
@@ -84,6 +90,15 @@ class DashboardScreen(ConsoleScreen):
         self.compact = width < WIDE[0] or height < WIDE[1]
         self.set_class(self.compact, "-compact")
         self._mark_active()
+
+    def _frame_focus(self, focused: str) -> None:
+        """Frame the focused pane in the accent colour, the others in the panel's."""
+        colours = self.app.get_css_variables()
+        for key, pane in self.panes.items():
+            colour = colours["accent"] if key == focused else colours["panel-lighten-2"]
+            if pane.styles.border_top[1] != Color.parse(colour):
+                pane.styles.border = ("round", colour)
+                pane.styles.border_title_color = colours["accent"] if key == focused else None
 
     def _mark_active(self) -> None:
         # only the compact layout shows one pane; restyling five live tables costs a frame
@@ -129,6 +144,7 @@ class DashboardScreen(ConsoleScreen):
 
     def on_descendant_focus(self) -> None:
         key = self.focused_pane
+        self._frame_focus(key)
         if key != self.active:
             self.active = key
             self._mark_active()
