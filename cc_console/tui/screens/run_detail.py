@@ -7,6 +7,7 @@ from datetime import datetime
 from functools import partial
 from typing import Any, ClassVar
 
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual import on, work
@@ -173,7 +174,7 @@ def _error_cells(e: dict[str, Any], now: datetime) -> list[Any]:
     ]
 
 
-def _summary(run: dict[str, Any], now: Any) -> Table:
+def _summary(run: dict[str, Any], now: Any) -> Group:
     grid = Table.grid(padding=(0, 2))
     for _ in range(4):
         grid.add_column()
@@ -252,14 +253,14 @@ def _summary(run: dict[str, Any], now: Any) -> Table:
             Text("not written", style="dim"),
             Text(f"{lost:,}", style="bold red" if lost else ""),
         )
+    # the long ones span the width (in the grid's second column they were cut at 80 columns)
+    lines: list[Text] = []
     if run["message"]:
-        grid.add_row(Text("message", style="dim"), plain(run["message"]), "", "")
+        lines.append(Text("message  ", style="dim").append_text(plain(run["message"])))
     if run.get("after"):  # what becomes of a failed or partial run
         attention = run["after"].startswith("needs attention")
-        grid.add_row(
-            Text("after", style="dim"),
-            Text(run["after"], style="bold red" if attention else "bold"),
-            "",
-            "",
-        )
-    return grid
+        after = Text(run["after"], style="bold red" if attention else "bold")
+        lines.append(Text("after    ", style="dim").append_text(after))
+    for line in lines:
+        line.no_wrap, line.overflow = False, "fold"
+    return Group(grid, *lines)
