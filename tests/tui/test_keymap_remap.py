@@ -128,3 +128,11 @@ def test_every_binding_of_every_screen_is_registered() -> None:
                     continue  # Textual's own (a screen's focus keys)
                 assert isinstance(binding, Binding) and binding.id in registered, (cls, binding)
                 assert registered[binding.id].action == binding.action
+
+
+def test_the_readme_names_every_binding_id() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    missing = [
+        a.id for a in ACTIONS if a.id not in readme and a.id not in ("pane_2", "pane_3", "pane_4")
+    ]
+    assert not missing
