@@ -87,6 +87,7 @@ async def workers(pilot: Any) -> None:
 SHOTS: list[tuple[str, tuple[int, int], Steps]] = [
     ("dashboard", (120, 40), keys()),
     ("dashboard-80x24", (80, 24), keys()),
+    ("dashboard-200x60", (200, 60), keys()),
     ("run-detail", (120, 40), keys("down", "enter")),
     ("request-detail", (120, 40), tab),
     ("audit-browser", (120, 40), audit),

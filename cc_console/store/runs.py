@@ -425,6 +425,7 @@ _RECENT_VIEW = text(
            COALESCE(r.chain_records_landed, r.records_landed) AS landed_by_chain,
            r.odata_count, r.requests, r.retries, r.http_429_count,
            r.error_count, r.wait_s, r.sla_target_s, r.cancel_requested_at, r.message,
+           r.sync_mode,
            -- the stale sweep's rule, read at the viewer's clock (the console never sweeps
            -- on a timer): a running run whose heartbeat is old or whose lease ran out
            r.status = 'running' AND (

@@ -19,7 +19,6 @@ from typing import Any, ClassVar
 from sqlalchemy.ext.asyncio import AsyncEngine
 from textual import on, work
 from textual.app import App
-from textual.binding import Binding
 from textual.events import Resize
 from textual.worker import Worker, WorkerState
 
@@ -34,7 +33,7 @@ from ..store.listen import listen_events
 from ..store.runs import run_view
 from ..store.templates import ActiveTemplate
 from ..workers.app import action_of, enqueue
-from .keymap import binding
+from .keymap import bindings
 from .messages import DashboardLoaded, DataChanged, LinkState
 from .palette import ConsoleCommands
 from .screens.dashboard import DashboardScreen
@@ -62,18 +61,7 @@ class ConsoleApp(App[None]):
     TITLE = "cc-console"
     NOTIFICATION_TIMEOUT: ClassVar[float] = 3  # a toast says one thing and goes
     COMMANDS: ClassVar = App.COMMANDS | {ConsoleCommands}
-    BINDINGS: ClassVar[list[Binding | tuple[str, str] | tuple[str, str, str]]] = [
-        binding("quit"),
-        binding("help"),
-        binding("palette", show=False),
-        binding("start_sync"),
-        binding("resume"),
-        binding("retry"),
-        binding("cancel"),
-        binding("audit"),
-        binding("reports"),
-        binding("workers", show=False),  # the footer is full at 80 columns: help and palette
-    ]
+    BINDINGS: ClassVar = bindings("app")
 
     def __init__(
         self,
@@ -103,13 +91,14 @@ class ConsoleApp(App[None]):
         self.live = live
         self.trigger = trigger
         self._theme_name = theme
-        self._keymap = keymap or {}
+        self.keymap_overrides = keymap or {}  # binding id -> keys, from keymap.toml
         self._start_templates = list(start_templates or [])
         self.aengine: AsyncEngine | None = None
         self.dashboard_screen = DashboardScreen()
         self._too_small = TooSmallScreen(*MIN_SIZE)
+        # the database link: the app alone owns it (the listener and the reads report to it)
         self.stale = False
-        self.link_history: list[bool] = []  # up/down transitions of the database link
+        self.link_history: list[bool] = []  # up/down transitions
         self.loads = 0
         self._dirty = True
         self._loading = False
@@ -123,8 +112,8 @@ class ConsoleApp(App[None]):
     # -- lifecycle -------------------------------------------------------------------------
     async def on_mount(self) -> None:
         self.theme = self._theme_name
-        if self._keymap:
-            self.set_keymap(self._keymap)
+        if self.keymap_overrides:
+            self.set_keymap(self.keymap_overrides)
         self.aengine = self.database.async_engine()
         if self._companion_factory is not None:
             self.companions = list(self._companion_factory(self.aengine))
@@ -222,7 +211,7 @@ class ConsoleApp(App[None]):
         if not self.link_history or self.link_history[-1] != message.stale:
             self.link_history.append(message.stale)
         self.stale = message.stale
-        self.dashboard_screen.set_badge("stale", message.stale)
+        self.dashboard_screen.refresh_topbar()
 
     # -- runs started here -----------------------------------------------------------------
     def start_run(self, job: dict[str, Any], label: str = "") -> None:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from ..engine.control import active_templates
 from ..store.templates import ActiveTemplate
+
+if TYPE_CHECKING:
+    from .app import ConsoleApp
 
 __all__ = ["ConsoleCommands"]
 
@@ -17,16 +20,21 @@ __all__ = ["ConsoleCommands"]
 class ConsoleCommands(Provider):
     """Everything the console can do or open, searchable."""
 
+    @property
+    def console(self) -> ConsoleApp:
+        return cast("ConsoleApp", self.app)
+
     async def startup(self) -> None:
-        app: Any = self.app
         self.templates: list[ActiveTemplate] = []
+        engine = self.console.aengine
         try:
-            self.templates = await active_templates(app.aengine)
+            assert engine is not None
+            self.templates = await active_templates(engine)
         except Exception:  # the palette still offers actions when the database is away
             self.templates = []
 
     def _entries(self) -> list[tuple[str, Callable[[], Any], str]]:
-        app: Any = self.app
+        app = self.console
         entries: list[tuple[str, Callable[[], Any], str]] = [
             ("audit", partial(app.action_audit), "open the audit browser"),
             ("reports", app.action_reports, "SLA, throttling, validation and audit reports"),

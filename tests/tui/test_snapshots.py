@@ -45,7 +45,12 @@ def steps(*keys: str) -> Any:
     return run_before
 
 
-@pytest.mark.parametrize("size", [(120, 40), (80, 24)], ids=["120x40", "80x24"])
+SIZES = pytest.mark.parametrize(
+    "size", [(80, 24), (120, 40), (200, 60)], ids=["80x24", "120x40", "200x60"]
+)
+
+
+@SIZES
 def test_dashboard(snap_compare: Any, console_app: Any, size: tuple[int, int]) -> None:
     assert snap_compare(console_app(), terminal_size=size, run_before=steps())
 
@@ -54,10 +59,11 @@ def test_dashboard_compact_on_errors_pane(snap_compare: Any, console_app: Any) -
     assert snap_compare(console_app(), terminal_size=(80, 24), run_before=steps("5"))
 
 
-def test_run_detail(snap_compare: Any, console_app: Any) -> None:
+@SIZES
+def test_run_detail(snap_compare: Any, console_app: Any, size: tuple[int, int]) -> None:
     # the cursor starts on the newest run; two downs reach the failed one
     assert snap_compare(
-        console_app(), terminal_size=(120, 40), run_before=steps("down", "down", "enter")
+        console_app(), terminal_size=size, run_before=steps("down", "down", "enter")
     )
 
 
@@ -71,21 +77,25 @@ def test_request_detail_tabs(snap_compare: Any, console_app: Any, tab: str) -> N
     assert snap_compare(console_app(), terminal_size=(120, 40), run_before=run_before)
 
 
-def test_audit_browser_with_filter(snap_compare: Any, console_app: Any) -> None:
+@SIZES
+def test_audit_browser_with_filter(
+    snap_compare: Any, console_app: Any, size: tuple[int, int]
+) -> None:
     async def run_before(pilot: Any) -> None:
         await loaded(pilot)
         pilot.app.action_audit("status:4xx !endpoint:patients")
         await settle(pilot)
 
-    assert snap_compare(console_app(), terminal_size=(120, 40), run_before=run_before)
+    assert snap_compare(console_app(), terminal_size=size, run_before=run_before)
 
 
 def test_template_picker(snap_compare: Any, console_app: Any) -> None:
     assert snap_compare(console_app(), terminal_size=(120, 40), run_before=steps("s", "s", "u"))
 
 
-def test_help(snap_compare: Any, console_app: Any) -> None:
-    assert snap_compare(console_app(), terminal_size=(120, 40), run_before=steps("2", "f1"))
+@SIZES
+def test_help(snap_compare: Any, console_app: Any, size: tuple[int, int]) -> None:
+    assert snap_compare(console_app(), terminal_size=size, run_before=steps("2", "f1"))
 
 
 def test_read_only(snap_compare: Any, console_app: Any) -> None:
@@ -94,3 +104,16 @@ def test_read_only(snap_compare: Any, console_app: Any) -> None:
 
 def test_too_small(snap_compare: Any, console_app: Any) -> None:
     assert snap_compare(console_app(), terminal_size=(50, 12), run_before=steps())
+
+
+def test_reports(snap_compare: Any, console_app: Any) -> None:
+    assert snap_compare(console_app(), terminal_size=(120, 40), run_before=steps("p"))
+
+
+def test_workers_view(snap_compare: Any, console_app: Any) -> None:
+    async def run_before(pilot: Any) -> None:
+        await loaded(pilot)
+        pilot.app.action_workers()
+        await settle(pilot)
+
+    assert snap_compare(console_app(), terminal_size=(120, 40), run_before=run_before)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
@@ -24,7 +25,7 @@ from ..format import (
     when,
 )
 from .gauges import ScopeGauges
-from .live_table import LiveTable, Row
+from .live_table import Column, LiveTable, Row
 
 __all__ = [
     "PANES",
@@ -33,13 +34,15 @@ __all__ = [
     "cursor_rows",
     "error_rows",
     "request_cells",
+    "request_key",
+    "request_ref",
     "request_rows",
     "run_rows",
 ]
 
 
 class PaneSpec:
-    """What a pane is called, what it is for, and its columns."""
+    """What a pane is called, what it is for, its columns and the binding ids it answers."""
 
     def __init__(
         self,
@@ -47,13 +50,14 @@ class PaneSpec:
         key: str,
         title: str,
         purpose: str,
-        columns: Sequence[tuple[str, str]],
+        columns: Sequence[Column],
         keys: Sequence[str] = (),
     ) -> None:
         self.number, self.key, self.title, self.purpose = number, key, title, purpose
         self.columns, self.keys = list(columns), list(keys)
 
 
+# keep: the lower, the sooner a column goes when the width runs out (80 columns drops some)
 PANES = [
     PaneSpec(
         1,
@@ -62,19 +66,20 @@ PANES = [
         "Sync runs, newest first: status, progress against the server's count, 429s and "
         "errors. Enter opens a run's timeline.",
         [
-            ("id", "run"),
-            ("template", "template"),
-            ("trigger", "trigger"),
-            ("status", "status"),
-            ("started", "started"),
-            ("took", "took"),
-            ("pages", "pages"),
-            ("records", "landed / count"),
-            ("progress", "progress"),
-            ("429", "429"),
-            ("err", "err"),
+            Column("id", "run", keep=10),
+            Column("template", "template", keep=8, flex=True, min_width=12),
+            Column("trigger", "trigger", keep=1),
+            Column("mode", "mode", keep=0),
+            Column("status", "status", keep=9),
+            Column("started", "started", keep=4),
+            Column("took", "took", keep=3),
+            Column("pages", "pages", keep=2),
+            Column("records", "landed / count", keep=7),
+            Column("progress", "progress", keep=5),
+            Column("429", "429", keep=6),
+            Column("err", "err", keep=6),
         ],
-        ["s", "r", "R", "c", "enter", "/"],
+        ["start_sync", "resume", "retry", "cancel", "filter"],
     ),
     PaneSpec(
         2,
@@ -83,16 +88,16 @@ PANES = [
         "Every request attempt as the engine writes it, newest first. F follows the newest; "
         "space pauses the pane (the gauges keep moving).",
         [
-            ("time", "time"),
-            ("method", "verb"),
-            ("endpoint", "endpoint"),
-            ("status", "code"),
-            ("ms", "ms"),
-            ("size", "size"),
-            ("attempt", "try"),
-            ("run", "run"),
+            Column("time", "time", keep=10),
+            Column("method", "verb", keep=3),
+            Column("endpoint", "endpoint", keep=8, flex=True, min_width=12),
+            Column("status", "code", keep=9),
+            Column("ms", "ms", keep=6),
+            Column("size", "size", keep=4),
+            Column("attempt", "try", keep=5),
+            Column("run", "run", keep=2),
         ],
-        ["F", "space", "enter", "/"],
+        ["follow", "pause", "filter"],
     ),
     PaneSpec(
         3,
@@ -109,14 +114,14 @@ PANES = [
         "Where each resource + filter resumes: next $skip against the server's count, last "
         "sync, owning run.",
         [
-            ("resource", "resource"),
-            ("progress", "next_skip / count"),
-            ("filter", "filter"),
-            ("last", "last sync"),
-            ("status", "status"),
-            ("run", "run"),
+            Column("resource", "resource", keep=10),
+            Column("progress", "next_skip / count", keep=8),
+            Column("filter", "filter", keep=6, flex=True, min_width=10),
+            Column("last", "last sync", keep=5),
+            Column("status", "status", keep=9),
+            Column("run", "run", keep=2),
         ],
-        ["enter", "/"],
+        ["filter"],
     ),
     PaneSpec(
         5,
@@ -125,15 +130,15 @@ PANES = [
         "Typed error events, newest first (kind, retryable, status, endpoint, run). Enter "
         "opens the failed request.",
         [
-            ("time", "time"),
-            ("kind", "kind"),
-            ("retry", "retry"),
-            ("status", "code"),
-            ("endpoint", "endpoint"),
-            ("run", "run"),
-            ("message", "message"),
+            Column("time", "time", keep=10),
+            Column("kind", "kind", keep=9),
+            Column("retry", "retry", keep=3),
+            Column("status", "code", keep=6),
+            Column("endpoint", "endpoint", keep=5),
+            Column("run", "run", keep=2),
+            Column("message", "message", keep=8, flex=True, min_width=16),
         ],
-        ["enter", "/"],
+        ["filter"],
     ),
 ]
 
@@ -192,6 +197,7 @@ def _run_cells(r: dict[str, Any], now: datetime) -> list[Any]:
         short_id(r["id"]),
         plain(r["template"]),
         plain(r["trigger"]),
+        plain(r.get("sync_mode"), "dim"),
         status("stale" if r.get("stale") else r["status"]),  # running, but its engine is gone
         when(r["started_at"], now),
         duration((end - r["started_at"]).total_seconds()),
@@ -205,11 +211,19 @@ def _run_cells(r: dict[str, Any], now: datetime) -> list[Any]:
     ]
 
 
+def request_key(q: dict[str, Any]) -> str:
+    """A request attempt's row key: its id and partition key (sent_at)."""
+    return f"{q['id']}|{q['sent_at'].isoformat()}"
+
+
+def request_ref(key: str) -> tuple[uuid.UUID, datetime]:
+    """The (id, sent_at) a request row's key stands for."""
+    request_id, _, sent_at = key.partition("|")
+    return uuid.UUID(request_id), datetime.fromisoformat(sent_at)
+
+
 def request_rows(requests: list[dict[str, Any]], now: datetime) -> list[Row]:
-    return [
-        _lazy(f"{q['id']}|{q['sent_at'].isoformat()}", q, now, False, request_cells)
-        for q in requests
-    ]
+    return [_lazy(request_key(q), q, now, False, request_cells) for q in requests]
 
 
 def request_cells(q: dict[str, Any], now: datetime) -> list[Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -11,7 +12,6 @@ from rich.text import Text
 from sqlalchemy.exc import SQLAlchemyError
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.widgets import DataTable, Input, Static
 
 from ...store.audit_query import (
@@ -23,14 +23,28 @@ from ...store.audit_query import (
 )
 from ...store.details import as_curl, load_request
 from ..components.key_bar import KeyBar
-from ..components.panes import request_cells
+from ..components.live_table import Column, LiveTable
+from ..components.panes import request_cells, request_key, request_ref
 from ..format import plain, plain_line
+from ..keymap import bindings
+from ..messages import AuditPage, AuditProblem
 from .base import DetailScreen
 
 __all__ = ["AuditScreen", "EXPORT_CAP"]
 
 PAGE = 100
 EXPORT_CAP = 100_000
+AUDIT_COLUMNS = [
+    Column("time", "time", keep=10),
+    Column("method", "verb", keep=4),
+    Column("endpoint", "endpoint", keep=8),
+    Column("status", "code", keep=9),
+    Column("ms", "ms", keep=6),
+    Column("size", "size", keep=5),
+    Column("attempt", "try", keep=3),
+    Column("run", "run", keep=7),
+    Column("url", "url", keep=2, flex=True, min_width=20),
+]
 
 
 class AuditScreen(DetailScreen):
@@ -41,19 +55,8 @@ class AuditScreen(DetailScreen):
         "status:5xx endpoint:subjects run:<id> method:GET kind:http_503 since:1h until:10m, "
         "!term negates, bare words match the URL."
     )
-    KEYS: ClassVar = [
-        ("enter", "apply the filter / open the request"),
-        ("n", "next page"),
-        ("e", "export the filtered rows to JSONL"),
-        ("y", "copy as curl"),
-        ("/", "edit the filter"),
-    ]
-    BINDINGS: ClassVar = [
-        Binding("n", "more", "More", id="audit_more"),
-        Binding("e", "export", "Export", id="audit_export"),
-        Binding("y", "copy_curl", "Copy curl", id="audit_copy"),
-        Binding("slash", "edit_filter", "Filter", id="audit_filter"),
-    ]
+    WIDGET_KEYS: ClassVar = [("enter", "apply the filter / open the request")]
+    BINDINGS: ClassVar = bindings("audit")
 
     def __init__(self, query: str = "", crumbs: list[str] | None = None) -> None:
         super().__init__(crumbs or ["Dashboard"], id="audit")
@@ -62,6 +65,8 @@ class AuditScreen(DetailScreen):
         self.rows: list[dict[str, Any]] = []
         self.next_key: tuple[datetime, uuid.UUID] | None = None
         self.now: datetime | None = None
+        self.generation = 0  # bumped by each filter applied
+        self.paging = False  # a next page is being read (n again waits for it)
 
     @property
     def crumb(self) -> str:
@@ -75,13 +80,10 @@ class AuditScreen(DetailScreen):
             id="audit-filter",
         )
         yield Static(id="audit-status")
-        yield DataTable(id="audit-table", cursor_type="row")
+        yield LiveTable(AUDIT_COLUMNS, id="audit-table")
         yield KeyBar()
 
     def on_mount(self) -> None:
-        self.query_one("#audit-table", DataTable).add_columns(
-            "time", "verb", "endpoint", "code", "ms", "size", "try", "run", "url"
-        )
         self.show_crumbs()
         self.apply_filter(self.query_text)
         # typing goes into the filter (status:429 must not fire s, the sync picker, or :)
@@ -103,38 +105,50 @@ class AuditScreen(DetailScreen):
             self._stale(f"filter: {exc}")
             return
         self.query_text = query
-        app: Any = self.app
-        self.now = app.clock()
+        self.generation += 1
+        self.paging = False
+        self.now = self.console.clock()
         self.rows, self.next_key = [], None
-        self.query_one("#audit-table", DataTable).clear()
+        self.query_one("#audit-table", LiveTable).sync([])
         self._page(None)
 
     def action_more(self) -> None:
         if self.next_key is None:
             self.notify("no more rows in this window")
-        else:
+        elif not self.paging:
+            self.paging = True
             self._page(self.next_key)
 
     @work(group="audit", exclusive=True, exit_on_error=False)
     async def _page(self, before: tuple[datetime, uuid.UUID] | None) -> None:
         assert self.filter is not None and self.now is not None
-        flt, now = self.filter, self.now
+        flt, now, generation = self.filter, self.now, self.generation
         try:
             async with self.engine().connect() as conn:
                 rows, next_key = await conn.run_sync(
                     lambda c: audit_page(c, flt, now=now, limit=PAGE, before=before)
                 )
         except (SQLAlchemyError, OSError, ValueError, OverflowError) as exc:
-            self._stale(f"the query failed: {type(exc).__name__}: {plain_line(exc)}")
+            problem = f"the query failed: {type(exc).__name__}: {plain_line(exc)}"
+            self.post_message(AuditProblem(problem))
             return
-        self._append(rows, next_key)
+        self.post_message(AuditPage(rows, next_key, generation))
 
-    def _append(self, rows: list[dict[str, Any]], next_key: Any) -> None:
-        table = self.query_one("#audit-table", DataTable)
-        assert self.now is not None
-        for q in rows:
-            table.add_row(*request_cells(q, self.now), plain(q["url"]), key=str(len(self.rows)))
-            self.rows.append(q)
+    def on_audit_problem(self, message: AuditProblem) -> None:
+        self.paging = False
+        self._stale(message.problem)
+
+    def on_audit_page(self, message: AuditPage) -> None:
+        if message.generation != self.generation:
+            return  # a page of a filter replaced since
+        self.paging = False
+        rows, next_key = message.rows, message.next_key
+        now = self.now
+        assert now is not None
+        self.rows.extend(rows)
+        self.query_one("#audit-table", LiveTable).sync(
+            [(request_key(q), None, partial(_audit_cells, q, now)) for q in self.rows]
+        )
         self.next_key = next_key
         more = "  (n: more)" if next_key else "  (all shown)"
         count = f"{len(self.rows):,} row{'' if len(self.rows) == 1 else 's'}"
@@ -155,14 +169,11 @@ class AuditScreen(DetailScreen):
         from .request_detail import RequestDetailScreen
 
         keys = [(q["id"], q["sent_at"]) for q in self.rows]
-        self.app.push_screen(
-            RequestDetailScreen(
-                keys, int(event.row_key.value or 0), crumbs=[*self.crumbs, self.crumb]
-            )
-        )
+        index = keys.index(request_ref(event.row_key.value or ""))
+        self.app.push_screen(RequestDetailScreen(keys, index, crumbs=[*self.crumbs, self.crumb]))
 
     def _selected(self) -> dict[str, Any] | None:
-        table = self.query_one("#audit-table", DataTable)
+        table = self.query_one("#audit-table", LiveTable)
         return (
             self.rows[table.cursor_row] if self.rows and table.cursor_row < len(self.rows) else None
         )
@@ -182,8 +193,7 @@ class AuditScreen(DetailScreen):
     async def action_export(self) -> None:
         if self.filter is None or self.now is None:
             return
-        app: Any = self.app
-        exports: Path = app.exports_dir
+        exports = self.console.exports_dir
         exports.mkdir(parents=True, exist_ok=True)
         path = exports / f"cc-audit-{self.now.strftime('%Y%m%d-%H%M%S')}.jsonl"
         written = await self.export(path)
@@ -193,12 +203,13 @@ class AuditScreen(DetailScreen):
         """Write every row the filter selects (up to ``EXPORT_CAP``) as JSON lines."""
         assert self.filter is not None and self.now is not None
         flt, now = self.filter, self.now
-        written, before = 0, None
+        written = 0
+        before: tuple[datetime, uuid.UUID] | None = None
         with path.open("w", encoding="utf-8") as out:
             async with self.engine().connect() as conn:
                 while written < EXPORT_CAP:
                     rows, before = await conn.run_sync(
-                        lambda c, b=before: audit_page(c, flt, now=now, limit=1000, before=b)
+                        partial(audit_page, flt=flt, now=now, limit=1000, before=before)
                     )
                     for row in rows:
                         out.write(audit_jsonl(row))
@@ -206,3 +217,7 @@ class AuditScreen(DetailScreen):
                     if before is None:
                         break
         return written
+
+
+def _audit_cells(q: dict[str, Any], now: datetime) -> list[Any]:
+    return [*request_cells(q, now), plain(q["url"])]

@@ -7,17 +7,17 @@ under a tab bar. Numbers and tab move between panes either way.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.color import Color
 from textual.containers import Container
 from textual.css.query import NoMatches
 from textual.events import Resize
-from textual.screen import Screen
+from textual.reactive import Reactive
+from textual.widget import Widget
 from textual.widgets import DataTable, Input, Static, Tab, Tabs
 
 from ...store.dashboard import Dashboard
@@ -27,10 +27,12 @@ from ..components.panes import (
     Pane,
     cursor_rows,
     error_rows,
+    request_ref,
     request_rows,
     run_rows,
 )
-from ..keymap import binding
+from ..keymap import bindings
+from .base import ConsoleScreen
 
 __all__ = ["DashboardScreen", "WIDE"]
 
@@ -41,21 +43,15 @@ WIDE = (110, 32)
 FOLLOWING = ("requests", "errors")
 
 
-class DashboardScreen(Screen[None]):
+class DashboardScreen(ConsoleScreen):
     """Five live panes; the focused one outlined."""
 
-    BINDINGS: ClassVar[list[Binding | tuple[str, str] | tuple[str, str, str]]] = [
-        *(
-            Binding(str(n), f"show_pane({n})", f"pane {n}", show=False, id=f"pane_{n}")
-            for n in range(1, 6)
-        ),
-        binding("next_pane", show=False),
-        binding("prev_pane", show=False),
-        binding("filter"),
-        binding("follow"),
-        binding("pause"),
-        Binding("escape", "clear_filter", "Clear filter", show=False),
-    ]
+    BINDINGS: ClassVar = bindings("dashboard")
+    # a focus change repaints the two tables it concerns; Textual's default also repaints the
+    # whole screen (five live tables) on every pane switch
+    focused: Reactive[Widget | None] = Reactive(None, repaint=False)
+    HELP = "The five live panes (help describes the focused one)."
+    WIDGET_KEYS: ClassVar = [("enter", "open the selected row")]
 
     def __init__(self) -> None:
         super().__init__(id="dashboard")
@@ -63,7 +59,6 @@ class DashboardScreen(Screen[None]):
         self.data: Dashboard | None = None
         self.paused = False
         self.new_while_paused = 0
-        self.badges: dict[str, bool] = {"stale": False}
         self.active = "runs"
         self.compact = False
         self._topbar_text = Text()
@@ -89,11 +84,21 @@ class DashboardScreen(Screen[None]):
     # -- layout ----------------------------------------------------------------------------
     def on_resize(self, event: Resize) -> None:
         self._layout(event.size.width, event.size.height)
+        self._topbar()
 
     def _layout(self, width: int, height: int) -> None:
         self.compact = width < WIDE[0] or height < WIDE[1]
         self.set_class(self.compact, "-compact")
         self._mark_active()
+
+    def _frame_focus(self, focused: str) -> None:
+        """Frame the focused pane in the accent colour, the others in the panel's."""
+        colours = self.app.get_css_variables()
+        for key, pane in self.panes.items():
+            colour = colours["accent"] if key == focused else colours["panel-lighten-2"]
+            if pane.styles.border_top[1] != Color.parse(colour):
+                pane.styles.border = ("round", colour)
+                pane.styles.border_title_color = colours["accent"] if key == focused else None
 
     def _mark_active(self) -> None:
         # only the compact layout shows one pane; restyling five live tables costs a frame
@@ -139,6 +144,7 @@ class DashboardScreen(Screen[None]):
 
     def on_descendant_focus(self) -> None:
         key = self.focused_pane
+        self._frame_focus(key)
         if key != self.active:
             self.active = key
             self._mark_active()
@@ -152,7 +158,7 @@ class DashboardScreen(Screen[None]):
         with self.app.batch_update():
             self._sync("runs", run_rows(data.runs.rows, now), data.runs.total)
             if self.paused:
-                shown = set(self.panes["requests"].table._order)
+                shown = set(self.panes["requests"].table.keys)
                 self.new_while_paused = sum(
                     1 for key, *_ in request_rows(data.requests.rows, now) if key not in shown
                 )
@@ -179,31 +185,37 @@ class DashboardScreen(Screen[None]):
         pane.table.sync(rows)
         pane.count(total, exact, note)
 
-    def set_badge(self, name: str, on: bool) -> None:
-        self.badges[name] = on
+    def refresh_topbar(self) -> None:
+        """Redraw the top bar (the app calls it when the database link goes or comes back)."""
         self._topbar()
 
     def _topbar(self) -> None:
         if not self.is_mounted:
             return
-        app: Any = self.app
-        text = Text(" cc-console ", style="bold reverse")
-        text.append(f"  {app.db_label}", style="dim")
+        app = self.console
+        # (text, style, keep): at a narrow width the segments least worth keeping go first
+        parts: list[tuple[str, str, int]] = [(f"  {app.db_label}", "dim", 1)]
         if self.data is not None:
-            text.append(f"  {self.data.active_runs} running", style="cyan")
-            text.append(f"  {self.data.now.strftime('%H:%M:%S')}", style="dim")
+            parts.append((f"  {self.data.active_runs} running", "cyan", 5))
+            parts.append((f"  {self.data.now.strftime('%H:%M:%S')}", "dim", 2))
         if app.read_only:
-            text.append("  READ-ONLY ", style="bold black on yellow")
-        if self.badges.get("stale"):
-            text.append("  STALE: reconnecting ", style="bold white on red")
+            parts.append(("  READ-ONLY ", "bold black on yellow", 9))
+        if app.stale:
+            parts.append(("  STALE: reconnecting ", "bold white on red", 10))
         if self.paused:
-            text.append("  PAUSED ", style="bold black on magenta")
-            text.append(f" {self.new_while_paused:,} new", style="magenta")
+            parts.append(("  PAUSED ", "bold black on magenta", 8))
+            parts.append((f" {self.new_while_paused:,} new", "magenta", 7))
         elif self.panes["requests"].table.following:
-            text.append("  following", style="green")
+            parts.append(("  following", "green", 3))
         hint = self.run_hint()
         if hint:
-            text.append(f"  {hint}", style="bold yellow")
+            parts.append((f"  {hint}", "bold yellow", 6))
+        room = self.size.width - len(" cc-console ")
+        while parts and sum(len(t) for t, _, _ in parts) > room:
+            parts.remove(min(parts, key=lambda part: part[2]))
+        text = Text(" cc-console ", style="bold reverse")
+        for part, style, _ in parts:
+            text.append(part, style=style)
         if text != self._topbar_text:  # a fixed one-line bar: no layout pass needed
             try:
                 bar = self.query_one("#topbar", Static)
@@ -214,13 +226,13 @@ class DashboardScreen(Screen[None]):
 
     def run_hint(self) -> str:
         """What to do with the selected run of pane 1 when it did not succeed."""
-        app: Any = self.app
-        if app.read_only or self.focused_pane != "runs":
+        if self.console.read_only or self.focused_pane != "runs":
             return ""
         run = self.selected_run()
         if run is None or run["status"] not in ("failed", "partial"):
             return ""
-        return f"{run['status']} run: r resume · R retry"
+        resume, retry = self.key_for("resume"), self.key_for("retry")
+        return f"{run['status']} run: {resume} resume · {retry} retry"
 
     # -- pane actions ----------------------------------------------------------------------
     def action_follow(self) -> None:
@@ -281,9 +293,9 @@ class DashboardScreen(Screen[None]):
         if table_id == "table-runs":
             self.app.push_screen(RunDetailScreen(uuid.UUID(key), crumbs=["Dashboard"]))
         elif table_id == "table-requests":
-            keys = [_request_key(k) for k in self.panes["requests"].table._order]
+            keys = [request_ref(k) for k in self.panes["requests"].table.keys]
             self.app.push_screen(
-                RequestDetailScreen(keys, keys.index(_request_key(key)), crumbs=["Dashboard"])
+                RequestDetailScreen(keys, keys.index(request_ref(key)), crumbs=["Dashboard"])
             )
         elif table_id == "table-errors" and self.data is not None:
             error = next(e for e in self.data.errors.rows if str(e["id"]) == key)
@@ -298,10 +310,4 @@ class DashboardScreen(Screen[None]):
                 self.app.push_screen(RunDetailScreen(cursor["last_run_id"], crumbs=["Dashboard"]))
 
     def on_screen_resume(self) -> None:
-        app: Any = self.app
-        app.refresh_dashboard()
-
-
-def _request_key(key: str) -> tuple[uuid.UUID, datetime]:
-    request_id, _, sent_at = key.partition("|")
-    return uuid.UUID(request_id), datetime.fromisoformat(sent_at)
+        self.console.refresh_dashboard()

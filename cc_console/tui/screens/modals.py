@@ -9,13 +9,12 @@ from rich.table import Table
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Static
 from textual.widgets.button import ButtonVariant
 
-from ..keymap import ACTIONS
+from ..keymap import ACTIONS, Action, action, bindings
 
 __all__ = ["ConfirmScreen", "ErrorScreen", "HelpScreen", "TooSmallScreen"]
 
@@ -23,7 +22,7 @@ __all__ = ["ConfirmScreen", "ErrorScreen", "HelpScreen", "TooSmallScreen"]
 class ConfirmScreen(ModalScreen[Any]):
     """Ask before something destructive; dismisses with the chosen value (None on esc)."""
 
-    BINDINGS: ClassVar = [Binding("escape", "dismiss_none", "Back"), Binding("y", "yes", "Yes")]
+    BINDINGS: ClassVar = bindings("confirm")
 
     def __init__(
         self,
@@ -60,7 +59,7 @@ class ConfirmScreen(ModalScreen[Any]):
 class ErrorScreen(ModalScreen[None]):
     """An error from a worker, shown instead of crashing."""
 
-    BINDINGS: ClassVar = [Binding("escape,enter", "dismiss", "Close")]
+    BINDINGS: ClassVar = bindings("error")
 
     def __init__(self, title: str, message: str) -> None:
         super().__init__(classes="modal")
@@ -83,7 +82,7 @@ class ErrorScreen(ModalScreen[None]):
 class HelpScreen(ModalScreen[None]):
     """Purpose and keys of the focused pane, then the keys that work everywhere."""
 
-    BINDINGS: ClassVar = [Binding("escape,q,question_mark,f1", "dismiss", "Close")]
+    BINDINGS: ClassVar = bindings("help")
 
     def __init__(self, under: Screen[Any]) -> None:
         super().__init__(classes="modal")
@@ -96,46 +95,51 @@ class HelpScreen(ModalScreen[None]):
                 yield Static(self._body())
 
     def _body(self) -> Table:
+        """What the screen (or the focused pane) is for, its keys, then the keys of every
+        screen — as bound now, so a key remapped in keymap.toml shows as remapped."""
         from .dashboard import DashboardScreen
 
         table = Table(box=None, show_header=False, padding=(0, 1), expand=True)
         table.add_column(style="bold cyan", no_wrap=True)
         table.add_column()
-        purpose = getattr(self.under, "HELP", "")
+        bound = _bound_keys(self.under)
+        own: list[Action] = []
         if isinstance(self.under, DashboardScreen):
             pane = self.under.panes[self.under.focused_pane].spec
             table.add_row(f"{pane.number} {pane.title}", pane.purpose)
-            for key in pane.keys:
-                table.add_row(key, _PANE_KEYS.get(key, ""))
-            table.add_row("1-5 tab", "move between panes")
-        elif purpose:
-            table.add_row("this screen", purpose)
-            for key, what in getattr(self.under, "KEYS", []):
-                table.add_row(key, what)
+            own = [action(binding_id) for binding_id in pane.keys]
+        else:
+            table.add_row("this screen", getattr(self.under, "HELP", ""))
+        scopes = {a.scope for a in ACTIONS if a.id in bound} - {"app"}
+        own += [a for a in ACTIONS if a.scope in scopes and a not in own]
+        _rows(table, own, bound)
+        for key, what in getattr(self.under, "WIDGET_KEYS", []):
+            table.add_row(key, what)
         table.add_row("", "")
-        for binding_id, (keys, _, _, what) in ACTIONS.items():
-            if binding_id in ("next_pane", "prev_pane", "filter", "follow", "pause"):
-                continue
-            table.add_row(_display_keys(keys), what)
-        table.add_row("esc", "back")
+        _rows(table, [a for a in ACTIONS if a.scope == "app"], bound)
         return table
 
 
-_PANE_KEYS = {
-    "s": "start a sync (template picker)",
-    "r": "resume the selected failed/partial run",
-    "R": "retry the selected run from the start",
-    "c": "cancel the selected running run",
-    "enter": "open the selected row",
-    "/": "filter this pane (esc clears)",
-    "F": "follow the newest request",
-    "space": "pause / resume this pane",
-}
+def _bound_keys(screen: Screen[Any]) -> dict[str, list[str]]:
+    """Binding id -> the keys that fire it on ``screen`` now (after any keymap)."""
+    keys: dict[str, list[str]] = {}
+    for active in screen.active_bindings.values():
+        binding = active.binding
+        if binding.id is not None:
+            shown = screen.app.get_key_display(binding)
+            if shown not in keys.setdefault(binding.id, []):
+                keys[binding.id].append(shown)
+    return keys
 
 
-def _display_keys(keys: str) -> str:
-    names = {"question_mark": "?", "slash": "/", "colon": ":", "space": "space"}
-    return " ".join(names.get(k, k) for k in keys.split(","))
+def _rows(table: Table, actions: list[Action], bound: dict[str, list[str]]) -> None:
+    """One row per description (the five pane keys share one), keys as bound."""
+    described: dict[str, list[str]] = {}
+    for a in actions:
+        if a.id in bound:
+            described.setdefault(a.description, []).extend(bound[a.id])
+    for description, keys in described.items():
+        table.add_row(" ".join(keys), description)
 
 
 class TooSmallScreen(Screen[None]):

@@ -7,13 +7,13 @@ from typing import ClassVar
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from ...store.templates import ActiveTemplate
+from ..keymap import bindings
 
 __all__ = ["TemplatePicker"]
 
@@ -21,11 +21,7 @@ __all__ = ["TemplatePicker"]
 class TemplatePicker(ModalScreen[ActiveTemplate | None]):
     """Dismisses with the chosen template row, or None."""
 
-    BINDINGS: ClassVar = [
-        Binding("escape", "dismiss_none", "Back"),
-        Binding("down", "move(1)", show=False),
-        Binding("up", "move(-1)", show=False),
-    ]
+    BINDINGS: ClassVar = bindings("picker")
 
     def __init__(self, templates: list[ActiveTemplate]) -> None:
         super().__init__(classes="modal")

@@ -9,12 +9,13 @@ from typing import Any, ClassVar
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.widgets import DataTable, Sparkline, Static, TabbedContent, TabPane
 
 from ...reports import REPORTS, resolve_window, run_report
 from ..components.key_bar import KeyBar
 from ..format import duration, plain
+from ..keymap import bindings
+from ..messages import ReportsLoaded
 from .base import DetailScreen
 
 __all__ = ["WINDOWS", "ReportsScreen"]
@@ -37,12 +38,11 @@ class ReportsScreen(DetailScreen):
         "The operational reports over a window (w cycles 24h / 7d / 30d). Enter on a row "
         "opens the audit browser on the requests behind it."
     )
-    KEYS: ClassVar = [
-        ("w", "next window"),
+    WIDGET_KEYS: ClassVar = [
         ("enter", "the requests behind the row"),
         ("tab", "next report"),
     ]
-    BINDINGS: ClassVar = [Binding("w", "next_window", "Window", id="reports_window")]
+    BINDINGS: ClassVar = bindings("reports")
 
     def __init__(self, crumbs: list[str] | None = None) -> None:
         super().__init__(crumbs or ["Dashboard"], id="reports")
@@ -97,8 +97,7 @@ class ReportsScreen(DetailScreen):
 
     @work(group="reports", exclusive=True, exit_on_error=False)
     async def load(self) -> None:
-        app: Any = self.app
-        now = app.clock()
+        now = self.console.clock()
         since = WINDOWS[self.window_index][1]
 
         def read(conn: Any) -> dict[str, dict[str, Any]]:
@@ -107,10 +106,10 @@ class ReportsScreen(DetailScreen):
 
         async with self.engine().connect() as conn:
             data = await conn.run_sync(read)
-        self.now, self.data = now, data
-        self._show()
+        self.post_message(ReportsLoaded(now, data))
 
-    def _show(self) -> None:
+    def on_reports_loaded(self, message: ReportsLoaded) -> None:
+        self.now, self.data = message.now, message.reports
         label = WINDOWS[self.window_index][0]
         self.show_crumbs(f"window {label} (w changes it)")
         self._sla(self.data["sla"])
@@ -251,5 +250,4 @@ class ReportsScreen(DetailScreen):
     def _open(self, event: DataTable.RowSelected) -> None:
         queries = self.row_queries.get(event.data_table.id or "", [])
         if 0 <= event.cursor_row < len(queries):
-            app: Any = self.app
-            app.action_audit(queries[event.cursor_row], crumbs=[*self.crumbs, self.crumb])
+            self.console.action_audit(queries[event.cursor_row], crumbs=[*self.crumbs, self.crumb])

@@ -11,7 +11,6 @@ from rich.table import Table
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Static, TabbedContent, TabPane
 
@@ -19,6 +18,8 @@ from ...store.details import as_curl, load_request
 from ..components.json_tree import JsonTree
 from ..components.key_bar import KeyBar
 from ..format import duration, http_status, plain, size
+from ..keymap import bindings
+from ..messages import RequestLoaded
 from .base import DetailScreen
 
 __all__ = ["RequestDetailScreen"]
@@ -30,16 +31,8 @@ class RequestDetailScreen(DetailScreen):
     """The audit record of one attempt, exactly as stored (headers already masked)."""
 
     HELP = "One request attempt and its response as stored: masked headers, body, validation."
-    KEYS: ClassVar = [
-        ("[ ]", "previous / next request"),
-        ("y", "copy as curl (the key from its reference)"),
-        ("tab", "next tab"),
-    ]
-    BINDINGS: ClassVar = [
-        Binding("left_square_bracket", "step(-1)", "Prev", id="prev_request"),
-        Binding("right_square_bracket", "step(1)", "Next", id="next_request"),
-        Binding("y", "copy_curl", "Copy curl", id="copy_curl"),
-    ]
+    WIDGET_KEYS: ClassVar = [("tab", "next tab (request, response, validation, timing)")]
+    BINDINGS: ClassVar = bindings("request_detail")
 
     def __init__(
         self, keys: list[tuple[uuid.UUID, datetime]], index: int, crumbs: list[str]
@@ -83,10 +76,10 @@ class RequestDetailScreen(DetailScreen):
     async def load(self) -> None:
         async with self.engine().connect() as conn:
             request = await load_request(conn, self.keys[self.index])
-        await self._show(request)
+        self.post_message(RequestLoaded(request))
 
-    async def _show(self, q: dict[str, Any] | None) -> None:
-        self.request = q
+    async def on_request_loaded(self, message: RequestLoaded) -> None:
+        q = self.request = message.request
         self.show_crumbs()
         if q is None:
             self.query_one("#body-request", Static).update(Text("this request is gone (retention)"))

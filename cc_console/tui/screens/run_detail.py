@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
+from functools import partial
 from typing import Any, ClassVar
 
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual import on, work
@@ -16,8 +19,21 @@ from ...store.details import load_run
 from ...store.jobs import run_outcomes
 from ...store.runs import reconciled as runs_reconciled
 from ..components.key_bar import KeyBar
-from ..format import bar, duration, http_status, plain, short_id, size, status, when
-from ..messages import DataChanged
+from ..components.live_table import Column, LiveTable, Row
+from ..components.panes import request_key, request_ref
+from ..format import (
+    attempt_status,
+    bar,
+    duration,
+    elapsed,
+    http_status,
+    plain,
+    short_id,
+    size,
+    status,
+    when,
+)
+from ..messages import DataChanged, RunLoaded
 from .base import DetailScreen
 
 __all__ = ["RunDetailScreen"]
@@ -27,15 +43,16 @@ class RunDetailScreen(DetailScreen):
     """Timeline of a run's requests (attempts, retries, waits) and what went wrong."""
 
     HELP = "One run: summary and SLA, cursor progress, every request attempt, its errors."
-    KEYS: ClassVar = [("enter", "open the request"), ("r / R / c", "resume / retry / cancel")]
+    WIDGET_KEYS: ClassVar = [("enter", "open the request under the cursor")]
 
     def __init__(self, run_id: uuid.UUID, crumbs: list[str]) -> None:
         super().__init__(crumbs)
         self.run_id = run_id
         self.run: dict[str, Any] | None = None
-        self._keys: list[tuple[uuid.UUID, Any]] = []
         # read once: a running run's detail reloads on every page it lands
         self.max_auto_resumes = load_settings().worker_max_auto_resumes
+        self.timeline = LiveTable(TIMELINE_COLUMNS, id="timeline")
+        self.errors = LiveTable(ERROR_COLUMNS, id="run-errors")
 
     @property
     def crumb(self) -> str:
@@ -45,19 +62,15 @@ class RunDetailScreen(DetailScreen):
         yield self.breadcrumb()
         yield Static(id="run-summary")
         yield Static(Text("Requests", style="bold"), classes="section")
-        yield DataTable(id="timeline", cursor_type="row")
+        yield self.timeline
         yield Static(Text("Errors", style="bold"), classes="section")
-        yield DataTable(id="run-errors", cursor_type="row")
+        yield self.errors
         yield KeyBar()
 
     def on_mount(self) -> None:
-        timeline = self.query_one("#timeline", DataTable)
-        timeline.add_columns("sent", "#", "attempt", "status", "ms", "size", "gap", "errors")
-        errors = self.query_one("#run-errors", DataTable)
-        errors.add_columns("time", "kind", "retry", "status", "message")
         self.show_crumbs()
         self.load()
-        timeline.focus()
+        self.timeline.focus()
 
     def selected_run(self) -> dict[str, Any] | None:
         return self.run
@@ -76,65 +89,92 @@ class RunDetailScreen(DetailScreen):
                     lambda sync: run_outcomes(sync, [self.run_id], max_auto_resumes=limit)
                 )
                 run["after"] = outcomes.get(self.run_id)
-        self._show(run)
+        self.post_message(RunLoaded(run))
 
-    def _show(self, run: dict[str, Any] | None) -> None:
+    def on_run_loaded(self, message: RunLoaded) -> None:
+        run = message.run
         summary = self.query_one("#run-summary", Static)
         if run is None:
             summary.update(Text("this run no longer exists", style="bold red"))
             return
         self.run = run
-        app: Any = self.app
-        now = app.clock()
+        now = self.console.clock()
         summary.update(_summary(run, now))
-        self._timeline(run, now)
-        errors = self.query_one("#run-errors", DataTable)
-        errors.clear()
-        for e in run["errors"]:
-            errors.add_row(
-                when(e["occurred_at"], now),
-                plain(e["kind"]),
-                "yes" if e["retryable"] else "no",
-                http_status(e["status_code"]) if e["status_code"] else "—",
-                plain(e["message"]),
-            )
+        self.timeline.sync(timeline_rows(run["timeline"], now))
+        self.errors.sync(
+            [
+                (str(e["id"]), tuple(e.values()), partial(_error_cells, e, now))
+                for e in run["errors"]
+            ]
+        )
         self.show_crumbs(f"{run['template']} · {run['status']}")
-
-    def _timeline(self, run: dict[str, Any], now: Any) -> None:
-        table = self.query_one("#timeline", DataTable)
-        row = table.cursor_row
-        table.clear()
-        self._keys = []
-        previous = None
-        for n, q in enumerate(run["timeline"], 1):
-            gap = "" if previous is None else duration((q["sent_at"] - previous).total_seconds())
-            previous = q["received_at"] or q["sent_at"]
-            self._keys.append((q["id"], q["sent_at"]))
-            table.add_row(
-                when(q["sent_at"], now),
-                str(n),
-                str(q["attempt_no"]),
-                http_status(q["status_code"]),
-                "…" if q["elapsed_ms"] is None else f"{q['elapsed_ms']:.0f}",
-                size(q["size_bytes"]),
-                gap,
-                plain(q["error_kinds"] or ""),
-                key=str(n - 1),
-            )
-        if table.row_count:
-            table.move_cursor(row=min(row, table.row_count - 1), scroll=False)
 
     @on(DataTable.RowSelected, "#timeline")
     def _open(self, event: DataTable.RowSelected) -> None:
         from .request_detail import RequestDetailScreen
 
-        index = int(event.row_key.value or 0)
-        self.app.push_screen(
-            RequestDetailScreen(self._keys, index, crumbs=[*self.crumbs, self.crumb])
+        keys = [request_ref(key) for key in self.timeline.keys]
+        index = keys.index(request_ref(event.row_key.value or ""))
+        self.app.push_screen(RequestDetailScreen(keys, index, crumbs=[*self.crumbs, self.crumb]))
+
+
+TIMELINE_COLUMNS = [
+    Column("sent", "sent", keep=10),
+    Column("n", "#", keep=9),
+    Column("attempt", "attempt", keep=4),
+    Column("status", "status", keep=8),
+    Column("ms", "ms", keep=6),
+    Column("size", "size", keep=3),
+    Column("gap", "gap", keep=5),
+    Column("errors", "errors", keep=7, flex=True),
+]
+ERROR_COLUMNS = [
+    Column("time", "time", keep=10),
+    Column("kind", "kind", keep=9),
+    Column("retry", "retry", keep=3),
+    Column("status", "status", keep=5),
+    Column("message", "message", keep=8, flex=True, min_width=16),
+]
+
+
+def timeline_rows(timeline: list[dict[str, Any]], now: datetime) -> list[Row]:
+    """One row per attempt, oldest first; ``gap`` is the wait since the previous answer."""
+    rows: list[Row] = []
+    previous: datetime | None = None
+    for n, q in enumerate(timeline, 1):
+        gap = None if previous is None else (q["sent_at"] - previous).total_seconds()
+        previous = q["received_at"] or q["sent_at"]
+        rows.append(
+            (request_key(q), (n, gap, *q.values()), partial(_attempt_cells, q, n, gap, now))
         )
+    return rows
 
 
-def _summary(run: dict[str, Any], now: Any) -> Table:
+def _attempt_cells(q: dict[str, Any], n: int, gap: float | None, now: datetime) -> list[Any]:
+    kinds = q["error_kinds"]
+    return [
+        when(q["sent_at"], now),
+        str(n),
+        str(q["attempt_no"]),
+        attempt_status(q["status_code"], kinds.split(",")[0] if kinds else None),
+        elapsed(q["elapsed_ms"], kinds),
+        size(q["size_bytes"]),
+        "" if gap is None else duration(gap),
+        plain(kinds or ""),
+    ]
+
+
+def _error_cells(e: dict[str, Any], now: datetime) -> list[Any]:
+    return [
+        when(e["occurred_at"], now),
+        plain(e["kind"]),
+        "yes" if e["retryable"] else "no",
+        http_status(e["status_code"]) if e["status_code"] else "—",
+        plain(e["message"]),
+    ]
+
+
+def _summary(run: dict[str, Any], now: Any) -> Group:
     grid = Table.grid(padding=(0, 2))
     for _ in range(4):
         grid.add_column()
@@ -213,14 +253,14 @@ def _summary(run: dict[str, Any], now: Any) -> Table:
             Text("not written", style="dim"),
             Text(f"{lost:,}", style="bold red" if lost else ""),
         )
+    # the long ones span the width (in the grid's second column they were cut at 80 columns)
+    lines: list[Text] = []
     if run["message"]:
-        grid.add_row(Text("message", style="dim"), plain(run["message"]), "", "")
+        lines.append(Text("message  ", style="dim").append_text(plain(run["message"])))
     if run.get("after"):  # what becomes of a failed or partial run
         attention = run["after"].startswith("needs attention")
-        grid.add_row(
-            Text("after", style="dim"),
-            Text(run["after"], style="bold red" if attention else "bold"),
-            "",
-            "",
-        )
-    return grid
+        after = Text(run["after"], style="bold red" if attention else "bold")
+        lines.append(Text("after    ", style="dim").append_text(after))
+    for line in lines:
+        line.no_wrap, line.overflow = False, "fold"
+    return Group(grid, *lines)

@@ -3,17 +3,20 @@ and when each scheduled template is next due. Read every two seconds; it writes 
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
 from ...settings import load_settings
 from ...store.jobs import job_counts, list_workers, schedule_view
 from ..components.key_bar import KeyBar
-from ..format import duration, plain
+from ..components.live_table import Column, LiveTable
+from ..format import duration, plain, status
+from ..messages import WorkersLoaded
 from .base import DetailScreen
 
 __all__ = ["WorkersScreen"]
@@ -44,18 +47,12 @@ class WorkersScreen(DetailScreen):
     def compose(self) -> ComposeResult:
         yield self.breadcrumb()
         yield Static(id="workers-head", classes="report-head")
-        yield DataTable(id="table-workers", cursor_type="row")
+        yield LiveTable(WORKER_COLUMNS, id="table-workers")
         yield Static(id="jobs-head", classes="report-head")
-        yield DataTable(id="table-schedule", cursor_type="row")
+        yield LiveTable(SCHEDULE_COLUMNS, id="table-schedule")
         yield KeyBar()
 
     def on_mount(self) -> None:
-        self.query_one("#table-workers", DataTable).add_columns(
-            "worker", "last heartbeat", "ago", "running"
-        )
-        self.query_one("#table-schedule", DataTable).add_columns(
-            "template", "every", "last run", "status", "next due", "in"
-        )
         self.load()
         self.set_interval(REFRESH_S, self.load)
 
@@ -67,10 +64,10 @@ class WorkersScreen(DetailScreen):
                 "jobs": await job_counts(conn),
                 "schedule": await schedule_view(conn),
             }
-        self.data = data
-        self._show()
+        self.post_message(WorkersLoaded(data))
 
-    def _show(self) -> None:
+    def on_workers_loaded(self, message: WorkersLoaded) -> None:
+        self.data = message.data
         self.show_crumbs(f"refreshed every {REFRESH_S:g} s")
         beat = self.heartbeat_s
         workers = self.data["workers"]
@@ -81,17 +78,9 @@ class WorkersScreen(DetailScreen):
         if not workers:
             head.append(" — start one with `cc-console worker`", style="dim")
         self.query_one("#workers-head", Static).update(head)
-        table = self.query_one("#table-workers", DataTable)
-        table.clear()
-        for w in workers:
-            age = float(w["heartbeat_age_s"])
-            late = age > 3 * beat
-            table.add_row(
-                str(w["id"]),
-                w["last_heartbeat"].astimezone().strftime("%H:%M:%S"),
-                Text(duration(age), style="bold red" if late else ""),
-                str(w["running"]),
-            )
+        self.query_one("#table-workers", LiveTable).sync(
+            [(str(w["id"]), tuple(w.values()), partial(_worker_cells, w, beat)) for w in workers]
+        )
         counts = self.data["jobs"]
         jobs = Text("jobs  ", style="bold")
         for state in JOB_STATES:
@@ -99,19 +88,50 @@ class WorkersScreen(DetailScreen):
             style = "bold red" if state == "failed" and count else ("" if count else "dim")
             jobs.append(f"{state} {count}   ", style=style)
         self.query_one("#jobs-head", Static).update(jobs)
-        schedule = self.query_one("#table-schedule", DataTable)
-        schedule.clear()
-        for t in self.data["schedule"]:
-            last = t["last_started_at"]
-            due_in = float(t["due_in_s"])
-            schedule.add_row(
-                plain(t["template"]),
-                duration(t["schedule_interval_s"]),
-                "never" if last is None else last.astimezone().strftime("%m-%d %H:%M:%S"),
-                t["last_status"] or "",
-                t["next_due_at"].astimezone().strftime("%H:%M:%S"),
-                _due(t["last_status"], t["job_pending"], due_in),
-            )
+        self.query_one("#table-schedule", LiveTable).sync(
+            [
+                (str(t["id"]), tuple(t.values()), partial(_schedule_cells, t))
+                for t in self.data["schedule"]
+            ]
+        )
+
+
+WORKER_COLUMNS = [
+    Column("worker", "worker", keep=10),
+    Column("heartbeat", "last heartbeat", keep=8),
+    Column("ago", "ago", keep=9),
+    Column("running", "running", keep=7),
+]
+SCHEDULE_COLUMNS = [
+    Column("template", "template", keep=10, flex=True, min_width=12),
+    Column("every", "every", keep=5),
+    Column("last", "last run", keep=4),
+    Column("status", "status", keep=8),
+    Column("due", "next due", keep=6),
+    Column("in", "in", keep=9),
+]
+
+
+def _worker_cells(w: dict[str, Any], beat: float) -> list[Any]:
+    age = float(w["heartbeat_age_s"])
+    return [
+        str(w["id"]),
+        w["last_heartbeat"].astimezone().strftime("%H:%M:%S"),
+        Text(duration(age), style="bold red" if age > 3 * beat else ""),
+        str(w["running"]),
+    ]
+
+
+def _schedule_cells(t: dict[str, Any]) -> list[Any]:
+    last = t["last_started_at"]
+    return [
+        plain(t["template"]),
+        duration(t["schedule_interval_s"]),
+        "never" if last is None else last.astimezone().strftime("%m-%d %H:%M:%S"),
+        status(t["last_status"]),
+        t["next_due_at"].astimezone().strftime("%H:%M:%S"),
+        _due(t["last_status"], t["job_pending"], float(t["due_in_s"])),
+    ]
 
 
 def _due(last_status: str | None, job_pending: bool, due_in_s: float) -> str:
