@@ -4,8 +4,9 @@ The filter is the audit browser's grammar (:func:`.audit_query.filter_terms`) ov
 columns — never SQL from the user: ``status:Enrolled`` (equal; ``*`` is a wildcard in text),
 ``launch_year:>2020`` (``>`` ``>=`` ``<`` ``<=``), ``study.id:42`` (a path into a jsonb
 column, compared as text), ``screening_number:null``, ``!status:Withdrawn``, and
-``since:7d`` / ``until:1h`` over ``_landed_at``. Terms are ANDed; the equal terms of one
-column are ORed. Values are bound parameters cast to the column's type.
+``since:7d`` / ``until:1h`` over ``_landed_at`` (``_valid_to`` in a history view). Terms are
+ANDed; the equal terms of one column are ORed. Values are bound parameters cast to the
+column's type.
 
 Rows stream in constant memory: CSV is ``COPY … TO STDOUT (FORMAT csv, HEADER)`` itself
 (PostgreSQL's text of each value; NULL empty, an empty string ``""``), JSON lines are
@@ -113,12 +114,11 @@ def export_query(engine: Engine, schema: str, view: str, filter_text: str) -> Ex
                 length = term_duration(term.text, term.value)
             except AuditFilterError as exc:
                 raise UsageError(f"filter: {exc}") from None
-            query.params[f"p{len(query.params)}"] = length
+            name = f"p{len(query.params)}"
+            query.params[name] = length
             operator = ">=" if term.key == "since" else "<="
-            query.where.append(
-                f"_landed_at {operator} clock_timestamp() - CAST(:p{len(query.params) - 1}"
-                " AS interval)"
-            )
+            stamp = "_landed_at" if "_landed_at" in by_name else "_valid_to"  # history: replaced
+            query.where.append(f"{stamp} {operator} clock_timestamp() - CAST(:{name} AS interval)")
             continue
         column = by_name.get(term.key.split(".")[0])
         if column is None:

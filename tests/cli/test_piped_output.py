@@ -34,8 +34,9 @@ def seeded(cli, db_url, monkeypatch):  # type: ignore[no-untyped-def]
         (["template", "list"], LONG_NAME),
         (["template", "show", LONG_NAME], LONG_NAME),
         (["runs"], "partial"),
+        (["silver", "views"], "silver.tenant__patients"),
     ],
-    ids=["config-list", "template-list", "template-show", "runs"],
+    ids=["config-list", "template-list", "template-show", "runs", "silver-views"],
 )
 def test_every_list_prints_whole_cells_when_piped(seeded, args, whole) -> None:  # type: ignore[no-untyped-def]
     result = seeded(*args)

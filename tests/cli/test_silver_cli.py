@@ -108,14 +108,22 @@ def test_export_equals_the_views_rows(cli: Any, seeded: Any, tmp_path: Path) -> 
         pytest.param("freight:null", [2], id="null"),
         pytest.param("customer_id:B*", [2], id="wildcard"),
         pytest.param("order_date:<2024-06-16 shipped:true", [1], id="and"),
+        pytest.param('customer_id:O"*', [3], id="quote-wildcard"),
+        pytest.param("until:1s", [1, 2, 3], id="until"),  # landed on the fixed clock, long ago
+        pytest.param("since:1h", [], id="since"),
     ],
 )
-def test_export_where(cli: Any, seeded: Any, where: str, keys: list[int]) -> None:
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_export_where(cli: Any, seeded: Any, where: str, keys: list[int], fmt: str) -> None:
     assert cli("silver", "views").exit_code == 0
-    result = cli("silver", "export", "acc", "orders", "--format", "jsonl", "--where", where,
+    result = cli("silver", "export", "acc", "orders", "--format", fmt, "--where", where,
                  "--to", "-")  # fmt: skip
     assert result.exit_code == 0, result.stderr
-    assert sorted(json.loads(line)["order_id"] for line in result.stdout.splitlines()) == keys
+    if fmt == "csv":  # COPY, the filter's values merged in as literals
+        got = [int(r["order_id"]) for r in csv.DictReader(io.StringIO(result.stdout))]
+    else:
+        got = [json.loads(line)["order_id"] for line in result.stdout.splitlines()]
+    assert sorted(got) == keys
 
 
 @pytest.mark.parametrize(
