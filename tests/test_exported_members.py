@@ -54,6 +54,7 @@ EXPECTED = {
         "Base",
         "ErrorEvent",
         "OdataQueryTemplate",
+        "OperatorAction",
         "PaginationState",
         "RateLimitState",
         "RunSeenKey",

@@ -4,11 +4,12 @@ compliance exports (the same rows, masked as stored, the same JSON lines as the 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import sys
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,6 +18,7 @@ from rich.progress import Progress
 from rich.table import Table
 from sqlalchemy import Connection
 
+from ..engine.control import resolve_run
 from ..errors import UsageError
 from ..store.audit_query import (
     AuditFilterError,
@@ -25,7 +27,16 @@ from ..store.audit_query import (
     audit_page,
     parse_audit_filter,
 )
-from .common import console, emit_json, err_console, open_db
+from ..store.operator_actions import ACTIONS as OPERATOR_ACTIONS
+from ..store.operator_actions import list_actions
+from .common import (
+    console,
+    emit_json,
+    err_console,
+    open_db,
+    parse_duration,
+    with_async_engine,
+)
 
 __all__ = ["app"]
 
@@ -134,3 +145,60 @@ def _export(conn: Connection, flt: Any, now: datetime, before: Key | None, path:
             if before is None:
                 break
     err_console.print(f"exported {written:,} rows to {path}")
+
+
+@app.command()
+def actions(
+    run: Annotated[
+        str | None, typer.Option("--run", help="Only actions about this run (id or prefix).")
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option("--since", help="Only the last 90s, 15m, 2h, 7d…")
+    ] = None,
+    action: Annotated[
+        str | None,
+        typer.Option("--action", help=f"Only one kind: {', '.join(OPERATOR_ACTIONS)}."),
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many.")] = 100,
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Who did what, newest first: each config and template change, each sync, resume, retry
+    and cancel asked for from the CLI or the console, each `db maintain`."""
+    if action is not None and action not in OPERATOR_ACTIONS:
+        raise UsageError(f"--action: unknown {action!r}; one of {', '.join(OPERATOR_ACTIONS)}")
+    seconds = parse_duration(since, "--since")
+    with open_db() as database:
+        run_id = None
+        if run is not None:
+            run_id = asyncio.run(with_async_engine(database, lambda e: resolve_run(e, run))).id
+        with database.engine.connect() as conn:
+            after = None if seconds is None else audit_clock(conn) - timedelta(seconds=seconds)
+            rows = list_actions(conn, limit=limit, since=after, run_id=run_id, action=action)
+    if json_output:
+        emit_json(rows)
+        return
+    if not rows:
+        console.print(
+            "no operator actions recorded" + (" for that" if run or since or action else "")
+        )
+        return
+    table = Table("at", "who", "via", "action", "config", "template", "run", "detail", box=None)
+    for row in rows:
+        table.add_row(
+            row["at"].isoformat(timespec="seconds"),
+            f"{row['os_user']} ({row['db_role']}@{row['host']})",
+            row["source"],
+            row["action"],
+            row["config"] or "",
+            row["template"] or (str(row["template_id"])[:8] if row["template_id"] else ""),
+            str(row["run_id"])[:8] if row["run_id"] else "",
+            _detail(row),
+        )
+    console.print(table)
+
+
+def _detail(row: dict[str, Any]) -> str:
+    detail = dict(row["detail"] or {})
+    if row["job_id"] is not None:
+        detail["job"] = row["job_id"]
+    return " ".join(f"{k}={v}" for k, v in detail.items() if v not in (None, "", [], {}))

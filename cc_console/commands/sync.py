@@ -16,7 +16,7 @@ from ..errors import NotFoundError, UsageError
 from ..settings import current_user
 from ..store.database import Database
 from ..store.jobs import run_outcomes
-from ..store.operator_actions import record_action
+from ..store.operator_actions import OPERATOR_ACTION, record_action
 from ..store.runs import RunRow, database_clock, latest_run_id, recent_runs
 from ..store.templates import active_template_ids, find_template
 from ..workers.app import action_of
@@ -45,10 +45,6 @@ EnqueueOpt = Annotated[
 QueueOpt = Annotated[
     str, typer.Option("--queue", help="With --enqueue: the sync queue (default: sync).")
 ]
-
-
-# the operator action a sync, resume or retry is recorded as
-OPERATOR_ACTION = {"manual": "sync", "resume": "resume", "retry": "retry"}
 
 
 def _record(

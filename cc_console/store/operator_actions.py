@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 __all__ = [
     "ACTIONS",
+    "OPERATOR_ACTION",
     "Operator",
     "list_actions",
     "record_action",
@@ -41,6 +42,8 @@ ACTIONS = (
     "cancel",
     "maintain",
 )
+# the action a run's trigger records, when an operator starts it
+OPERATOR_ACTION = {"manual": "sync", "console": "sync", "resume": "resume", "retry": "retry"}
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from ..store.dashboard import load_dashboard
 from ..store.database import Database
 from ..store.jobs import workers_alive
 from ..store.listen import listen_events
+from ..store.operator_actions import OPERATOR_ACTION, Operator, record_action_async
 from ..store.runs import run_view
 from ..store.templates import ActiveTemplate
 from ..workers.app import action_of, enqueue
@@ -86,6 +87,7 @@ class ConsoleApp(App[None]):
             f"embedded:{database.url.database}" if database.embedded else database.display_url
         )
         self.user = user
+        self.operator = Operator(user, "console")  # who the action log says asked for what
         self.read_only = read_only
         self.clock = clock
         self.live = live
@@ -276,6 +278,11 @@ class ConsoleApp(App[None]):
 
         self.push_screen(ReportsScreen())
 
+    def action_actions(self) -> None:
+        from .screens.actions import ActionsScreen
+
+        self.push_screen(ActionsScreen())
+
     def action_workers(self) -> None:
         from .screens.workers import WorkersScreen
 
@@ -313,7 +320,10 @@ class ConsoleApp(App[None]):
         silent_after_s = 3 * load_settings().worker_heartbeat_s
         async with self.aengine.connect() as conn:
             alive = await workers_alive(conn, silent_after_s=silent_after_s)
+        action = OPERATOR_ACTION[job["trigger"]]
+        ids = {"template_id": job["template_id"], "run_id": job.get("parent_run_id")}
         if not alive:
+            job["action_id"] = await record_action_async(self.aengine, self.operator, action, **ids)
             self.start_run(job, label)
             self.notify(f"{label} started", markup=False)
             return
@@ -324,6 +334,10 @@ class ConsoleApp(App[None]):
             trigger=job["trigger"],
             created_by=job.get("created_by", self.user),
             run_id=job.get("parent_run_id"),
+        )
+        detail = {"queued": True, "already_queued": job_id is None}
+        await record_action_async(
+            self.aengine, self.operator, action, **ids, job_id=job_id, detail=detail
         )
         if job_id is None:
             self.notify(f"{label}: a job is queued for it already", markup=False)
@@ -411,7 +425,10 @@ class ConsoleApp(App[None]):
     async def _cancel(self, run_ids: list[uuid.UUID]) -> None:
         assert self.aengine is not None
         for run_id in run_ids:
-            await request_cancel(self.aengine, run_id)
+            flagged = await request_cancel(self.aengine, run_id)
+            await record_action_async(
+                self.aengine, self.operator, "cancel", run_id=run_id, detail={"flagged": flagged}
+            )
         self._dirty = True
 
     async def action_quit(self) -> None:

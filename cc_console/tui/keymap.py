@@ -97,6 +97,15 @@ ACTIONS: tuple[Action, ...] = (
         "the worker pool: workers, jobs by state, next due",
         show=False,
     ),
+    Action(
+        "actions",
+        "app",
+        "A",
+        "actions",
+        "Actions",
+        "who did what: the operator action log",
+        show=False,
+    ),
     # the dashboard
     *(
         Action(f"pane_{n}", "dashboard", str(n), f"show_pane({n})", f"pane {n}", _PANE, show=False)

@@ -11,6 +11,7 @@ from textual.message import Message
 from ..store.dashboard import Dashboard
 
 __all__ = [
+    "ActionsLoaded",
     "AuditPage",
     "AuditProblem",
     "DashboardLoaded",
@@ -96,3 +97,11 @@ class AuditProblem(Message):
     def __init__(self, problem: str) -> None:
         super().__init__()
         self.problem = problem
+
+
+class ActionsLoaded(Message):
+    """The newest operator actions."""
+
+    def __init__(self, rows: list[dict[str, Any]]) -> None:
+        super().__init__()
+        self.rows = rows

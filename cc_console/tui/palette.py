@@ -39,6 +39,7 @@ class ConsoleCommands(Provider):
             ("audit", partial(app.action_audit), "open the audit browser"),
             ("reports", app.action_reports, "SLA, throttling, validation and audit reports"),
             ("workers", app.action_workers, "the worker pool: workers, jobs, next due"),
+            ("actions", app.action_actions, "who did what: the operator action log"),
             ("sync: start…", app.action_start_sync, "pick an active template to sync"),
             ("help", app.action_help, "help for the focused pane"),
         ]

@@ -35,8 +35,9 @@ def seeded(cli, db_url, monkeypatch):  # type: ignore[no-untyped-def]
         (["template", "show", LONG_NAME], LONG_NAME),
         (["runs"], "partial"),
         (["silver", "views"], "silver.tenant__patients"),
+        (["audit", "actions"], LONG_NAME),  # the template it added, by name
     ],
-    ids=["config-list", "template-list", "template-show", "runs", "silver-views"],
+    ids=["config-list", "template-list", "template-show", "runs", "silver-views", "actions"],
 )
 def test_every_list_prints_whole_cells_when_piped(seeded, args, whole) -> None:  # type: ignore[no-untyped-def]
     result = seeded(*args)

@@ -116,7 +116,12 @@ async def test_cancel_asks_then_flags_the_running_run(console_app, seeded) -> No
             .scalars()
             .all()
         )
+        asked = conn.execute(
+            text("SELECT action, run_id, source, detail FROM cc_operator_action")
+        ).all()
     assert flagged == [seed.RUN_RUNNING]
+    # the cancel is the operator's action, recorded once (the escape asked nothing)
+    assert [tuple(a) for a in asked] == [("cancel", seed.RUN_RUNNING, "console", {"flagged": True})]
 
 
 async def test_resume_refuses_a_run_that_is_not_failed_or_partial(console_app, seeded) -> None:

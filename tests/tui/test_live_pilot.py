@@ -67,6 +67,10 @@ async def test_start_a_sync_from_the_picker_and_watch_requests_arrive(tenant, li
         await until(pilot, lambda: requests.row_count == run["requests"], "every request shown")
     assert run["trigger"] == "console" and run["records"] == 300 == run["odata_count"]
     assert t.scalar("SELECT count(*) FROM cc_silver_record") == 300
+    # the operator's action, once, and the run points at it
+    [asked] = t.rows("SELECT id, action, source, template_id FROM cc_operator_action")
+    assert (asked.action, asked.source) == ("sync", "console")
+    assert t.scalar("SELECT action_id FROM cc_sync_run") == asked.id
 
 
 async def test_a_failed_run_resumed_with_r_continues_from_its_cursor(tenant, live_app) -> None:
@@ -103,8 +107,16 @@ async def test_a_failed_run_resumed_with_r_continues_from_its_cursor(tenant, liv
                 "the resumed run",
             )
         assert runs(app)[0]["status"] == "succeeded"
-    chain = t.rows("SELECT id, parent_run_id, trigger, status FROM cc_sync_run ORDER BY started_at")
+    chain = t.rows(
+        "SELECT id, parent_run_id, trigger, status, action_id FROM cc_sync_run ORDER BY started_at"
+    )
     assert len(chain) >= 2
+    asked = t.rows("SELECT id, action, run_id FROM cc_operator_action ORDER BY at")
+    # start_sync_of is the console's own call, as the picker makes it: one sync, then a resume
+    # of each run that did not succeed, each run pointing at the action that started it
+    assert [a.action for a in asked] == ["sync"] + ["resume"] * (len(chain) - 1)
+    assert [a.run_id for a in asked[1:]] == [run.id for run in chain[:-1]]
+    assert [run.action_id for run in chain] == [a.id for a in asked]
     for parent, child in zip(chain, chain[1:], strict=False):
         assert child.parent_run_id == parent.id and child.trigger == "resume"
     # each run's first request asks for the page after the last one that landed before it

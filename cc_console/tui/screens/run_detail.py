@@ -17,6 +17,7 @@ from textual.widgets import DataTable, Static
 from ...settings import load_settings
 from ...store.details import load_run
 from ...store.jobs import run_outcomes
+from ...store.operator_actions import run_actions
 from ...store.runs import reconciled as runs_reconciled
 from ..components.key_bar import KeyBar
 from ..components.live_table import Column, LiveTable, Row
@@ -89,6 +90,8 @@ class RunDetailScreen(DetailScreen):
                     lambda sync: run_outcomes(sync, [self.run_id], max_auto_resumes=limit)
                 )
                 run["after"] = outcomes.get(self.run_id)
+                ids = (self.run_id, run.get("action_id"), run.get("job_id"))
+                run["actions"] = await conn.run_sync(lambda sync: run_actions(sync, *ids))
         self.post_message(RunLoaded(run))
 
     def on_run_loaded(self, message: RunLoaded) -> None:
@@ -261,6 +264,15 @@ def _summary(run: dict[str, Any], now: Any) -> Group:
         attention = run["after"].startswith("needs attention")
         after = Text(run["after"], style="bold red" if attention else "bold")
         lines.append(Text("after    ", style="dim").append_text(after))
+    for action in run.get("actions") or []:  # who asked for it, and what was asked of it
+        asked = Text("asked    ", style="dim")
+        asked.append(f"{action['action']}", style="bold")
+        who = f"{action['os_user']} ({action['db_role']}@{action['host']})"
+        asked.append(" by ")
+        asked.append_text(plain(f"{who} via {action['source']}"))
+        asked.append(" at ")
+        asked.append_text(when(action["at"], now, date=True))
+        lines.append(asked)
     for line in lines:
         line.no_wrap, line.overflow = False, "fold"
     return Group(grid, *lines)
