@@ -70,6 +70,11 @@ class Settings(BaseSettings):
     keymap_file: Path | None = Field(
         default=None, description="TOML of binding id = key; default <data_dir>/keymap.toml."
     )
+    archive_dir: Path | None = Field(
+        default=None,
+        description="Where db maintain archives months before dropping them;"
+        " default <data_dir>/archive.",
+    )
 
     @field_validator("log_level")
     @classmethod
@@ -90,6 +95,11 @@ class Settings(BaseSettings):
     def keymap_path(self) -> Path:
         """Where the console reads its key remapping from."""
         return self.keymap_file or self.data_dir / "keymap.toml"
+
+    @property
+    def archive_path(self) -> Path:
+        """Where months of the audit trail are archived before retention drops them."""
+        return self.archive_dir or self.data_dir / "archive"
 
     @property
     def pgdata(self) -> Path:

@@ -19,7 +19,8 @@ from rich.table import Table
 from sqlalchemy import Connection
 
 from ..engine.control import resolve_run
-from ..errors import UsageError
+from ..errors import CcError, NotFoundError, UsageError
+from ..store.archive import ArchiveError, restore_month, restore_schema
 from ..store.audit_query import (
     AuditFilterError,
     audit_clock,
@@ -28,13 +29,15 @@ from ..store.audit_query import (
     parse_audit_filter,
 )
 from ..store.operator_actions import ACTIONS as OPERATOR_ACTIONS
-from ..store.operator_actions import list_actions
+from ..store.operator_actions import list_actions, record_action
 from .common import (
     console,
     emit_json,
     err_console,
     open_db,
+    operator,
     parse_duration,
+    settings,
     with_async_engine,
 )
 
@@ -202,3 +205,43 @@ def _detail(row: dict[str, Any]) -> str:
     if row["job_id"] is not None:
         detail["job"] = row["job_id"]
     return " ".join(f"{k}={v}" for k, v in detail.items() if v not in (None, "", [], {}))
+
+
+@app.command()
+def restore(
+    month: Annotated[str, typer.Argument(help="The archived month, YYYY-MM.")],
+    archive: Annotated[
+        Path | None,
+        typer.Option(
+            "--from", help="The archive directory (default: CC_ARCHIVE_DIR).", show_default=False
+        ),
+    ] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Load an archived month into a schema of its own (cc_restore_YYYY_MM) for an
+    investigation: the files' SHA-256 are checked against the manifest first."""
+    try:
+        first = datetime.strptime(month, "%Y-%m").date()
+    except ValueError:
+        raise UsageError(f"MONTH is YYYY-MM, e.g. 2026-08 (not {month!r})") from None
+    folder = (archive or settings().archive_path) / first.strftime("%Y-%m")
+    if not folder.is_dir():
+        raise NotFoundError(f"no archive of {month} at {folder}; see `db maintain`")
+    with open_db() as database:
+        try:
+            with database.engine.begin() as conn:
+                loaded = restore_month(conn, folder, first)
+                record_action(
+                    conn,
+                    operator(),
+                    "restore",
+                    detail={"month": month, "schema": restore_schema(first), "rows": loaded},
+                )
+        except ArchiveError as exc:
+            raise CcError(f"{exc}; nothing was restored") from None
+    schema = restore_schema(first)
+    if json_output:
+        emit_json({"month": month, "schema": schema, "rows": loaded, "from": str(folder)})
+        return
+    rows = ", ".join(f"{count:,} {table}" for table, count in loaded.items())
+    console.print(f"restored {month} from {folder} into schema {schema}: {rows}", markup=False)

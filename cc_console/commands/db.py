@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from ..errors import UsageError
+from ..errors import CcError, UsageError
 from ..store import migrations
+from ..store.archive import ArchiveError, archive_month
 from ..store.embedded import stop_embedded
 from ..store.jobs import expire_finished_jobs
 from ..store.operator_actions import record_action
@@ -114,17 +115,38 @@ def maintain(
         int, typer.Option(min=0, max=24, help="Create partitions this many months ahead.")
     ] = 3,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the plan only.")] = False,
+    no_archive: Annotated[
+        bool,
+        typer.Option(
+            "--no-archive",
+            help="Drop expired months without archiving them first (their audit trail is gone).",
+        ),
+    ] = False,
     json_output: JsonOpt = False,
 ) -> None:
     """Create monthly log partitions ahead and drop months past retention (and the workers'
     jobs that ended before it).
 
-    Rows that landed in the default partition (their month did not exist yet) move into
-    their new month in the same transaction, with everything that points at them.
+    A month is archived before it is dropped (gzip JSON lines per table and a manifest of row
+    counts, sizes and SHA-256 under CC_ARCHIVE_DIR, default <data dir>/archive), read back,
+    and only then dropped; a failing archive leaves the month in place. Rows that landed in
+    the default partition (their month did not exist yet) move into their new month in the
+    same transaction, with everything that points at them.
     """
+    archive_dir = settings().archive_path
+    archived: list[dict[str, Any]] = []
     with open_db() as database, database.engine.begin() as conn:
         plan = plan_maintenance(conn, retention_days=retention_days, months_ahead=months_ahead)
         if not dry_run:
+            if not no_archive:
+                try:
+                    for month in plan.drop:
+                        manifest = archive_month(conn, month, archive_dir)
+                        archived.append(
+                            {**manifest.as_dict(), "path": str(archive_dir / manifest.month)}
+                        )
+                except ArchiveError as exc:
+                    raise CcError(f"{exc}; nothing was dropped (fix it, or --no-archive)") from None
             apply_plan(conn, plan)
         jobs = expire_finished_jobs(conn, retention_days=retention_days, dry_run=dry_run)
         if not dry_run:  # a dry run changes nothing: not an action
@@ -132,10 +154,22 @@ def maintain(
                 conn,
                 operator(),
                 "maintain",
-                detail={**plan.as_dict(), "finished_jobs_expired": jobs},
+                detail={
+                    **plan.as_dict(),
+                    "finished_jobs_expired": jobs,
+                    "archived": [a["path"] for a in archived],
+                    "no_archive": no_archive and bool(plan.drop),
+                },
             )
     if json_output:
-        emit_json({**plan.as_dict(), "finished_jobs_expired": jobs, "dry_run": dry_run})
+        emit_json(
+            {
+                **plan.as_dict(),
+                "finished_jobs_expired": jobs,
+                "dry_run": dry_run,
+                "archived": archived,
+            }
+        )
         return
     if jobs:
         verb = "would delete" if dry_run else "deleted"
@@ -144,8 +178,18 @@ def maintain(
         )
     verb_create, verb_drop = ("would create", "would drop") if dry_run else ("created", "dropped")
     verb_move = "would move" if dry_run else "moved"
+    for entry in archived:
+        rows = ", ".join(f"{t['rows']:,} {name}" for name, t in entry["tables"].items())
+        console.print(f"archived month {entry['month']} to {entry['path']} ({rows})", markup=False)
     for month in plan.drop:
-        console.print(f"{verb_drop} month {month:%Y-%m} (request and response logs)")
+        kept = ""
+        if dry_run and not no_archive:
+            kept = f", archived first to {archive_dir / f'{month:%Y-%m}'}"
+        if no_archive:
+            kept = ", not archived (--no-archive)"
+        console.print(
+            f"{verb_drop} month {month:%Y-%m} (request and response logs{kept})", markup=False
+        )
     for month in plan.create:
         stranded = plan.move_from_default.get(month)
         moved = (

@@ -41,6 +41,7 @@ ACTIONS = (
     "retry",
     "cancel",
     "maintain",
+    "restore",
 )
 # the action a run's trigger records, when an operator starts it
 OPERATOR_ACTION = {"manual": "sync", "console": "sync", "resume": "resume", "retry": "retry"}
