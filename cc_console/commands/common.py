@@ -6,6 +6,7 @@ import json
 import re
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from datetime import date, datetime
 from typing import Any, TypeVar
 
 from rich.console import Console, ConsoleOptions
@@ -102,8 +103,14 @@ async def with_async_engine(database: Database, work: Callable[[AsyncEngine], Aw
 
 
 def emit_json(payload: Any) -> None:
-    """Print ``payload`` as indented JSON on stdout."""
-    print(json.dumps(payload, indent=2, default=str, ensure_ascii=False))
+    """Print ``payload`` as indented JSON on stdout (times in ISO 8601, ``T`` between)."""
+    print(json.dumps(payload, indent=2, default=_json_default, ensure_ascii=False))
+
+
+def _json_default(value: Any) -> str:
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    return str(value)
 
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$", re.IGNORECASE)

@@ -103,11 +103,12 @@ async def record_action_async(
 
 
 _COLUMNS = """
-    SELECT a.id, a.at, a.db_role, a.os_user, a.host, a.source, a.action, a.config_id,
+    SELECT a.id, a.at, a.db_role, a.os_user, a.host, a.source, a.action,
+           COALESCE(a.config_id, t.config_id) AS config_id,
            c.name AS config, a.template_id, t.name AS template, a.run_id, a.job_id, a.detail
     FROM cc_operator_action a
-    LEFT JOIN cc_api_client_config c ON c.id = a.config_id
     LEFT JOIN cc_odata_query_template t ON t.id = a.template_id
+    LEFT JOIN cc_api_client_config c ON c.id = COALESCE(a.config_id, t.config_id)
 """
 
 

@@ -459,8 +459,13 @@ class ConsoleApp(App[None]):
 
     @work(group="control", exit_on_error=False)
     async def _cancel_ours_and_exit(self) -> None:
+        assert self.aengine is not None
+        count = len(self.console_runs)
         for stop in self.console_runs.values():
             stop.set()
+        # one action: the operator cancelled the runs started here, by quitting
+        detail = {"on_quit": True, "runs_started_here": count}
+        await record_action_async(self.aengine, self.operator, "cancel", detail=detail)
         await self._wait_for_ours()
         self.exit()
 

@@ -217,3 +217,8 @@ async def test_quitting_with_active_runs_asks_and_cancel_ends_them_partial(
     run = t.rows("SELECT status, records FROM cc_sync_run")[0]
     assert run.status == "partial" and 0 < run.records < 300
     assert t.scalar("SELECT count(*) FROM cc_error_event WHERE kind = 'cancelled'") == 1
+    asked = t.rows("SELECT action, detail FROM cc_operator_action ORDER BY at")
+    assert [(a.action, a.detail) for a in asked] == [
+        ("sync", {}),
+        ("cancel", {"on_quit": True, "runs_started_here": 1}),
+    ]
