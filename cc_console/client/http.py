@@ -88,6 +88,7 @@ class ClientPolicy:
     masked_headers: tuple[str, ...] = ()
     ca_bundle: str | None = None
     auth_scheme: str | None = None  # "Bearer": the header says "Bearer <key>"
+    config_name: str = "NAME"  # what `config edit` takes, for the hints of errors
 
     @classmethod
     def from_config(cls, config: ConfigRow) -> ClientPolicy:
@@ -108,6 +109,7 @@ class ClientPolicy:
             max_requests_per_second=config.max_requests_per_second,
             masked_headers=config.masked_headers,
             ca_bundle=config.ca_bundle,
+            config_name=config.name,
             auth_scheme=config.auth_scheme,
         )
 
@@ -431,6 +433,12 @@ class ResilientClient:
         reason = server_reason(fields.body, self.mask)
         if reason:
             message += f": {reason}"
+        if fields.status_code in (401, 403):  # the most common cause: the key in another header
+            message += (
+                f" (the key went in the {self.policy.auth_header} header; if this API expects"
+                f" another, `cc-console config edit {self.policy.config_name} --auth-header"
+                " NAME`)"
+            )
         await self._fail(
             request, fields, kind, retryable, message, fields.status_code, endpoint_path, run_id
         )

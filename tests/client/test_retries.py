@@ -136,6 +136,12 @@ async def test_non_retryable_statuses_are_not_retried(aengine, config_id, databa
     assert route.call_count == 1 and not info.value.retryable
     assert info.value.kind == f"http_{status}"
     assert log_rows(database)[2] == [(f"http_{status}", False)]
+    # a refused key says which header it went in and how to send it in another
+    hinted = "the key went in the X-ApiKey header" in str(info.value)
+    assert hinted == (status in (401, 403))
+    if hinted:
+        assert "config edit NAME --auth-header NAME" in str(info.value)
+        assert FAKE_KEY not in str(info.value)
 
 
 @respx.mock
