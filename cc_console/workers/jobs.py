@@ -31,7 +31,7 @@ from ..engine.control import StopRequest, continue_job
 from ..errors import ErrorKind, UsageError
 from ..store.cursors import CursorBusy
 from ..store.jobs import auto_resume_candidates, due_templates
-from ..store.runs import load_run
+from ..store.runs import latest_run_id, load_run
 from ..store.stale import mark_stale_runs
 from .app import WorkerRuntime, defer_sync, runtime_of
 
@@ -64,9 +64,20 @@ async def sync_job(
             assert run_id is not None
             async with runtime.engine.connect() as conn:
                 parent = await load_run(conn, uuid.UUID(run_id))
+                latest = await conn.run_sync(
+                    lambda sync: latest_run_id(sync, uuid.UUID(template_id))
+                )
             if parent is None:
                 logger.warning(
                     "job %s: run %s is gone; nothing to %s", context.job.id, run_id, action
+                )
+                return
+            if auto_resumes and latest != parent.id:  # an operator went on from it meanwhile
+                logger.warning(
+                    "job %s: run %s is no longer its template's latest (%s is); not resumed again",
+                    context.job.id,
+                    run_id[:8],
+                    str(latest)[:8],
                 )
                 return
             try:

@@ -279,3 +279,33 @@ async def test_runs_say_what_becomes_of_each_that_did_not_succeed(tenant, runtim
     for expected, run_id in cases.items():
         if run_id != parent:
             assert outcomes[run_id] == expected
+
+
+async def test_an_auto_resume_of_a_run_someone_resumed_meanwhile_does_nothing(
+    tenant, runtime
+) -> None:  # type: ignore[no-untyped-def]
+    from types import SimpleNamespace
+
+    from cc_console.workers.jobs import sync_job
+
+    t = tenant("clean")
+    template = scheduled(t)
+    first = await ended_run(runtime.engine, t, template, ago_s=300)
+    # an operator resumed it by hand before the worker's delayed resume came due
+    child = await ended_run(runtime.engine, t, template, ago_s=60)
+    with t.database.engine.begin() as conn:
+        conn.execute(
+            text("UPDATE cc_sync_run SET parent_run_id = :p, trigger = 'resume' WHERE id = :c"),
+            {"p": first, "c": child},
+        )
+    context = SimpleNamespace(additional_context={"runtime": runtime}, job=SimpleNamespace(id=7))
+    await sync_job(
+        context,  # type: ignore[arg-type]
+        str(template),
+        "resume",
+        "resume",
+        "worker:test",
+        run_id=str(first),
+        auto_resumes=1,
+    )
+    assert t.scalar("SELECT count(*) FROM cc_sync_run") == 2  # no second child of the first
