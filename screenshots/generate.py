@@ -69,12 +69,20 @@ async def workers(pilot: Any) -> None:
                 {"s": 900, "t": seed.TEMPLATES["subjects"]},
             ],
         )
-        conn.execute(
+        ids = conn.execute(
             text(
                 "INSERT INTO procrastinate_workers (last_heartbeat) VALUES (now()), (now()),"
-                " (now() - interval '5 minutes')"
+                " (now() - interval '5 minutes') RETURNING id"
             )
-        )
+        ).scalars().all()
+        for worker_id, role in zip(ids[:2], ("schedule", "sync"), strict=True):
+            conn.execute(  # one process (`cc-console worker --name ops-1`) registers two
+                text(
+                    "INSERT INTO cc_worker (procrastinate_id, name, role, host, pid)"
+                    " VALUES (:id, 'ops-1', :role, 'worker-host', 4242)"
+                ),
+                {"id": worker_id, "role": role},
+            )
         conn.execute(
             text(
                 "INSERT INTO procrastinate_jobs (queue_name, task_name, status, args) VALUES"

@@ -62,6 +62,7 @@ EXPECTED = {
         "SilverHistory",
         "SilverRecord",
         "SyncRun",
+        "WorkerName",
     ],
 }
 

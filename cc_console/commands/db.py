@@ -13,7 +13,7 @@ from ..errors import CcError, UsageError
 from ..store import migrations
 from ..store.archive import ArchiveError, archive_month
 from ..store.embedded import stop_embedded
-from ..store.jobs import expire_finished_jobs
+from ..store.jobs import expire_finished_jobs, prune_worker_names
 from ..store.operator_actions import record_action
 from ..store.partitions import apply_plan, plan_maintenance
 from ..store.silver_reader import grant_reader as grant_reader_role
@@ -149,6 +149,8 @@ def maintain(
                     raise CcError(f"{exc}; nothing was dropped (fix it, or --no-archive)") from None
             apply_plan(conn, plan)
         jobs = expire_finished_jobs(conn, retention_days=retention_days, dry_run=dry_run)
+        if not dry_run:
+            prune_worker_names(conn)  # names of workers procrastinate has pruned
         if not dry_run:  # a dry run changes nothing: not an action
             record_action(
                 conn,

@@ -31,6 +31,8 @@ __all__ = [
     "schedule_view",
     "list_jobs",
     "list_workers",
+    "name_workers",
+    "prune_worker_names",
     "workers_alive",
     "run_outcomes",
     "template_lock",
@@ -154,14 +156,42 @@ async def list_workers(conn: AsyncConnection) -> list[dict[str, Any]]:
     return await fetch_dicts(
         conn,
         text(
-            "SELECT w.id, w.last_heartbeat,"
+            "SELECT w.id, n.name, n.role, n.host, n.pid, w.last_heartbeat,"
             " EXTRACT(EPOCH FROM clock_timestamp() - w.last_heartbeat) AS heartbeat_age_s,"
             " (SELECT count(*) FROM procrastinate_jobs j WHERE j.worker_id = w.id"
             "   AND j.status = 'doing' AND j.task_name = :task) AS running"
-            " FROM procrastinate_workers w ORDER BY w.id"
+            " FROM procrastinate_workers w LEFT JOIN cc_worker n ON n.procrastinate_id = w.id"
+            " ORDER BY n.name NULLS LAST, w.id"
         ),
         task=SYNC_TASK,
     )
+
+
+async def name_workers(
+    conn: AsyncConnection, workers: list[tuple[int, str, str]], host: str, pid: int
+) -> None:
+    """Record which process (``--name``, host, pid) the procrastinate workers ``(id, name,
+    role)`` belong to."""
+    for worker_id, name, role in workers:
+        await conn.execute(
+            text(
+                "INSERT INTO cc_worker (procrastinate_id, name, role, host, pid)"
+                " VALUES (:id, :name, :role, :host, :pid) ON CONFLICT (procrastinate_id)"
+                " DO UPDATE SET name = :name, role = :role, host = :host, pid = :pid"
+            ),
+            {"id": worker_id, "name": name, "role": role, "host": host, "pid": pid},
+        )
+
+
+def prune_worker_names(conn: Connection) -> int:
+    """Delete the names of workers procrastinate no longer knows; how many."""
+    result = conn.execute(
+        text(
+            "DELETE FROM cc_worker n WHERE NOT EXISTS"
+            " (SELECT 1 FROM procrastinate_workers w WHERE w.id = n.procrastinate_id)"
+        )
+    )
+    return int(result.rowcount)
 
 
 _OUTCOMES = text(

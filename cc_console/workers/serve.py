@@ -14,14 +14,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
+import socket
 from collections.abc import Callable, Sequence
 
 from procrastinate.worker import Worker
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..engine import RunCompanion
 from ..settings import Settings
 from ..store.database import Database
+from ..store.jobs import name_workers
 from ..store.listen import psycopg_conninfo
 from .app import SCHEDULE_QUEUE, SYNC_QUEUE, WorkerRuntime, build_app
 
@@ -102,6 +107,7 @@ async def serve(
                     asyncio.create_task(worker.run())  # type: ignore[no-untyped-call]
                     for worker in workers
                 ]
+                await _name(engine, workers, name, running)
                 on_ready()
                 await asyncio.gather(*running)
             finally:
@@ -110,3 +116,22 @@ async def serve(
     finally:
         await dual_write.aclose()
         await engine.dispose()
+
+
+async def _name(
+    engine: AsyncEngine, workers: list[Worker], name: str, running: list[asyncio.Task[None]]
+) -> None:
+    """Once both workers have registered, say which process they are (the Workers view)."""
+    for _ in range(200):  # registering is their first statement: a few milliseconds
+        if all(w.worker_id is not None for w in workers) or any(t.done() for t in running):
+            break
+        await asyncio.sleep(0.025)
+    known = [
+        (w.worker_id, name, role) for w, role in zip(workers, ("schedule", "sync"), strict=True)
+    ]
+    named = [(int(i), n, r) for i, n, r in known if i is not None]
+    try:
+        async with engine.begin() as conn:
+            await name_workers(conn, named, socket.gethostname(), os.getpid())
+    except SQLAlchemyError as exc:  # the names are for people: a worker runs without them
+        logger.warning("worker %s: could not record its name (%s)", name, type(exc).__name__)

@@ -27,6 +27,7 @@ TABLES = {
     "cc_run_seen_key",
     "cc_silver_history",
     "cc_operator_action",
+    "cc_worker",
 }
 HASH = "a" * 64
 

@@ -23,7 +23,16 @@ async def test_the_workers_view_shows_the_pool_its_jobs_and_the_schedule(
             text("UPDATE cc_odata_query_template SET schedule_interval_s = 3600 WHERE id = :t"),
             {"t": seed.TEMPLATES["studies"]},
         )
-        conn.execute(text("INSERT INTO procrastinate_workers (last_heartbeat) VALUES (now())"))
+        alive = conn.execute(
+            text("INSERT INTO procrastinate_workers (last_heartbeat) VALUES (now()) RETURNING id")
+        ).scalar_one()
+        conn.execute(
+            text(
+                "INSERT INTO cc_worker (procrastinate_id, name, role, host, pid)"
+                " VALUES (:id, 'ops-1', 'sync', 'box', 4242)"
+            ),
+            {"id": alive},
+        )
         conn.execute(
             text(
                 "INSERT INTO procrastinate_workers (last_heartbeat)"
@@ -51,7 +60,9 @@ async def test_the_workers_view_shows_the_pool_its_jobs_and_the_schedule(
         await pilot.pause()
         head = str(screen.query_one("#workers-head", Static).render())
         assert "1 worker(s) alive" in head and "1 silent" in head
-        assert len(cells(screen.query_one("#table-workers", DataTable))) == 2
+        workers = cells(screen.query_one("#table-workers", DataTable))
+        assert len(workers) == 2
+        assert workers[0][0] == f"ops-1 sync (box:4242, #{alive})"  # named; the silent one not
         jobs = str(screen.query_one("#jobs-head", Static).render())
         assert "queued 1" in jobs and "failed 1" in jobs and "doing 0" in jobs
         [studies] = cells(screen.query_one("#table-schedule", DataTable))
@@ -65,7 +76,16 @@ async def test_with_workers_alive_the_console_queues_instead_of_running_here(
     console_app, seeded
 ) -> None:  # type: ignore[no-untyped-def]
     with seeded.engine.begin() as conn:
-        conn.execute(text("INSERT INTO procrastinate_workers (last_heartbeat) VALUES (now())"))
+        alive = conn.execute(
+            text("INSERT INTO procrastinate_workers (last_heartbeat) VALUES (now()) RETURNING id")
+        ).scalar_one()
+        conn.execute(
+            text(
+                "INSERT INTO cc_worker (procrastinate_id, name, role, host, pid)"
+                " VALUES (:id, 'ops-1', 'sync', 'box', 4242)"
+            ),
+            {"id": alive},
+        )
     app = console_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await loaded(pilot)

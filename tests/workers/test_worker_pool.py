@@ -129,6 +129,15 @@ def test_three_workers_run_each_due_template_once_per_interval_never_overlapping
             assert interval - 0.05 <= gap <= interval + 2.5, (interval, gap)
     ticks = t.scalar("SELECT count(DISTINCT defer_timestamp) FROM procrastinate_periodic_defers")
     assert ticks >= 1  # one periodic defer row per tick, whichever worker deferred it
+    # each process named its two procrastinate workers, for the Workers view
+    names = t.rows(
+        "SELECT n.name, n.role, n.pid FROM cc_worker n JOIN procrastinate_workers w"
+        " ON w.id = n.procrastinate_id ORDER BY n.name, n.role"
+    )
+    assert [(n.name, n.role) for n in names] == [
+        (f"w{n}", role) for n in range(3) for role in ("schedule", "sync")
+    ]
+    assert {n.pid for n in names} == {p.pid for p in pool.processes.values()}
 
 
 def test_sigterm_and_kill_nine_mid_run_end_resumable_and_another_worker_finishes(

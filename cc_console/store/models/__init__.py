@@ -9,6 +9,7 @@ from .config import ApiClientConfig, OdataQueryTemplate
 from .runs import ErrorEvent, SyncRun
 from .silver import RunSeenKey, SilverHistory, SilverRecord
 from .state import PaginationState, RateLimitState
+from .workers import WorkerName
 
 __all__ = [
     "PARTITIONED_TABLES",
@@ -26,4 +27,5 @@ __all__ = [
     "SilverHistory",
     "SilverRecord",
     "SyncRun",
+    "WorkerName",
 ]

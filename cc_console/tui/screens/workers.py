@@ -114,8 +114,11 @@ SCHEDULE_COLUMNS = [
 
 def _worker_cells(w: dict[str, Any], beat: float) -> list[Any]:
     age = float(w["heartbeat_age_s"])
+    who = str(w["id"])
+    if w.get("name"):  # the process it is part of (`cc-console worker --name`)
+        who = f"{w['name']} {w['role']} ({w['host']}:{w['pid']}, #{w['id']})"
     return [
-        str(w["id"]),
+        plain(who),
         w["last_heartbeat"].astimezone().strftime("%H:%M:%S"),
         Text(duration(age), style="bold red" if age > 3 * beat else ""),
         str(w["running"]),
