@@ -29,7 +29,7 @@ from ..store.audit_query import (
     parse_audit_filter,
 )
 from ..store.operator_actions import ACTIONS as OPERATOR_ACTIONS
-from ..store.operator_actions import list_actions, record_action
+from ..store.operator_actions import action_detail, list_actions, record_action
 from .common import (
     console,
     emit_json,
@@ -195,16 +195,9 @@ def actions(
             row["config"] or "",
             row["template"] or (str(row["template_id"])[:8] if row["template_id"] else ""),
             str(row["run_id"])[:8] if row["run_id"] else "",
-            _detail(row),
+            action_detail(row),
         )
     console.print(table)
-
-
-def _detail(row: dict[str, Any]) -> str:
-    detail = dict(row["detail"] or {})
-    if row["job_id"] is not None:
-        detail["job"] = row["job_id"]
-    return " ".join(f"{k}={v}" for k, v in detail.items() if v not in (None, "", [], {}))
 
 
 @app.command()

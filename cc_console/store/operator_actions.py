@@ -23,6 +23,7 @@ __all__ = [
     "ACTIONS",
     "OPERATOR_ACTION",
     "Operator",
+    "action_detail",
     "list_actions",
     "record_action",
     "record_action_async",
@@ -146,3 +147,11 @@ def run_actions(
     )
     rows = conn.execute(text(sql), {"run": run_id, "action": action_id, "job": job_id})
     return [dict(r._mapping) for r in rows]
+
+
+def action_detail(row: dict[str, Any]) -> str:
+    """An action's detail (and its job) as ``key=value`` words, empty values left out."""
+    detail = dict(row["detail"] or {})
+    if row["job_id"] is not None:
+        detail["job"] = row["job_id"]
+    return " ".join(f"{k}={v}" for k, v in detail.items() if v not in (None, "", [], {}))

@@ -10,7 +10,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.widgets import Static
 
-from ...store.operator_actions import list_actions
+from ...store.operator_actions import action_detail, list_actions
 from ..components.key_bar import KeyBar
 from ..components.live_table import Column, LiveTable
 from ..format import plain, short_id, when
@@ -92,9 +92,6 @@ def action_cells(a: dict[str, Any], now: Any) -> list[Any]:
     target = a["config"] or ""
     if a["template_id"] is not None:
         target = a["template"] or short_id(a["template_id"]).plain
-    detail = dict(a["detail"] or {})
-    if a["job_id"] is not None:
-        detail["job"] = a["job_id"]
     return [
         when(a["at"], now),
         plain(f"{a['os_user']} ({a['db_role']}@{a['host']})"),
@@ -102,5 +99,5 @@ def action_cells(a: dict[str, Any], now: Any) -> list[Any]:
         plain(a["action"], "bold"),
         plain(target),
         short_id(a["run_id"]),
-        plain(" ".join(f"{k}={v}" for k, v in detail.items() if v not in (None, "", [], {}))),
+        plain(action_detail(a)),
     ]
