@@ -117,9 +117,12 @@ def _int(value: str | None) -> int | None:
 def _reset(value: float | None, now: datetime) -> datetime | None:
     if value is None:
         return None
-    if value > _EPOCH_THRESHOLD:
-        return datetime.fromtimestamp(value, UTC)
-    return now + timedelta(seconds=value)
+    try:
+        if value > _EPOCH_THRESHOLD:
+            return datetime.fromtimestamp(value, UTC)
+        return now + timedelta(seconds=value)
+    except (OverflowError, OSError, ValueError):  # a reset no calendar holds is no reset
+        return None
 
 
 def _structured(value: str) -> dict[str, float]:

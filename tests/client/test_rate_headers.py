@@ -122,3 +122,10 @@ def test_the_pane_shows_the_learned_and_observed_rate() -> None:
     probing = learned_text({"learned_rps": 11.0, "slow_start_rps": 11.0, "observed_rps": 0})
     assert probing.plain == "learned 11/s (probing)"
     assert learned_text({"learned_rps": None, "observed_rps": 0.0}).plain == ""
+
+
+@pytest.mark.parametrize("reset", ["9223372036854775296", "100000000000000000", "300000000000"])
+def test_a_reset_no_calendar_holds_is_no_reset(reset: str) -> None:
+    # found by the property test above: each of these crashed the parser
+    info = parse_rate_headers({"X-RateLimit-Limit": "10", "X-RateLimit-Reset": reset}, NOW)
+    assert info.reset_at is None and info.limit == 10
