@@ -12,6 +12,7 @@ audit_log.py      cc_api_request_log,       RequestRef, ResponseFields; write-ah
 validations.py    cc_schema_validation      the row written with each page
 silver.py         cc_silver_record          the page upsert and its hashes
 operator_actions  cc_operator_action        Operator; who did what (CLI and console)
+jobs.py           cc_worker, procrastinate_*  worker names; due templates, jobs (read)
 silver_views.py   <schema>.<config>__<res>  ViewSpec, ViewResult; typed views over Silver
                                             (silver_columns.py plans their columns; exports
                                             in silver_export.py, the reader role in
