@@ -69,12 +69,16 @@ async def workers(pilot: Any) -> None:
                 {"s": 900, "t": seed.TEMPLATES["subjects"]},
             ],
         )
-        ids = conn.execute(
-            text(
-                "INSERT INTO procrastinate_workers (last_heartbeat) VALUES (now()), (now()),"
-                " (now() - interval '5 minutes') RETURNING id"
+        ids = (
+            conn.execute(
+                text(
+                    "INSERT INTO procrastinate_workers (last_heartbeat) VALUES (now()), (now()),"
+                    " (now() - interval '5 minutes') RETURNING id"
+                )
             )
-        ).scalars().all()
+            .scalars()
+            .all()
+        )
         for worker_id, role in zip(ids[:2], ("schedule", "sync"), strict=True):
             conn.execute(  # one process (`cc-console worker --name ops-1`) registers two
                 text(
