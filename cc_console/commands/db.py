@@ -149,9 +149,8 @@ def maintain(
                     raise CcError(f"{exc}; nothing was dropped (fix it, or --no-archive)") from None
             apply_plan(conn, plan)
         jobs = expire_finished_jobs(conn, retention_days=retention_days, dry_run=dry_run)
-        if not dry_run:
+        if not dry_run:  # a dry run changes nothing: not an action either
             prune_worker_names(conn)  # names of workers procrastinate has pruned
-        if not dry_run:  # a dry run changes nothing: not an action
             record_action(
                 conn,
                 operator(),

@@ -51,16 +51,17 @@ def _record(
     database: Database, jobs: list[dict[str, Any]], job_ids: list[int | None] | None = None
 ) -> None:
     """Record each job as the operator's action; a job run here carries its action's id."""
+    who = operator()
+    options = ("full_refresh", "detect_deletes", "coordinate")
     with database.engine.begin() as conn:
         for n, job in enumerate(jobs):
-            options = ("full_refresh", "detect_deletes", "coordinate")
             detail: dict[str, Any] = {k: job[k] for k in options if k in job}
             if job_ids is not None:
                 detail["queued"] = True
                 detail["already_queued"] = job_ids[n] is None
             action_id = record_action(
                 conn,
-                operator(),
+                who,
                 OPERATOR_ACTION[job["trigger"]],
                 template_id=job["template_id"],
                 run_id=job.get("parent_run_id"),

@@ -58,17 +58,23 @@ class Manifest:
         return {"month": self.month, "written_at": self.written_at, "tables": self.tables}
 
 
-def _rows_sql(table: str, month: date) -> tuple[str, dict[str, Any]]:
-    """The month's rows of ``table``, in a stable order."""
-    bounds = {"lo": month.isoformat(), "hi": add_months(month, 1).isoformat()}
+def _source(table: str, month: date) -> tuple[str, str, dict[str, Any]]:
+    """Where the month's rows of ``table`` are (FROM … WHERE …), their stable order, params."""
     if table == VALIDATION:  # the validations of the month's responses go with them
+        bounds = {"lo": month.isoformat(), "hi": add_months(month, 1).isoformat()}
         return (
-            f"SELECT row_to_json(v)::text FROM {VALIDATION} v WHERE v.response_sent_at >="
-            " CAST(:lo AS timestamptz) AND v.response_sent_at < CAST(:hi AS timestamptz)"
-            " ORDER BY v.response_sent_at, v.id",
+            f"FROM {VALIDATION} t WHERE t.response_sent_at >= CAST(:lo AS timestamptz)"
+            " AND t.response_sent_at < CAST(:hi AS timestamptz)",
+            "t.response_sent_at, t.id",
             bounds,
         )
-    return f"SELECT row_to_json(t)::text FROM {partition_name(table, month)} t ORDER BY t.id", {}
+    return f"FROM {partition_name(table, month)} t", "t.id", {}
+
+
+def _rows_sql(table: str, month: date) -> tuple[str, dict[str, Any]]:
+    """The month's rows of ``table`` as JSON text, in a stable order."""
+    source, order, params = _source(table, month)
+    return f"SELECT row_to_json(t)::text {source} ORDER BY {order}", params
 
 
 def _write_table(conn: Connection, table: str, month: date, path: Path) -> dict[str, Any]:
@@ -95,8 +101,8 @@ def _sha(path: Path) -> str:
 
 
 def _count(conn: Connection, table: str, month: date) -> int:
-    sql, params = _rows_sql(table, month)
-    return int(conn.execute(text(f"SELECT count(*) FROM ({sql}) r"), params).scalar_one())
+    source, _, params = _source(table, month)  # no JSON, no sort: only how many
+    return int(conn.execute(text(f"SELECT count(*) {source}"), params).scalar_one())
 
 
 def _check(folder: Path, manifest: dict[str, Any], expected: dict[str, int] | None) -> None:

@@ -126,10 +126,8 @@ async def _name(
         if all(w.worker_id is not None for w in workers) or any(t.done() for t in running):
             break
         await asyncio.sleep(0.025)
-    known = [
-        (w.worker_id, name, role) for w, role in zip(workers, ("schedule", "sync"), strict=True)
-    ]
-    named = [(int(i), n, r) for i, n, r in known if i is not None]
+    roles = zip(workers, ("schedule", "sync"), strict=True)
+    named = [(int(w.worker_id), name, role) for w, role in roles if w.worker_id is not None]
     try:
         async with engine.begin() as conn:
             await name_workers(conn, named, socket.gethostname(), os.getpid())

@@ -56,6 +56,7 @@ class LiveTable(DataTable[Any]):
     def __init__(self, columns: Sequence[Column], **kwargs: Any) -> None:
         super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)
         self._column_spec = list(columns)
+        self._column_index = {c.key: n for n, c in enumerate(self._column_spec)}
         self._widths = {c.key: len(c.label) for c in self._column_spec}  # widest cell so far
         self._layout: tuple[tuple[str, int | None], ...] = ()  # shown columns, flex width
         self._cells: dict[str, list[Any]] = {}
@@ -136,8 +137,7 @@ class LiveTable(DataTable[Any]):
             self.move_cursor(row=min(row, len(self._order) - 1), scroll=False)
 
     def _visible(self, cells: Sequence[Any]) -> list[Any]:
-        index = {c.key: n for n, c in enumerate(self._column_spec)}
-        return [cells[index[key]] for key, _ in self._layout]
+        return [cells[self._column_index[key]] for key, _ in self._layout]
 
     def _measure(self, cells: Sequence[Any]) -> None:
         for column, cell in zip(self._column_spec, cells, strict=False):

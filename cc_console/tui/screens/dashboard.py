@@ -62,6 +62,7 @@ class DashboardScreen(ConsoleScreen):
         self.active = "runs"
         self.compact = False
         self._topbar_text = Text()
+        self._colours: tuple[str, tuple[Color, Color]] | None = None  # theme, frame colours
 
     def compose(self) -> ComposeResult:
         yield Static(id="topbar")
@@ -93,12 +94,22 @@ class DashboardScreen(ConsoleScreen):
 
     def _frame_focus(self, focused: str) -> None:
         """Frame the focused pane in the accent colour, the others in the panel's."""
-        colours = self.app.get_css_variables()
+        accent, panel = self._frame_colours()
         for key, pane in self.panes.items():
-            colour = colours["accent"] if key == focused else colours["panel-lighten-2"]
-            if pane.styles.border_top[1] != Color.parse(colour):
+            colour = accent if key == focused else panel
+            if pane.styles.border_top[1] != colour:
                 pane.styles.border = ("round", colour)
-                pane.styles.border_title_color = colours["accent"] if key == focused else None
+                pane.styles.border_title_color = accent if key == focused else None
+
+    def _frame_colours(self) -> tuple[Color, Color]:
+        """(accent, panel frame) of the current theme, worked out once per theme (the theme's
+        variables are generated anew on each ask: not on every pane switch)."""
+        theme = self.app.theme
+        if self._colours is None or self._colours[0] != theme:
+            variables = self.app.get_css_variables()
+            frame = (Color.parse(variables["accent"]), Color.parse(variables["panel-lighten-2"]))
+            self._colours = (theme, frame)
+        return self._colours[1]
 
     def _mark_active(self) -> None:
         # only the compact layout shows one pane; restyling five live tables costs a frame
