@@ -28,6 +28,8 @@ TABLES = {
     "cc_silver_history",
     "cc_operator_action",
     "cc_worker",
+    "cc_audit_chain",
+    "cc_audit_seal",
 }
 HASH = "a" * 64
 

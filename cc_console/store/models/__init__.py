@@ -5,6 +5,7 @@ from __future__ import annotations
 from .actions import OperatorAction
 from .audit import PARTITIONED_TABLES, ApiRequestLog, ApiResponseLog, SchemaValidation
 from .base import Base
+from .chains import AuditChain, AuditSeal
 from .config import ApiClientConfig, OdataQueryTemplate
 from .runs import ErrorEvent, SyncRun
 from .silver import RunSeenKey, SilverHistory, SilverRecord
@@ -16,6 +17,8 @@ __all__ = [
     "ApiClientConfig",
     "ApiRequestLog",
     "ApiResponseLog",
+    "AuditChain",
+    "AuditSeal",
     "Base",
     "ErrorEvent",
     "OdataQueryTemplate",

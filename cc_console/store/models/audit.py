@@ -21,6 +21,7 @@ from sqlalchemy import (
     ForeignKeyConstraint,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -54,6 +55,7 @@ class ApiRequestLog(Base):
     __tablename__ = "cc_api_request_log"
     __table_args__ = (
         Index(None, "run_id", "sent_at"),
+        Index(None, "chain_id", "chain_seq"),
         Index(None, "endpoint_path", "sent_at"),
         Index("ix_cc_api_request_log_sent_at", "sent_at"),
         Index(
@@ -85,6 +87,9 @@ class ApiRequestLog(Base):
     body_size: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     attempt_no: Mapped[int] = mapped_column(Integer, server_default=text("1"))
     key_fingerprint: Mapped[str | None] = mapped_column(String(16))
+    chain_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)  # see models/chains.py
+    chain_seq: Mapped[int | None] = mapped_column(BigInteger)
+    chain_hash: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
 class ApiResponseLog(Base):
@@ -97,6 +102,7 @@ class ApiResponseLog(Base):
             ["request_id", "sent_at"], ["cc_api_request_log.id", "cc_api_request_log.sent_at"]
         ),
         Index(None, "status_code"),
+        Index(None, "chain_id", "chain_seq"),
         Index(
             None, "headers", postgresql_using="gin", postgresql_ops={"headers": "jsonb_path_ops"}
         ),
@@ -131,6 +137,9 @@ class ApiResponseLog(Base):
     validation_errors: Mapped[Any | None] = mapped_column(JSONB)
     odata_count: Mapped[int | None] = mapped_column(BigInteger)
     has_next_link: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    chain_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    chain_seq: Mapped[int | None] = mapped_column(BigInteger)
+    chain_hash: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
 class SchemaValidation(Base):
