@@ -51,6 +51,8 @@ EXPECTED = {
         "ApiClientConfig",
         "ApiRequestLog",
         "ApiResponseLog",
+        "AuditChain",
+        "AuditSeal",
         "Base",
         "ErrorEvent",
         "OdataQueryTemplate",

@@ -32,6 +32,7 @@ __all__ = [
     "ArchiveError",
     "Manifest",
     "archive_month",
+    "is_restored",
     "read_manifest",
     "restore_month",
     "restore_schema",
@@ -156,6 +157,14 @@ def read_manifest(folder: Path) -> dict[str, Any]:
 
 def restore_schema(month: date) -> str:
     return f"cc_restore_{month:%Y_%m}"
+
+
+def is_restored(conn: Connection, month: date) -> bool:
+    """Whether ``audit restore`` loaded ``month`` (its schema exists)."""
+    found = conn.execute(
+        text("SELECT 1 FROM pg_namespace WHERE nspname = :s"), {"s": restore_schema(month)}
+    ).first()
+    return found is not None
 
 
 def restore_month(conn: Connection, folder: Path, month: date) -> dict[str, int]:

@@ -52,6 +52,7 @@ class AuditChain(Base):
     rows: Mapped[int] = mapped_column(BigInteger)
     head: Mapped[bytes] = mapped_column(LargeBinary)
     last_digest: Mapped[bytes] = mapped_column(LargeBinary)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))  # its first row's
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     sealed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
@@ -78,6 +79,7 @@ class AuditSeal(Base):
     request_head: Mapped[bytes] = mapped_column(LargeBinary)
     response_rows: Mapped[int] = mapped_column(BigInteger)
     response_head: Mapped[bytes] = mapped_column(LargeBinary)
+    first_sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     prev_seal: Mapped[bytes | None] = mapped_column(LargeBinary)
     seal: Mapped[bytes] = mapped_column(LargeBinary)
     key_id: Mapped[str] = mapped_column(String(16))

@@ -42,6 +42,7 @@ def upgrade() -> None:
         sa.Column("rows", sa.BigInteger(), nullable=False),
         sa.Column("head", sa.LargeBinary(), nullable=False),
         sa.Column("last_digest", sa.LargeBinary(), nullable=False),
+        sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("sealed_at", sa.DateTime(timezone=True), nullable=True),
         sa.CheckConstraint(
@@ -60,6 +61,7 @@ def upgrade() -> None:
         sa.Column("request_head", sa.LargeBinary(), nullable=False),
         sa.Column("response_rows", sa.BigInteger(), nullable=False),
         sa.Column("response_head", sa.LargeBinary(), nullable=False),
+        sa.Column("first_sent_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("prev_seal", sa.LargeBinary(), nullable=True),
         sa.Column("seal", sa.LargeBinary(), nullable=False),
         sa.Column("key_id", sa.String(length=16), nullable=False),
