@@ -10,7 +10,7 @@ import typer
 
 from ..client.seal_key import SecretUnavailable, load_seal_key
 from ..errors import CcError, NotFoundError, UsageError
-from ..store.archive import restore_schema
+from ..store.archive import is_restored, restore_schema
 from ..store.audit_anchor import append_anchors, check_anchors, latest_seals, read_anchors
 from ..store.audit_query import audit_clock
 from ..store.audit_verify import Verification, verify_chains
