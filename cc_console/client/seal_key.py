@@ -8,15 +8,18 @@ backups, since whoever holds both can re-seal an edited chain.
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 from pathlib import Path
 
-from ..settings import Settings
+from ..settings import Settings, load_settings
 from ..store.audit_seal import SealKey
 from .secrets import SecretUnavailable, resolve_secret
 
-__all__ = ["SecretUnavailable", "default_key_path", "load_seal_key"]
+__all__ = ["SecretUnavailable", "default_key_path", "load_seal_key", "seal_key_or_none"]
+
+logger = logging.getLogger(__name__)
 
 
 def default_key_path(settings: Settings) -> Path:
@@ -42,3 +45,13 @@ def load_seal_key(settings: Settings) -> SealKey:
             _create(path)
         ref = f"file:{path.resolve()}"
     return SealKey(resolve_secret(ref).encode())
+
+
+def seal_key_or_none() -> SealKey | None:
+    """The sealing key, or None (logged) when it cannot be read: the sync goes on, its
+    chains stay open until a later sweep or `db maintain` finds the key."""
+    try:
+        return load_seal_key(load_settings())
+    except (SecretUnavailable, OSError) as exc:
+        logger.warning("audit chains left unsealed: %s", exc)
+        return None

@@ -9,28 +9,16 @@ hostage to the audit key.
 
 from __future__ import annotations
 
-import logging
 import uuid
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ..client.seal_key import SecretUnavailable, load_seal_key
-from ..settings import load_settings
-from ..store.audit_seal import Sealed, SealKey, seal_chain, seal_open_chains
+from ..client.seal_key import seal_key_or_none
+from ..store.audit_seal import Sealed, seal_chain, seal_open_chains
 from ..store.runs import database_clock
 from ..store.stale import mark_stale_runs
 
-__all__ = ["seal_key_or_none", "seal_run", "sweep_and_seal"]
-
-logger = logging.getLogger(__name__)
-
-
-def seal_key_or_none() -> SealKey | None:
-    try:
-        return load_seal_key(load_settings())
-    except (SecretUnavailable, OSError) as exc:
-        logger.warning("audit chains left unsealed: %s", exc)
-        return None
+__all__ = ["seal_ended", "seal_run", "sweep_and_seal"]
 
 
 async def seal_run(engine: AsyncEngine, run_id: uuid.UUID, config_id: uuid.UUID) -> Sealed | None:
@@ -43,11 +31,17 @@ async def seal_run(engine: AsyncEngine, run_id: uuid.UUID, config_id: uuid.UUID)
     )
 
 
+async def seal_ended(engine: AsyncEngine) -> list[Sealed]:
+    """Seal every chain that ended without a seal (see ``store/audit_seal.py``)."""
+    key = seal_key_or_none()
+    if key is None:
+        return []
+    return await seal_open_chains(engine, key, now=await database_clock(engine))
+
+
 async def sweep_and_seal(engine: AsyncEngine) -> list[uuid.UUID]:
     """The stale sweep (``store/stale.py``), then seal every chain that ended unsealed;
     returns the ids of the runs the sweep ended."""
     marked = await mark_stale_runs(engine)
-    key = seal_key_or_none()
-    if key is not None:
-        await seal_open_chains(engine, key, now=await database_clock(engine))
+    await seal_ended(engine)
     return marked

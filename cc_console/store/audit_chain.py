@@ -15,7 +15,12 @@ no more rows: the write finds nothing to append to.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import Connection, text
 
 __all__ = [
     "GENESIS",
@@ -23,6 +28,7 @@ __all__ = [
     "append_response_sql",
     "batch_chain",
     "forget_batch",
+    "link_batch",
     "request_digest",
     "response_digest",
 ]
@@ -155,3 +161,65 @@ def forget_batch(config_id: uuid.UUID, chain_id: uuid.UUID) -> None:
     """The batch was sealed (by a sweep): the next row outside runs starts a new one."""
     if _batches.get(config_id) == chain_id:
         del _batches[config_id]
+
+
+# -- rows written in bulk (a backfill's COPY): linked after the fact, in the same transaction --
+def link_batch(
+    conn: Connection,
+    log: str,
+    chain_id: uuid.UUID,
+    config_id: uuid.UUID,
+    keys: Sequence[tuple[uuid.UUID | str, datetime]],
+) -> int:
+    """Link rows just copied with ``chain_id`` (keys: id and sent_at) into that chain, in the
+    order they were sent; returns how many. The digests come from PostgreSQL, as for every
+    row; only the chaining of them is done here, since COPY cannot compute it."""
+    table = "cc_api_request_log" if log == "request" else "cc_api_response_log"
+    digest = request_digest("l") if log == "request" else response_digest("l")
+    ids = [str(key) for key, _ in keys]
+    sent = [at for _, at in keys]
+    rows = conn.execute(
+        text(
+            f"SELECT l.id, l.sent_at, {digest} AS digest FROM {table} l"
+            " JOIN unnest(CAST(:ids AS uuid[]), CAST(:sent AS timestamptz[])) AS k(id, sent_at)"
+            " ON l.id = k.id AND l.sent_at = k.sent_at ORDER BY l.sent_at, l.id"
+        ),
+        {"ids": ids, "sent": sent},
+    ).all()
+    if not rows:
+        return 0
+    link, links = bytes(32), []
+    for row in rows:
+        link = hashlib.sha256(link + bytes(row.digest)).digest()
+        links.append(link)
+    conn.execute(
+        text(
+            f"UPDATE {table} l SET chain_seq = u.seq, chain_hash = u.link FROM unnest("
+            "CAST(:ids AS uuid[]), CAST(:sent AS timestamptz[]), CAST(:seqs AS bigint[]),"
+            " CAST(:links AS bytea[])) AS u(id, sent_at, seq, link)"
+            " WHERE l.id = u.id AND l.sent_at = u.sent_at"
+        ),
+        {
+            "ids": [row.id for row in rows],
+            "sent": [row.sent_at for row in rows],
+            "seqs": list(range(1, len(rows) + 1)),
+            "links": links,
+        },
+    )
+    conn.execute(
+        text(
+            "INSERT INTO cc_audit_chain (chain_id, log, config_id, rows, head, last_digest,"
+            " started_at, updated_at) VALUES (:chain, :log, :config, :n, :head, :last,"
+            " :first, clock_timestamp())"
+        ),
+        {
+            "chain": chain_id,
+            "log": log,
+            "config": config_id,
+            "n": len(rows),
+            "head": link,
+            "last": bytes(rows[-1].digest),
+            "first": rows[0].sent_at,
+        },
+    )
+    return len(rows)

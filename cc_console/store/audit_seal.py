@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy import Connection, text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from . import audit_chain
 
@@ -26,6 +26,7 @@ __all__ = [
     "SealKey",
     "Sealed",
     "seal_chain",
+    "seal_in",
     "seal_message",
     "seal_open_chains",
 ]
@@ -90,16 +91,25 @@ _INSERT = text(
     " :key_id, :sealed_by) ON CONFLICT (chain_id) DO NOTHING RETURNING chain_id"
 )
 
+_CLOSE = text(
+    "INSERT INTO cc_audit_chain (chain_id, log, config_id, run_id, rows, head, last_digest,"
+    " started_at, updated_at, sealed_at) SELECT :chain, log, :config, :run, 0,"
+    f" {audit_chain.GENESIS}, {audit_chain.GENESIS}, clock_timestamp(), clock_timestamp(),"
+    " clock_timestamp() FROM unnest(ARRAY['request', 'response']) AS log"
+    " ON CONFLICT (chain_id, log) DO UPDATE SET sealed_at = EXCLUDED.sealed_at"
+)
 
-async def _seal_in(
-    conn: AsyncConnection,
+
+def seal_in(
+    conn: Connection,
     chain_id: uuid.UUID,
     key: SealKey,
     sealed_by: str,
     config_id: uuid.UUID | None,
     run_id: uuid.UUID | None,
 ) -> Sealed | None:
-    heads = {row.log: row for row in await conn.execute(_HEADS, {"chain": chain_id})}
+    """Seal ``chain_id`` in the caller's transaction (see :func:`seal_chain`)."""
+    heads = {row.log: row for row in conn.execute(_HEADS, {"chain": chain_id})}
     if any(row.sealed_at is not None for row in heads.values()):
         return None
     some = next(iter(heads.values()), None)
@@ -107,11 +117,11 @@ async def _seal_in(
     if config is None:
         return None
     # one sealer per config at a time: the config's chain of seals has one next place
-    await conn.execute(
+    conn.execute(
         text("SELECT pg_advisory_xact_lock(hashtextextended(:lock, 0))"),
         {"lock": f"cc_audit_seal {config}"},
     )
-    previous = (await conn.execute(_PREVIOUS, {"config": config})).one_or_none()
+    previous = conn.execute(_PREVIOUS, {"config": config}).one_or_none()
     request, response = heads.get("request"), heads.get("response")
     starts = [row.started_at for row in heads.values()]
     seal: dict[str, Any] = {
@@ -129,12 +139,10 @@ async def _seal_in(
         "sealed_by": sealed_by,
     }
     seal["seal"] = key.sign(seal_message(seal))
-    if (await conn.execute(_INSERT, seal)).first() is None:
+    if conn.execute(_INSERT, seal).first() is None:
         return None
-    await conn.execute(
-        text("UPDATE cc_audit_chain SET sealed_at = clock_timestamp() WHERE chain_id = :chain"),
-        {"chain": chain_id},
-    )
+    # both logs' heads are closed, also one that has no row yet (no answer came)
+    conn.execute(_CLOSE, {"chain": chain_id, "config": config, "run": seal["run_id"]})
     return Sealed(chain_id, config, seal["config_seq"], seal["request_rows"], seal["response_rows"])
 
 
@@ -152,7 +160,7 @@ async def seal_chain(
     place in the config's chain says it happened. Writers still appending wait for the row
     lock, then find the chain sealed."""
     async with engine.begin() as conn:
-        sealed = await _seal_in(conn, chain_id, key, sealed_by, config_id, run_id)
+        sealed = await conn.run_sync(seal_in, chain_id, key, sealed_by, config_id, run_id)
     if sealed is not None and run_id is None:
         audit_chain.forget_batch(sealed.config_id, chain_id)
     return sealed

@@ -344,7 +344,7 @@ def _check_strays(conn: Connection, params: dict[str, Any], out: Verification) -
                 row.chain_id,
             )
         )
-    began = conn.execute(text("SELECT min(started_at) FROM cc_audit_chain")).scalar_one()
+    began = conn.execute(text("SELECT min(created_at) FROM cc_audit_chain")).scalar_one()
     for table in ("cc_api_request_log", "cc_api_response_log"):
         config_of = (
             "l.config_id"

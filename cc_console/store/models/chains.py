@@ -42,7 +42,7 @@ class AuditChain(Base):
     __table_args__ = (
         PrimaryKeyConstraint("chain_id", "log"),
         CheckConstraint("log IN ('request', 'response')", name="log_known"),
-        CheckConstraint("rows >= 1", name="rows_positive"),
+        CheckConstraint("rows >= 0", name="rows_non_negative"),
     )
 
     chain_id: Mapped[uuid.UUID] = mapped_column(Uuid)
@@ -55,6 +55,9 @@ class AuditChain(Base):
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))  # its first row's
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     sealed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(  # when chaining began, for this chain
+        DateTime(timezone=True), server_default=text("clock_timestamp()")
+    )
 
 
 class AuditSeal(Base):

@@ -45,10 +45,16 @@ def upgrade() -> None:
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("sealed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("clock_timestamp()"),
+            nullable=False,
+        ),
         sa.CheckConstraint(
             "log IN ('request', 'response')", name=op.f("ck_cc_audit_chain_log_known")
         ),
-        sa.CheckConstraint("rows >= 1", name=op.f("ck_cc_audit_chain_rows_positive")),
+        sa.CheckConstraint("rows >= 0", name=op.f("ck_cc_audit_chain_rows_non_negative")),
         sa.PrimaryKeyConstraint("chain_id", "log", name=op.f("pk_cc_audit_chain")),
     )
     op.create_table(
