@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from . import audit_chain
 
@@ -29,6 +29,7 @@ __all__ = [
     "seal_in",
     "seal_message",
     "seal_open_chains",
+    "seal_view",
 ]
 
 ZERO_HEAD = bytes(32)  # the head of a chain with no rows
@@ -192,3 +193,17 @@ async def seal_open_chains(
         if done is not None:
             sealed.append(done)
     return sealed
+
+
+_SEAL_VIEW = text(
+    "SELECT s.config_seq, s.request_rows, s.response_rows, s.sealed_by, s.sealed_at, s.key_id,"
+    " EXISTS (SELECT 1 FROM cc_audit_chain c WHERE c.chain_id = :run) AS chained"
+    " FROM (SELECT 1) AS one LEFT JOIN cc_audit_seal s ON s.chain_id = :run"
+)
+
+
+async def seal_view(conn: AsyncConnection, run_id: uuid.UUID) -> dict[str, Any]:
+    """The run's seal for the console (``config_seq`` None: not sealed; ``chained``: it wrote
+    chained rows)."""
+    row = (await conn.execute(_SEAL_VIEW, {"run": run_id})).one()
+    return dict(row._mapping)

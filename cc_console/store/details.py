@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .audit_log import request_view, run_timeline
+from .audit_seal import seal_view
 from .cursors import cursor_view
 from .error_events import request_errors_view, run_errors_view
 from .rows import fetch_dicts
@@ -38,6 +39,7 @@ async def load_run(conn: AsyncConnection, run_id: uuid.UUID) -> dict[str, Any] |
     run["cursor"] = await cursor_view(
         conn, run["config_id"], run["resource_path"], run["filter_hash"]
     )
+    run["seal"] = await seal_view(conn, run_id)
     return run
 
 

@@ -53,3 +53,30 @@ async def test_the_actions_view_lists_who_did_what_and_opens_the_run(console_app
         summary = shown.export_text()
         assert "asked    sync by alice" in summary and "asked    cancel by alice" in summary
         assert "via cli" in summary
+
+
+async def test_a_runs_detail_shows_its_audit_seal(console_app, seeded) -> None:  # type: ignore[no-untyped-def]
+    from cc_console.client.seal_key import load_seal_key
+    from cc_console.settings import load_settings
+    from cc_console.store.audit_seal import seal_chain
+
+    engine = seeded.async_engine()
+    key = load_seal_key(load_settings())
+    await seal_chain(engine, seed.RUN_PARTIAL, key, sealed_by="sweep", config_id=seed.CONFIG)
+    await engine.dispose()
+    ask(seeded, "cancel", run_id=seed.RUN_PARTIAL)
+    app = console_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot)
+        await pilot.press("A")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        await pilot.press("enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert isinstance(app.screen, RunDetailScreen)
+        shown = Console(width=120, record=True, file=io.StringIO())
+        shown.print(app.screen.query_one("#run-summary", Static).visual._renderable)  # type: ignore[attr-defined]
+        summary = shown.export_text()
+    assert f"sealed   #1 of its config · 0 requests, 0 responses · key {key.key_id}" in summary
+    assert "by the stale sweep" in summary
