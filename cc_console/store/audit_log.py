@@ -8,7 +8,7 @@ with its page's landing (``landing.py``) or, for a failed attempt, with its erro
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -29,6 +29,7 @@ __all__ = [
     "attempts_of_run",
     "count_requests_since",
     "insert_response",
+    "keep_response",
     "recent_requests_view",
     "request_view",
     "run_timeline",
@@ -64,6 +65,11 @@ class ResponseFields:
     has_next_link: bool = False
     validation_errors: Any = None
     is_json: bool | None = None  # known already (the engine parsed it); None: check here
+
+
+_APPEND_REQUEST = text(audit_chain.append_request_sql(None))
+_APPEND_REQUEST_FENCED = text(audit_chain.append_request_sql(FENCE))
+_APPEND_RESPONSE = text(audit_chain.append_response_sql())
 
 
 async def write_request(
@@ -103,11 +109,11 @@ async def write_request(
     }
     if not audit_chain.enabled:
         return await _write_unchained_request(engine, params, fence)
+    append = _APPEND_REQUEST_FENCED if fence is not None else _APPEND_REQUEST
     for _ in range(2):  # a batch chain sealed under us (by a sweep): once more in a new one
         chain = run_id if run_id is not None else audit_chain.batch_chain(config_id)
-        sql = audit_chain.append_request_sql(FENCE if fence is not None else None)
         async with engine.begin() as conn:
-            row = (await conn.execute(text(sql), {**params, "chain": chain})).one_or_none()
+            row = (await conn.execute(append, {**params, "chain": chain})).one_or_none()
         if row is not None:
             return RequestRef(row.id, row.sent_at, chain, config_id, run_id)
         if run_id is not None:
@@ -196,9 +202,7 @@ async def insert_response(
         "config": request.config_id,
         "run": request.run_id,
     }
-    found = (
-        await conn.execute(text(audit_chain.append_response_sql()), chained)
-    ).scalar_one_or_none()
+    found = (await conn.execute(_APPEND_RESPONSE, chained)).scalar_one_or_none()
     if found is None:
         raise LostCursor()  # the chain is sealed: the run was ended without this engine
     response_id: uuid.UUID = found
@@ -220,6 +224,20 @@ async def _insert_unchained_response(conn: AsyncConnection, params: dict[str, An
         )
     ).scalar_one()
     return response_id
+
+
+async def keep_response(
+    conn: AsyncConnection, request: RequestRef, response: ResponseFields
+) -> uuid.UUID:
+    """Insert a response that must not be lost though its run's chain may be sealed already
+    (a page whose run was ended under it): then it joins its config's batch chain."""
+    try:
+        return await insert_response(conn, request, response)
+    except LostCursor:
+        if request.config_id is None:
+            raise
+        batch = audit_chain.batch_chain(request.config_id)
+        return await insert_response(conn, replace(request, chain_id=batch, run_id=None), response)
 
 
 async def write_response(

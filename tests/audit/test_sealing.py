@@ -13,7 +13,13 @@ from sqlalchemy import text
 from cc_console.client.seal_key import load_seal_key
 from cc_console.engine import mark_stale_runs
 from cc_console.settings import load_settings
-from cc_console.store.audit_log import RequestRef, ResponseFields, insert_response, write_request
+from cc_console.store.audit_log import (
+    RequestRef,
+    ResponseFields,
+    insert_response,
+    keep_response,
+    write_request,
+)
 from cc_console.store.audit_seal import seal_chain, seal_open_chains
 from cc_console.store.audit_verify import verify_chains
 from cc_console.store.cursors import LostCursor
@@ -137,3 +143,17 @@ async def test_rows_outside_runs_chain_per_batch(database: Database, aengine) ->
     await seal_open_chains(aengine, key, now=now + timedelta(hours=1), batch_idle_s=60)
     report = _proved(database)
     assert report.ok and report.rows_proved == 3 and report.chains_proved == 2
+
+
+async def test_a_page_of_a_run_sealed_under_it_is_kept_in_a_batch(
+    database: Database, aengine
+) -> None:  # type: ignore[no-untyped-def]
+    config, run = _config_and_run(database, status="partial")
+    request = await _request(aengine, config, run)
+    key = load_seal_key(load_settings())
+    await seal_chain(aengine, run, key, sealed_by="sweep")  # the sweep ended the run
+    async with aengine.begin() as conn:
+        await keep_response(conn, request, PAGE)  # the engine keeps its unlanded page
+    await seal_open_chains(aengine, key, now=datetime.now(UTC) + timedelta(hours=1))
+    report = _proved(database)
+    assert report.ok and report.rows_proved == 2 and report.chains_proved == 2, report.findings
