@@ -159,13 +159,17 @@ def _reseal_without_key(conn: Connection) -> None:
     conn.execute(text("UPDATE cc_audit_seal SET response_rows = response_rows + 1"))
 
 
-def _delete_first_run_and_seal(conn: Connection) -> None:
-    first = conn.execute(
-        text("SELECT chain_id FROM cc_audit_seal WHERE config_seq = 1")
+def _delete_run(conn: Connection, order: str) -> None:
+    """Delete a run's rows, its seal and its heads: the first or last run to end."""
+    chain = conn.execute(
+        text(f"SELECT chain_id FROM cc_audit_seal ORDER BY config_seq {order} LIMIT 1")
     ).scalar_one()
-    for table in ("cc_api_response_log", "cc_api_request_log"):
-        conn.execute(text(f"DELETE FROM {table} WHERE chain_id = :c"), {"c": first})
-    conn.execute(text("DELETE FROM cc_audit_seal WHERE chain_id = :c"), {"c": first})
+    for table in ("cc_api_response_log", "cc_api_request_log", "cc_audit_seal", "cc_audit_chain"):
+        conn.execute(text(f"DELETE FROM {table} WHERE chain_id = :c"), {"c": chain})
+
+
+def _delete_first_run_and_seal(conn: Connection) -> None:
+    _delete_run(conn, "ASC")
 
 
 @pytest.mark.parametrize(
@@ -211,16 +215,7 @@ def test_deleting_the_last_run_with_its_seal_is_caught_by_the_anchor(
     code, report = verified(cli)  # anchors config seal #2
     assert code == 0
 
-    def delete_last(conn: Connection) -> None:
-        last = conn.execute(
-            text("SELECT chain_id FROM cc_audit_seal ORDER BY config_seq DESC LIMIT 1")
-        ).scalar_one()
-        for table in ("cc_api_response_log", "cc_api_request_log"):
-            conn.execute(text(f"DELETE FROM {table} WHERE chain_id = :c"), {"c": last})
-        conn.execute(text("DELETE FROM cc_audit_seal WHERE chain_id = :c"), {"c": last})
-        conn.execute(text("DELETE FROM cc_audit_chain WHERE chain_id = :c"), {"c": last})
-
-    tampered(db_url, delete_last)
+    tampered(db_url, lambda conn: _delete_run(conn, "DESC"))
     code, report = verified(cli, "--anchor", report["anchor_file"])
     assert code == 1
     assert [f["kind"] for f in report["findings"]] == ["anchor"]
