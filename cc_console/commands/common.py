@@ -14,9 +14,12 @@ from rich.text import Text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import Session
 
+from ..client.seal_key import seal_key_or_none
 from ..errors import UsageError
 from ..safe_text import printable
 from ..settings import Settings, current_user, load_settings
+from ..store.audit_chain import open_batches
+from ..store.audit_seal import seal_batches
 from ..store.database import Database, open_database
 from ..store.operator_actions import Operator
 
@@ -82,8 +85,19 @@ def open_db(*, migrate: bool = True) -> Iterator[Database]:
     database = open_database(settings(), migrate=migrate, notice=lambda m: err_console.print(m))
     try:
         yield database
+        _seal_batches(database)
     finally:
         database.dispose()
+
+
+def _seal_batches(database: Database) -> None:
+    """Rows this command wrote outside runs ($metadata, discovery) are sealed as it ends."""
+    if not open_batches():
+        return
+    key = seal_key_or_none()
+    if key is not None:
+        with database.engine.begin() as conn:
+            seal_batches(conn, key)
 
 
 @contextmanager

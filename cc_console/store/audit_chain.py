@@ -29,6 +29,7 @@ __all__ = [
     "batch_chain",
     "forget_batch",
     "link_batch",
+    "open_batches",
     "request_digest",
     "response_digest",
 ]
@@ -155,6 +156,11 @@ _batches: dict[uuid.UUID, uuid.UUID] = {}
 def batch_chain(config_id: uuid.UUID) -> uuid.UUID:
     """This process's open batch chain for ``config_id``'s rows outside runs."""
     return _batches.setdefault(config_id, uuid.uuid4())
+
+
+def open_batches() -> list[tuple[uuid.UUID, uuid.UUID]]:
+    """This process's open batch chains: (config id, chain id)."""
+    return list(_batches.items())
 
 
 def forget_batch(config_id: uuid.UUID, chain_id: uuid.UUID) -> None:

@@ -25,6 +25,7 @@ __all__ = [
     "ZERO_HEAD",
     "SealKey",
     "Sealed",
+    "seal_batches",
     "seal_chain",
     "seal_in",
     "seal_message",
@@ -207,3 +208,13 @@ async def seal_view(conn: AsyncConnection, run_id: uuid.UUID) -> dict[str, Any]:
     chained rows)."""
     row = (await conn.execute(_SEAL_VIEW, {"run": run_id})).one()
     return dict(row._mapping)
+
+
+def seal_batches(conn: Connection, key: SealKey) -> int:
+    """Seal this process's open batch chains (rows it wrote outside runs) as it ends."""
+    sealed = 0
+    for config_id, chain_id in audit_chain.open_batches():
+        if seal_in(conn, chain_id, key, "batch", config_id, None) is not None:
+            sealed += 1
+        audit_chain.forget_batch(config_id, chain_id)
+    return sealed

@@ -325,11 +325,23 @@ def _check_strays(conn: Connection, params: dict[str, Any], out: Verification) -
             params,
         ).scalar_one()
     )
+    out.open_chains += int(  # a batch outside runs still being written (a console's)
+        conn.execute(
+            text(
+                "SELECT count(DISTINCT chain_id) FROM cc_audit_chain WHERE sealed_at IS NULL"
+                " AND run_id IS NULL AND updated_at >= clock_timestamp() - interval '10 minutes'"
+                " AND (CAST(:config AS uuid) IS NULL OR config_id = :config)"
+            ),
+            params,
+        ).scalar_one()
+    )
     for row in conn.execute(
         text(
             "SELECT DISTINCT c.chain_id, c.run_id, c.updated_at FROM cc_audit_chain c"
             " LEFT JOIN cc_sync_run r ON r.id = c.run_id"
             " WHERE c.sealed_at IS NULL AND r.status IS DISTINCT FROM 'running'"
+            " AND (c.run_id IS NOT NULL"
+            "      OR c.updated_at < clock_timestamp() - interval '10 minutes')"
             " AND (CAST(:config AS uuid) IS NULL OR c.config_id = :config)"
             " AND (CAST(:since AS timestamptz) IS NULL OR c.updated_at >= :since)"
         ),

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import Connection, create_engine, text
 
 from cc_console.store.audit_chain import GENESIS, response_digest
+from tests.engine import test_odata4_sync
 from tests.engine.test_cli_sync import setup_tenant
 
 
@@ -230,3 +231,17 @@ def test_another_key_cannot_vouch_for_the_seals(cli, simulator, monkeypatch, tmp
     monkeypatch.setenv("CC_AUDIT_SEAL_KEY_REF", f"file:{other}")
     code, report = verified(cli)
     assert code == 1 and {f["kind"] for f in report["findings"]} == {"key"}
+
+
+service = test_odata4_sync.service  # an OData v4 simulator with config "acc" (a fixture)
+
+
+def test_rows_a_command_writes_outside_runs_are_sealed_as_it_ends(service, cli, db_url) -> None:  # type: ignore[no-untyped-def]
+    assert cli("template", "add", "acc", "/Orders").exit_code == 0  # reads $metadata
+    code, report = verified(cli)
+    assert code == 0 and report["rows_proved"] == 2, report["findings"]
+    engine = create_engine(db_url)
+    with engine.connect() as conn:
+        sealed_by = conn.execute(text("SELECT sealed_by FROM cc_audit_seal")).scalars().all()
+    engine.dispose()
+    assert sealed_by == ["batch"]
