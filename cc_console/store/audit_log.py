@@ -90,9 +90,11 @@ async def write_request(
     """Insert and commit the request row; the caller sends only after this returns.
 
     One statement, no lock on the run row: the run's request and retry counters are added
-    when a page lands (or when the run ends), so a prefetch never waits for a landing.
-    With a ``fence`` the row is written only while the run's lease holds — else
-    ``LostCursor``, and nothing is sent.
+    when a page lands (or when the run ends), so a prefetch never waits for a landing. The
+    statement links the row into its run's request chain (``audit_chain.py``: it locks that
+    chain's head, not the response chain a landing holds). With a ``fence`` the row is
+    written only while the run's lease holds — else ``LostCursor``, and nothing is sent;
+    also when the run's chain was sealed (the run was ended without this engine).
     """
     params = {
         "config": config_id,
