@@ -4,9 +4,9 @@ Pure: no I/O. The console (read-only), copy-as-curl and the exports use this mod
 auditor's views in PostgreSQL do the same in SQL (``store/redaction_sql.py``), and a test
 holds the two to the same fingerprints.
 
-**Paths** address one record — each record of a response body (the items of an envelope's
-``value``, the items of a bare array, or the body itself when it is one record) and each
-Silver payload. The grammar, and nothing else::
+**Paths** address one record — each record of a response body (the items of an OData
+``value`` or a PageResult's ``items``, the items of a bare array, or the body itself when it
+is one record) and each Silver payload. The grammar, and nothing else::
 
     path := "$" step+
     step := "." NAME        a member of an object          $.lastName   $.address.city
@@ -51,6 +51,7 @@ __all__ = [
     "hmac_pads",
     "key_id",
     "parse_path",
+    "records_key",
 ]
 
 MARK = re.compile(r"‹redacted:hmac:[0-9a-f]{16}›")
@@ -143,6 +144,18 @@ def hmac_pads(key: bytes) -> tuple[bytes, bytes]:
     return bytes(b ^ 0x36 for b in block), bytes(b ^ 0x5C for b in block)
 
 
+def records_key(body: Mapping[str, Any]) -> str | None:
+    """Where an envelope holds its records: ``value`` (OData), else an ``items`` of any case
+    (PageResult; the first by UTF-8 bytes if several), or None (the body is one record)."""
+    if isinstance(body.get("value"), list):
+        return "value"
+    found = sorted(
+        (k for k, v in body.items() if k.lower() == "items" and isinstance(v, list)),
+        key=lambda k: k.encode("utf-8"),
+    )
+    return found[0] if found else None
+
+
 @dataclass(frozen=True)
 class Policy:
     """The paths redacted in one resource's records, sorted (Python and SQL apply them in
@@ -193,8 +206,8 @@ class Redactor:
         policy = self.policy(config_id, resource_path)
         if policy is None or body is None:
             return body
-        if isinstance(body, dict) and isinstance(body.get("value"), list):
-            return {**body, "value": [self.record(policy, r) for r in body["value"]]}
+        if isinstance(body, dict) and (where := records_key(body)) is not None:
+            return {**body, where: [self.record(policy, r) for r in body[where]]}
         if isinstance(body, list):
             return [self.record(policy, r) for r in body]
         return self.record(policy, body)

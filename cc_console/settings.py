@@ -75,6 +75,12 @@ class Settings(BaseSettings):
         description="Where db maintain archives months before dropping them;"
         " default <data_dir>/archive.",
     )
+    redaction_key_ref: str | None = Field(
+        default=None,
+        description="The secret reference (env:NAME or file:/abs/path) of the key redacted"
+        " values are fingerprinted with; default file:<data_dir>/redaction.key, created with"
+        " random bytes (mode 600) on first use.",
+    )
 
     @field_validator("log_level")
     @classmethod
@@ -100,6 +106,11 @@ class Settings(BaseSettings):
     def archive_path(self) -> Path:
         """Where months of the audit trail are archived before retention drops them."""
         return self.archive_dir or self.data_dir / "archive"
+
+    @property
+    def redaction_key_path(self) -> Path:
+        """The default redaction key file (used when ``CC_REDACTION_KEY_REF`` is unset)."""
+        return self.data_dir / "redaction.key"
 
     @property
     def pgdata(self) -> Path:

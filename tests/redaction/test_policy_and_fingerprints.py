@@ -67,7 +67,7 @@ def test_paths_redact_records_of_every_envelope() -> None:
     redactor = Redactor(KEY, {("c", "/patients"): Policy(("$..dateOfBirth", "$.lastName"))})
     record = {"id": 7, "lastName": "Doe", "dateOfBirth": "1980-05-01",
               "contacts": [{"dateOfBirth": "2001-01-01", "name": "kin"}]}  # fmt: skip
-    for body in ({"value": [record]}, [record], record):
+    for body in ({"value": [record]}, {"Items": [record], "count": 1}, [record], record):
         shown = redactor.body("c", "/patients", body)
         text_shown = json.dumps(shown, ensure_ascii=False)
         assert "Doe" not in text_shown and "1980" not in text_shown and "2001" not in text_shown
@@ -112,7 +112,14 @@ def test_sql_redaction_equals_python_redaction(database: Database) -> None:
               "patient": {"dateOfBirth": {"y": 1980}}}  # fmt: skip
     with database.engine.begin() as conn:
         install_key(conn, KEY, "tester")
-        for body in ({"value": [record, record], "@odata.count": 2}, [record], record, [], {}):
+        for body in (
+            {"value": [record, record], "@odata.count": 2},
+            {"items": [record], "Items": [], "count": 1},
+            [record],
+            record,
+            [],
+            {},
+        ):
             assert sql_redact_body(conn, body, policy) == redactor.body("c", "r", body)
         assert (
             conn.execute(

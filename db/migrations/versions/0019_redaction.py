@@ -145,13 +145,21 @@ $fn$;
 
 CREATE FUNCTION cc_redaction.body(v jsonb, policy jsonb) RETURNS jsonb
 LANGUAGE plpgsql STABLE AS $fn$
+DECLARE
+  at_key text;
 BEGIN
   IF v IS NULL OR policy IS NULL THEN
     RETURN v;
-  ELSIF jsonb_typeof(v) = 'object' AND jsonb_typeof(v -> 'value') = 'array' THEN
-    RETURN jsonb_set(v, '{value}', (
+  END IF;
+  IF jsonb_typeof(v) = 'object' THEN
+    SELECT k INTO at_key FROM jsonb_each(v) AS t(k, e)
+    WHERE (k = 'value' OR lower(k) = 'items') AND jsonb_typeof(e) = 'array'
+    ORDER BY k = 'value' DESC, convert_to(k, 'UTF8') LIMIT 1;
+  END IF;
+  IF at_key IS NOT NULL THEN
+    RETURN jsonb_set(v, ARRAY[at_key], (
       SELECT coalesce(jsonb_agg(cc_redaction.record(e, policy) ORDER BY o), '[]'::jsonb)
-      FROM jsonb_array_elements(v -> 'value') WITH ORDINALITY AS t(e, o)));
+      FROM jsonb_array_elements(v -> at_key) WITH ORDINALITY AS t(e, o)));
   ELSIF jsonb_typeof(v) = 'array' THEN
     RETURN (SELECT coalesce(jsonb_agg(cc_redaction.record(e, policy) ORDER BY o), '[]'::jsonb)
             FROM jsonb_array_elements(v) WITH ORDINALITY AS t(e, o));
