@@ -232,12 +232,14 @@ class Redactor:
         return shown
 
     def request(self, request: Mapping[str, Any]) -> dict[str, Any]:
-        """A request row of the log as an auditor may see it: its response body, its text
-        body, its query options and its URL redacted."""
+        """A request row of the log (with its response) as an auditor may see it: response
+        body, text body, query options, URL and validation messages redacted."""
         config, path = request.get("config_id"), str(request.get("endpoint_path") or "")
         shown = dict(request)
-        if self.policy(config, path) is None:
+        policy = self.policy(config, path)
+        if policy is None:
             return shown
+        shown["redacted_paths"] = list(policy.paths)
         params = self.query_params(config, path, request.get("query_params") or {})
         shown["query_params"] = params
         base = str(request.get("url") or "").partition("?")[0]
@@ -247,7 +249,24 @@ class Redactor:
         shown["url"] = f"{base}?{query}" if query else base
         shown["response_body"] = self.body(config, path, request.get("response_body"))
         shown["response_text"] = self.text(config, path, request.get("response_text"))
+        shown["validation_errors"] = self.errors_sample(request.get("validation_errors"))
+        if isinstance(request.get("validation"), Mapping):
+            validation = dict(request["validation"])
+            validation["errors_sample"] = self.errors_sample(validation.get("errors_sample"))
+            shown["validation"] = validation
         return shown
+
+    def errors_sample(self, sample: Any) -> Any:
+        """A validation errors sample with each message fingerprinted (a message quotes the
+        value it refused); keys, fields and error types stay."""
+        if not isinstance(sample, list):
+            return sample
+        return [
+            {**e, "message": self.mark(e["message"])}
+            if isinstance(e, dict) and isinstance(e.get("message"), str)
+            else e
+            for e in sample
+        ]
 
     def _literal(self, found: re.Match[str]) -> str:
         return "'" + str(self.mark(found[1].replace("''", "'"))) + "'"

@@ -184,7 +184,9 @@ class AuditScreen(DetailScreen):
         if row is None:
             return
         async with self.engine().connect() as conn:
-            request = await load_request(conn, (row["id"], row["sent_at"]))
+            request = await load_request(
+                conn, (row["id"], row["sent_at"]), self.console.redaction_key
+            )
         if request is not None:
             self.app.copy_to_clipboard(as_curl(request))
             self.notify("copied as curl (it reads the key from the secret reference when run)")
