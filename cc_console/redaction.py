@@ -231,15 +231,13 @@ class Redactor:
             shown["$search"] = self.mark(shown["$search"])
         return shown
 
-    def request(self, request: Mapping[str, Any]) -> dict[str, Any]:
-        """A request row of the log (with its response) as an auditor may see it: response
-        body, text body, query options, URL and validation messages redacted."""
+    def request_line(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        """A row of the request log with its URL and query options redacted (the URL's query
+        is rebuilt from the redacted options)."""
         config, path = request.get("config_id"), str(request.get("endpoint_path") or "")
         shown = dict(request)
-        policy = self.policy(config, path)
-        if policy is None:
+        if self.policy(config, path) is None:
             return shown
-        shown["redacted_paths"] = list(policy.paths)
         params = self.query_params(config, path, request.get("query_params") or {})
         shown["query_params"] = params
         base = str(request.get("url") or "").partition("?")[0]
@@ -247,6 +245,17 @@ class Redactor:
             f"{quote(str(k), safe='$')}={quote(str(v), safe=_URL_SAFE)}" for k, v in params.items()
         )
         shown["url"] = f"{base}?{query}" if query else base
+        return shown
+
+    def request(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        """A request row of the log (with its response) as an auditor may see it: response
+        body, text body, query options, URL and validation messages redacted."""
+        config, path = request.get("config_id"), str(request.get("endpoint_path") or "")
+        policy = self.policy(config, path)
+        shown = self.request_line(request)
+        if policy is None:
+            return shown
+        shown["redacted_paths"] = list(policy.paths)
         shown["response_body"] = self.body(config, path, request.get("response_body"))
         shown["response_text"] = self.text(config, path, request.get("response_text"))
         shown["validation_errors"] = self.errors_sample(request.get("validation_errors"))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import uuid
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -146,3 +147,30 @@ def test_the_default_key_file_is_created_private_and_never_printed(
 def test_help(cli: Any, args: list[str]) -> None:
     result = cli(*args, "--help")
     assert result.exit_code == 0 and "Usage" in result.stdout
+
+
+def test_audit_search_redacts_filter_literals_unless_told(
+    cli: Any, database: Database, redact_env: None, tmp_path: Any
+) -> None:
+    seed_console(database)
+    with database.engine.begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE cc_api_request_log SET query_params = query_params"
+                " || jsonb_build_object('$filter', 'name eq ''subject 2''')"
+                ", url = url || '&$filter=name%20eq%20%27subject%202%27'"
+                " WHERE endpoint_path = '/subjects'"
+            )
+        )
+    assert cli("audit", "redact", "set", "acme", "/subjects", "$.name").exit_code == 0
+    found = cli("audit", "search", "endpoint:subjects since:60d", "--json")
+    assert found.exit_code == 0, found.stderr
+    assert "subject 2" not in unquote(found.stdout)
+    assert fingerprint(KEY, "subject 2") in unquote(found.stdout)
+    exported = cli(
+        "audit", "search", "endpoint:subjects since:60d", "--export", str(tmp_path / "a.jsonl")
+    )
+    assert exported.exit_code == 0, exported.stderr
+    assert "subject 2" not in unquote((tmp_path / "a.jsonl").read_text())
+    told = cli("audit", "search", "endpoint:subjects since:60d", "--json", "--no-redact")
+    assert "subject 2" in unquote(told.stdout)

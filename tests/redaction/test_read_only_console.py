@@ -4,6 +4,7 @@ tabs, its copy-as-curl and the audit browser's curl; the operator's console show
 from __future__ import annotations
 
 import html
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
@@ -15,6 +16,7 @@ from cc_console.settings import Settings
 from cc_console.store.database import Database
 from cc_console.store.redaction import set_policy
 from cc_console.tui import make_app
+from cc_console.tui.screens.audit import AuditScreen
 from cc_console.tui.screens.request_detail import RequestDetailScreen
 from tests.tui.conftest import loaded
 from tests.tui.seed import CONFIG, FROZEN, seed_console
@@ -55,7 +57,7 @@ async def _open_subjects_200(app: Any, pilot: Any) -> RequestDetailScreen:
 
 
 async def test_read_only_request_detail_and_curl_show_fingerprints_only(
-    database: Database, db_url: str
+    database: Database, db_url: str, tmp_path: Path
 ) -> None:
     seed_redacted(database)
     app = make_app(
@@ -85,6 +87,11 @@ async def test_read_only_request_detail_and_curl_show_fingerprints_only(
         await settle(pilot)
         await pilot.press("y")  # the audit browser's copy of the selected row
         await settle(pilot)
+        shown.append(_screen_text(app))  # the audit browser's URLs
+        audit = app.screen
+        assert isinstance(audit, AuditScreen)
+        assert await audit.export(tmp_path / "audit.jsonl") > 0
+        shown.append(unquote((tmp_path / "audit.jsonl").read_text()))
     everything = "\n".join(shown + copied + [unquote(c) for c in copied])
     assert len(copied) == 2 and all(c.startswith("curl -X GET ") for c in copied)
     for name in NAMES:
