@@ -22,6 +22,7 @@ from ..redaction import Policy, Redactor, hmac_pads, key_id
 __all__ = [
     "PolicyRow",
     "clear_policy",
+    "get_policy",
     "install_key",
     "installed_key_id",
     "list_policies",
@@ -121,6 +122,15 @@ def load_policies(conn: Connection) -> dict[tuple[str, str], Policy]:
 async def load_policies_async(conn: AsyncConnection) -> dict[tuple[str, str], Policy]:
     """:func:`load_policies` on an async connection."""
     return _policies(await conn.execute(_LIST))
+
+
+def get_policy(conn: Connection, config_id: uuid.UUID, resource_path: str) -> Policy | None:
+    """The policy of one resource, or None."""
+    paths = conn.execute(
+        text("SELECT paths FROM cc_redaction_policy WHERE config_id = :c AND resource_path = :r"),
+        {"c": config_id, "r": resource_path},
+    ).scalar_one_or_none()
+    return None if paths is None else Policy(tuple(paths))
 
 
 def redactor(conn: Connection, key: bytes) -> Redactor:
