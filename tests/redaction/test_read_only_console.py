@@ -125,3 +125,25 @@ async def test_the_operators_console_shows_the_values(database: Database, db_url
         screen.query_one("#request-tabs").active = "tab-response"  # type: ignore[attr-defined]
         await settle(pilot)
         assert "subject 1" in str(screen.query_one("#body-response", Static).render())
+
+
+def test_read_only_request_detail_snapshot(
+    snap_compare: Any, database: Database, db_url: str
+) -> None:
+    seed_redacted(database)
+    app = make_app(
+        Settings(database_url=db_url),
+        database,
+        read_only=True,
+        redaction_key=KEY,
+        clock=lambda: FROZEN,
+        live=False,
+        db_label="test-db",
+    )
+
+    async def run_before(pilot: Any) -> None:
+        screen = await _open_subjects_200(app, pilot)
+        screen.query_one("#request-tabs").active = "tab-response"  # type: ignore[attr-defined]
+        await settle(pilot)
+
+    assert snap_compare(app, terminal_size=(120, 40), run_before=run_before)
