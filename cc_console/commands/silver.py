@@ -15,7 +15,7 @@ from rich.table import Table
 from ..errors import UsageError
 from ..odata.resources import resource_name
 from ..store.operator_actions import record_action
-from ..store.redaction import get_policy, install_key
+from ..store.redaction import install_key, silver_policy
 from ..store.silver_columns import snake_case
 from ..store.silver_export import ExportFormat, export_lines, export_query
 from ..store.silver_views import DEFAULT_SCHEMA, ViewResult, ViewSpec, refresh_views, view_specs
@@ -173,7 +173,7 @@ def export(
         view = spec.all_name if deleted else spec.history_name if history else spec.name
         query = export_query(database.engine, schema, view, where)
         with database.engine.begin() as conn:
-            policy = get_policy(conn, spec.config_id, spec.resource_path)
+            policy = silver_policy(conn, spec.config_id, spec.resource_path)
             if policy is not None and redact:
                 install_key(conn, redaction_key(), operator().os_user)
                 redacted = query.redact(policy)

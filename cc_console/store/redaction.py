@@ -17,12 +17,12 @@ from typing import Any
 from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ..odata.resources import resource_name
 from ..redaction import Policy, Redactor, hmac_pads, key_id
 
 __all__ = [
     "PolicyRow",
     "clear_policy",
-    "get_policy",
     "install_key",
     "installed_key_id",
     "list_policies",
@@ -30,6 +30,7 @@ __all__ = [
     "load_policies_async",
     "redactor",
     "set_policy",
+    "silver_policy",
     "sql_fingerprint",
     "sql_redact_body",
 ]
@@ -124,13 +125,16 @@ async def load_policies_async(conn: AsyncConnection) -> dict[tuple[str, str], Po
     return _policies(await conn.execute(_LIST))
 
 
-def get_policy(conn: Connection, config_id: uuid.UUID, resource_path: str) -> Policy | None:
-    """The policy of one resource, or None."""
-    paths = conn.execute(
-        text("SELECT paths FROM cc_redaction_policy WHERE config_id = :c AND resource_path = :r"),
-        {"c": config_id, "r": resource_path},
-    ).scalar_one_or_none()
-    return None if paths is None else Policy(tuple(paths))
+def silver_policy(conn: Connection, config_id: uuid.UUID, silver_path: str) -> Policy | None:
+    """The policy of a Silver resource (``/subjects``): the union of the policies of the
+    template paths that land there (``/studies/3/subjects/odata``, ``/subjects/odata``)."""
+    paths = [
+        path
+        for (config, resource), policy in load_policies(conn).items()
+        if config == str(config_id) and "/" + resource_name(resource) == silver_path
+        for path in policy.paths
+    ]
+    return Policy(tuple(paths)) if paths else None
 
 
 def redactor(conn: Connection, key: bytes) -> Redactor:
