@@ -70,6 +70,16 @@ class Settings(BaseSettings):
     keymap_file: Path | None = Field(
         default=None, description="TOML of binding id = key; default <data_dir>/keymap.toml."
     )
+    audit_seal_key_ref: str | None = Field(
+        default=None,
+        description="Secret reference (env:NAME or file:/path) of the key that seals the"
+        " audit chains; default file:<data_dir>/audit-seal.key, created on first use.",
+    )
+    audit_anchor_file: Path | None = Field(
+        default=None,
+        description="Where db maintain and audit verify append the chains' heads (keep it"
+        " off the database's host); default <data_dir>/audit-anchors.jsonl.",
+    )
     archive_dir: Path | None = Field(
         default=None,
         description="Where db maintain archives months before dropping them;"
@@ -106,6 +116,11 @@ class Settings(BaseSettings):
     def archive_path(self) -> Path:
         """Where months of the audit trail are archived before retention drops them."""
         return self.archive_dir or self.data_dir / "archive"
+
+    @property
+    def anchor_path(self) -> Path:
+        """The anchor file: the audit chains' heads, outside the database."""
+        return self.audit_anchor_file or self.data_dir / "audit-anchors.jsonl"
 
     @property
     def redaction_key_path(self) -> Path:

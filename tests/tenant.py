@@ -85,6 +85,23 @@ class Tenant:
         with self.database.engine.connect() as conn:
             return conn.execute(text(sql), params).all()
 
+    def assert_audit_trail_proved(self) -> None:
+        """`audit verify`'s proof holds: every request and response row is in a sealed chain
+        that recomputes (the runs have ended, so none is open)."""
+        from cc_console.client.seal_key import load_seal_key
+        from cc_console.settings import load_settings
+        from cc_console.store.audit_verify import verify_chains
+
+        with self.database.engine.connect() as conn:
+            report = verify_chains(conn, load_seal_key(load_settings()))
+        assert report.ok, [f.message for f in report.findings]
+        assert report.open_chains == 0 and report.predating_rows == 0
+        rows = self.scalar(
+            "SELECT (SELECT count(*) FROM cc_api_request_log)"
+            " + (SELECT count(*) FROM cc_api_response_log)"
+        )
+        assert report.rows_proved == rows > 0
+
 
 def _json(value: Any) -> str:
     import json

@@ -72,6 +72,7 @@ def test_db_upgrade_from_the_installed_wheel(
     url = create_database(pg_server, name)
     env = {k: v for k, v in os.environ.items() if not k.startswith("CC_")}
     env.update({"PYTHONPATH": str(target), "CC_DATABASE_URL": url})
+    env["CC_DATA_DIR"] = os.environ["CC_DATA_DIR"]
     try:
         result = subprocess.run(
             [sys.executable, "-m", "cc_console", "db", "upgrade"],

@@ -30,6 +30,7 @@ from ..store.audit_query import (
 )
 from ..store.operator_actions import ACTIONS as OPERATOR_ACTIONS
 from ..store.operator_actions import action_detail, list_actions, record_action
+from .audit_verify import verify
 from .common import (
     console,
     emit_json,
@@ -257,3 +258,6 @@ def restore(
         return
     rows = ", ".join(f"{count:,} {table}" for table, count in loaded.items())
     console.print(f"restored {month} from {folder} into schema {schema}: {rows}", markup=False)
+
+
+app.command()(verify)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import time
 from typing import Annotated, Any
@@ -9,9 +10,13 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from ..engine.sealing import seal_ended
 from ..errors import CcError, UsageError
 from ..store import migrations
 from ..store.archive import ArchiveError, archive_month
+from ..store.audit_anchor import append_anchors, latest_seals
+from ..store.audit_query import audit_clock
+from ..store.audit_seal import Sealed
 from ..store.auditor import AUDITOR_SCHEMA
 from ..store.auditor import grant_auditor as grant_auditor_role
 from ..store.embedded import stop_embedded
@@ -29,6 +34,7 @@ from .common import (
     operator,
     redaction_key,
     settings,
+    with_async_engine,
 )
 from .db_client import PASSTHROUGH, dump, psql, url
 
@@ -145,33 +151,45 @@ def maintain(
     """
     archive_dir = settings().archive_path
     archived: list[dict[str, Any]] = []
-    with open_db() as database, database.engine.begin() as conn:
-        plan = plan_maintenance(conn, retention_days=retention_days, months_ahead=months_ahead)
-        if not dry_run:
-            if not no_archive:
-                try:
-                    for month in plan.drop:
-                        manifest = archive_month(conn, month, archive_dir)
-                        archived.append(
-                            {**manifest.as_dict(), "path": str(archive_dir / manifest.month)}
-                        )
-                except ArchiveError as exc:
-                    raise CcError(f"{exc}; nothing was dropped (fix it, or --no-archive)") from None
-            apply_plan(conn, plan)
-        jobs = expire_finished_jobs(conn, retention_days=retention_days, dry_run=dry_run)
-        if not dry_run:  # a dry run changes nothing: not an action either
-            prune_worker_names(conn)  # names of workers procrastinate has pruned
-            record_action(
-                conn,
-                operator(),
-                "maintain",
-                detail={
-                    **plan.as_dict(),
-                    "finished_jobs_expired": jobs,
-                    "archived": [a["path"] for a in archived],
-                    "no_archive": no_archive and bool(plan.drop),
-                },
-            )
+    sealed: list[Sealed] = []
+    anchored = 0
+    with open_db() as database:
+        if not dry_run:  # runs that ended unsealed, sealed before their months are archived
+            sealed = asyncio.run(with_async_engine(database, seal_ended))
+        with database.engine.begin() as conn:
+            plan = plan_maintenance(conn, retention_days=retention_days, months_ahead=months_ahead)
+            if not dry_run:
+                if not no_archive:
+                    try:
+                        for month in plan.drop:
+                            manifest = archive_month(conn, month, archive_dir)
+                            archived.append(
+                                {**manifest.as_dict(), "path": str(archive_dir / manifest.month)}
+                            )
+                    except ArchiveError as exc:
+                        raise CcError(
+                            f"{exc}; nothing was dropped (fix it, or --no-archive)"
+                        ) from None
+                apply_plan(conn, plan)
+            jobs = expire_finished_jobs(conn, retention_days=retention_days, dry_run=dry_run)
+            if not dry_run:  # a dry run changes nothing: not an action either
+                prune_worker_names(conn)  # names of workers procrastinate has pruned
+                record_action(
+                    conn,
+                    operator(),
+                    "maintain",
+                    detail={
+                        **plan.as_dict(),
+                        "finished_jobs_expired": jobs,
+                        "archived": [a["path"] for a in archived],
+                        "no_archive": no_archive and bool(plan.drop),
+                    },
+                )
+        if not dry_run:  # the heads, outside the database: see `audit verify --anchor`
+            with database.engine.connect() as conn:
+                anchored = append_anchors(
+                    settings().anchor_path, latest_seals(conn), audit_clock(conn)
+                )
     if json_output:
         emit_json(
             {
@@ -179,6 +197,8 @@ def maintain(
                 "finished_jobs_expired": jobs,
                 "dry_run": dry_run,
                 "archived": archived,
+                "sealed": [str(s.chain_id) for s in sealed],
+                "anchored": anchored,
             }
         )
         return
@@ -212,6 +232,12 @@ def maintain(
         console.print(f"{verb_create} month {month:%Y-%m}{moved}")
     if not plan.drop and not plan.create:
         console.print("partitions already in shape: nothing to do")
+    if sealed:
+        console.print(f"sealed {len(sealed)} audit chain(s) that had ended without a seal")
+    if anchored:
+        console.print(
+            f"anchored {anchored} config head(s) in {settings().anchor_path}", markup=False
+        )
 
 
 @app.command()

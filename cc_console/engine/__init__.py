@@ -6,8 +6,8 @@ The engine writes no SQL of its own: rows go through their table's home in ``sto
 from __future__ import annotations
 
 from ..store.cursors import CursorBusy
-from ..store.stale import mark_stale_runs
 from .runner import CompanionFactory, RunCompanion, RunSummary, run_template
+from .sealing import sweep_and_seal as mark_stale_runs  # the sweep, then the seals
 
 __all__ = [
     "CompanionFactory",

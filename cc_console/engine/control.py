@@ -17,9 +17,9 @@ from ..errors import ErrorKind, NotFoundError, StopRun, UsageError
 from ..run_ids import RunIdError, parse_run_id
 from ..store.cursors import CursorBusy, lease_remaining, wait_for_lease
 from ..store.runs import RunRow, find_runs, load_run, request_cancel
-from ..store.stale import mark_stale_runs
 from ..store.templates import ActiveTemplate
 from ..store.templates import active_templates as _active_templates
+from .sealing import sweep_and_seal
 
 __all__ = [
     "StopRequest",
@@ -89,7 +89,7 @@ async def settle_run(
             )
         except CursorBusy:
             return run
-    await mark_stale_runs(engine)
+    await sweep_and_seal(engine)
     async with engine.connect() as conn:
         return await load_run(conn, run.id) or run
 

@@ -27,7 +27,7 @@ from ..odata.keyset import (
 from ..odata.links import origin_of
 from ..odata.query import encode_query, stable_orderby
 from ..odata.resources import resource_name
-from ..store.audit_log import insert_response, response_exists
+from ..store.audit_log import keep_response, response_exists
 from ..store.configs import ConfigRow
 from ..store.cursors import Lease, LostCursor
 from ..store.landing import CursorAdvance, Landed, PageLanding, land_page
@@ -324,11 +324,11 @@ class Pager:
             landed = await self.outage.run(write, "landing a page")
         except LostCursor:
             # the page rolled back whole; its response stays in the audit trail, unlanded
-            async def keep_response() -> None:
+            async def keep() -> None:
                 async with self.engine.begin() as conn:
-                    await insert_response(conn, landing.request, landing.response)
+                    await keep_response(conn, landing.request, landing.response)
 
-            await self.outage.run(keep_response, "writing a response")
+            await self.outage.run(keep, "writing a response")
             raise
         if landed is None:
             self.landed += prepared.batch.keyed

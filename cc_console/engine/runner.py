@@ -43,13 +43,13 @@ from ..store.cursors import (
 from ..store.error_events import record_error_event
 from ..store.outage import DatabaseOutage, OutageGuard
 from ..store.rate_limits import paced_rate
-from ..store.stale import mark_stale_runs
 from ..store.templates import TemplateRow, load_template
 from .control import stop_of
 from .deletions import detect_deletions
 from .gc_tuning import tune_gc
 from .incremental import check_detect_deletes, start_keyset_run
 from .pager import Pager, RestartCursor
+from .sealing import seal_run, sweep_and_seal
 
 __all__ = ["CompanionFactory", "RunCompanion", "RunSummary", "run_template"]
 
@@ -244,7 +244,7 @@ async def run_template(
         await wait_for_lease(
             engine, config_id=config.id, resource_path=path, filter_hash=filter_hash
         )
-        await mark_stale_runs(engine)
+        await sweep_and_seal(engine)
         run_id = await runs.create_run(
             engine,
             config_id=config.id,
@@ -280,6 +280,7 @@ async def run_template(
         row = await outage.run(
             lambda: runs.finish_run(engine, ended, status, message), "ending the run"
         )
+        await outage.run(lambda: seal_run(engine, ended, config.id), "sealing the run")
     except BaseException:
         await _wind_down(lock, companions, run_id, quiet=True)  # never hides the cause
         raise

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import Engine
 
+from ..client.seal_key import seal_key_or_none
 from .outcome import Outcome
 from .reader import transformed_batches
 from .transform import Call
@@ -74,9 +75,11 @@ def backfill(
     runs: dict[tuple[str, str, str, str], str] = {}
     outcome = Outcome()
 
+    seal_key = None if dry_run else seal_key_or_none()
+
     def land(buckets: list[int], calls: list[tuple[Call, str]]) -> int:
         with target.begin() as conn:
-            return write_shard(conn, calls, config_id, buckets, user)
+            return write_shard(conn, calls, config_id, buckets, user, seal_key)
 
     # batches in flight: the next one is dealt out while the last one still lands (a bucket's
     # advisory lock keeps the two apart where they share runs)

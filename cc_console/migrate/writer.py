@@ -9,6 +9,7 @@ config never both decide that the same call is new.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
@@ -16,6 +17,8 @@ from typing import Any
 import orjson
 from sqlalchemy import text
 
+from ..store.audit_chain import link_batch
+from ..store.audit_seal import SealKey, seal_in
 from .transform import Call, fast_uuid5
 
 __all__ = ["BUCKETS", "bucket_of", "deal", "run_id", "write_shard"]
@@ -54,11 +57,12 @@ _EXISTING = text(
 )
 
 _REQUEST_COLUMNS = (
-    "id, sent_at, config_id, run_id, method, url, endpoint_path, query_params, headers, attempt_no"
+    "id, sent_at, config_id, run_id, method, url, endpoint_path, query_params, headers,"
+    " attempt_no, chain_id"
 )
 _RESPONSE_COLUMNS = (
     "id, sent_at, request_id, received_at, status_code, headers, body, body_text, size_bytes,"
-    " elapsed_ms, parse_ok, odata_count, has_next_link"
+    " elapsed_ms, parse_ok, odata_count, has_next_link, chain_id"
 )
 _ERROR_COLUMNS = (
     "id, occurred_at, kind, retryable, status_code, endpoint_path, message, config_id, run_id,"
@@ -93,7 +97,7 @@ def _copy(cursor: Any, table: str, columns: str, rows: Iterable[tuple[Any, ...]]
             copy.write_row(row)
 
 
-def _request_row(call: Call, config_id: str, run: str) -> tuple[Any, ...]:
+def _request_row(call: Call, config_id: str, run: str, chain: uuid.UUID) -> tuple[Any, ...]:
     return (
         call.id,
         call.sent_at,
@@ -105,10 +109,11 @@ def _request_row(call: Call, config_id: str, run: str) -> tuple[Any, ...]:
         call.query_json,
         call.headers_json,
         1,
+        chain,
     )
 
 
-def _response_row(call: Call) -> tuple[Any, ...]:
+def _response_row(call: Call, chain: uuid.UUID) -> tuple[Any, ...]:
     body = call.body
     return (
         fast_uuid5(f"response:{call.id}"),
@@ -124,6 +129,7 @@ def _response_row(call: Call) -> tuple[Any, ...]:
         call.parse_ok,
         call.odata_count,
         call.has_next_link,
+        chain,
     )
 
 
@@ -144,12 +150,19 @@ def _error_row(call: Call, config_id: str, run: str) -> tuple[Any, ...]:
 
 
 def write_shard(
-    conn: Any, calls: list[tuple[Call, str]], config_id: str, buckets: list[int], user: str
+    conn: Any,
+    calls: list[tuple[Call, str]],
+    config_id: str,
+    buckets: list[int],
+    user: str,
+    seal_key: SealKey | None = None,
 ) -> int:
     """Land one shard's (call, run id) pairs in the caller's transaction; returns new calls.
 
     The calls already there are left out first, so the rest goes in with plain COPY (no
-    staging table, no conflict handling): run rows, requests, responses, error events.
+    staging table, no conflict handling): run rows, requests, responses, error events. The
+    shard's requests and responses form a batch chain of their own, linked after the COPY and
+    sealed (with ``seal_key``) in the same transaction.
     """
     for bucket in buckets:  # in ascending order: two backfills cannot deadlock
         conn.execute(_LOCK, {"key": f"cc-backfill:{config_id}:{bucket}"})
@@ -179,18 +192,19 @@ def write_shard(
             runs[run] = {"id": run, "endpoint": endpoint, "fh": fh, "client": client, "at": at}
     rows = orjson.dumps(list(runs.values())).decode()
     conn.execute(_RUNS, {"rows": rows, "config": config_id, "user": user})
+    chain = uuid.uuid4()
     with conn.connection.driver_connection.cursor() as cursor:
         _copy(
             cursor,
             "cc_api_request_log",
             _REQUEST_COLUMNS,
-            (_request_row(c, config_id, run) for c, run in fresh.values()),
+            (_request_row(c, config_id, run, chain) for c, run in fresh.values()),
         )
         _copy(
             cursor,
             "cc_api_response_log",
             _RESPONSE_COLUMNS,
-            (_response_row(c) for c, _ in fresh.values() if c.status is not None),
+            (_response_row(c, chain) for c, _ in fresh.values() if c.status is not None),
         )
         _copy(
             cursor,
@@ -198,4 +212,20 @@ def write_shard(
             _ERROR_COLUMNS,
             (_error_row(c, config_id, run) for c, run in fresh.values() if c.error_kind),
         )
+    _link(conn, chain, uuid.UUID(config_id), list(fresh.values()), seal_key)
     return len(fresh)
+
+
+def _link(
+    conn: Any,
+    chain: uuid.UUID,
+    config_id: uuid.UUID,
+    fresh: list[tuple[Call, str]],
+    seal_key: SealKey | None,
+) -> None:
+    requests = [(c.id, c.sent_at) for c, _ in fresh]
+    responses = [(fast_uuid5(f"response:{c.id}"), c.sent_at) for c, _ in fresh if c.status]
+    link_batch(conn, "request", chain, config_id, requests)
+    link_batch(conn, "response", chain, config_id, responses)
+    if seal_key is not None:  # else `db maintain` seals it once the key is at hand
+        seal_in(conn, chain, seal_key, "backfill", config_id, None)

@@ -18,7 +18,7 @@ import gzip
 import hashlib
 import json
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ __all__ = [
     "ArchiveError",
     "Manifest",
     "archive_month",
+    "is_restored",
     "read_manifest",
     "restore_month",
     "restore_schema",
@@ -53,9 +54,32 @@ class Manifest:
     month: str
     written_at: str
     tables: dict[str, dict[str, Any]]
+    chains: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"month": self.month, "written_at": self.written_at, "tables": self.tables}
+        return {
+            "month": self.month,
+            "written_at": self.written_at,
+            "tables": self.tables,
+            "chains": self.chains,
+        }
+
+
+def _chain_heads(conn: Connection, month: date) -> dict[str, list[dict[str, Any]]]:
+    """Per log, each chain's first and last position in the month and its last link: where
+    the month's part of a chain ends (a run that crossed into the next month goes on there)."""
+    heads: dict[str, list[dict[str, Any]]] = {}
+    for table in (REQUEST, RESPONSE):
+        rows = conn.execute(
+            text(
+                "SELECT chain_id, min(chain_seq) AS first_seq, max(chain_seq) AS last_seq,"
+                " encode((array_agg(chain_hash ORDER BY chain_seq DESC))[1], 'hex') AS last_link"
+                f" FROM {partition_name(table, month)} WHERE chain_id IS NOT NULL"
+                " GROUP BY chain_id ORDER BY chain_id"
+            )
+        )
+        heads[table] = [{**row._mapping, "chain_id": str(row.chain_id)} for row in rows]
+    return heads
 
 
 def _source(table: str, month: date) -> tuple[str, str, dict[str, Any]]:
@@ -127,14 +151,16 @@ def archive_month(conn: Connection, month: date, directory: Path) -> Manifest:
         if final.exists():  # an earlier maintain archived it, then did not drop it
             found = read_manifest(final)
             _check(final, found, expected)
-            return Manifest(found["month"], found["written_at"], found["tables"])
+            return Manifest(
+                found["month"], found["written_at"], found["tables"], found.get("chains", {})
+            )
         shutil.rmtree(partial, ignore_errors=True)
         partial.mkdir()
         tables = {
             table: _write_table(conn, table, month, partial / f"{table}.jsonl.gz")
             for table in ARCHIVED_TABLES
         }
-        written = Manifest(name, datetime.now(UTC).isoformat(), tables)
+        written = Manifest(name, datetime.now(UTC).isoformat(), tables, _chain_heads(conn, month))
         (partial / "manifest.json").write_text(
             json.dumps(written.as_dict(), indent=2) + "\n", encoding="utf-8"
         )
@@ -156,6 +182,14 @@ def read_manifest(folder: Path) -> dict[str, Any]:
 
 def restore_schema(month: date) -> str:
     return f"cc_restore_{month:%Y_%m}"
+
+
+def is_restored(conn: Connection, month: date) -> bool:
+    """Whether ``audit restore`` loaded ``month`` (its schema exists)."""
+    found = conn.execute(
+        text("SELECT 1 FROM pg_namespace WHERE nspname = :s"), {"s": restore_schema(month)}
+    ).first()
+    return found is not None
 
 
 def restore_month(conn: Connection, folder: Path, month: date) -> dict[str, int]:

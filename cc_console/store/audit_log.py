@@ -8,7 +8,7 @@ with its page's landing (``landing.py``) or, for a failed attempt, with its erro
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ..errors import ErrorKind
+from . import audit_chain
 from .cursors import FENCE, Lease, LostCursor
 from .error_events import ATTEMPT_ERROR_KIND, record_error_event
 from .rows import fetch_dicts
@@ -28,6 +29,7 @@ __all__ = [
     "attempts_of_run",
     "count_requests_since",
     "insert_response",
+    "keep_response",
     "recent_requests_view",
     "request_view",
     "run_timeline",
@@ -39,10 +41,14 @@ __all__ = [
 
 @dataclass(frozen=True)
 class RequestRef:
-    """The key of a request-log row (partitioned: id + sent_at)."""
+    """The key of a request-log row (partitioned: id + sent_at), and the chain its response
+    joins (its run's, or a batch's)."""
 
     id: uuid.UUID
     sent_at: datetime
+    chain_id: uuid.UUID | None = None
+    config_id: uuid.UUID | None = None
+    run_id: uuid.UUID | None = None
 
 
 @dataclass(frozen=True)
@@ -59,6 +65,11 @@ class ResponseFields:
     has_next_link: bool = False
     validation_errors: Any = None
     is_json: bool | None = None  # known already (the engine parsed it); None: check here
+
+
+_APPEND_REQUEST = text(audit_chain.append_request_sql(None))
+_APPEND_REQUEST_FENCED = text(audit_chain.append_request_sql(FENCE))
+_APPEND_RESPONSE = text(audit_chain.append_response_sql())
 
 
 async def write_request(
@@ -83,6 +94,37 @@ async def write_request(
     With a ``fence`` the row is written only while the run's lease holds — else
     ``LostCursor``, and nothing is sent.
     """
+    params = {
+        "config": config_id,
+        "run": run_id,
+        "template": template_id,
+        "method": method,
+        "url": url,
+        "endpoint": endpoint_path,
+        "params": orjson.dumps(query_params).decode(),
+        "headers": orjson.dumps(headers).decode(),
+        "attempt": attempt_no,
+        "fingerprint": key_fingerprint,
+        **(fence.params() if fence is not None else {}),
+    }
+    if not audit_chain.enabled:
+        return await _write_unchained_request(engine, params, fence)
+    append = _APPEND_REQUEST_FENCED if fence is not None else _APPEND_REQUEST
+    for _ in range(2):  # a batch chain sealed under us (by a sweep): once more in a new one
+        chain = run_id if run_id is not None else audit_chain.batch_chain(config_id)
+        async with engine.begin() as conn:
+            row = (await conn.execute(append, {**params, "chain": chain})).one_or_none()
+        if row is not None:
+            return RequestRef(row.id, row.sent_at, chain, config_id, run_id)
+        if run_id is not None:
+            break
+        audit_chain.forget_batch(config_id, chain)
+    raise LostCursor()
+
+
+async def _write_unchained_request(
+    engine: AsyncEngine, params: dict[str, Any], fence: Lease | None
+) -> RequestRef:
     values = (
         "clock_timestamp(), :config, :run, :template, :method, :url, :endpoint,"
         " CAST(:params AS jsonb), CAST(:headers AS jsonb), 0, :attempt, :fingerprint"
@@ -96,19 +138,7 @@ async def write_request(
                     " url, endpoint_path, query_params, headers, body_size, attempt_no,"
                     f" key_fingerprint) {source} RETURNING id, sent_at"
                 ),
-                {
-                    "config": config_id,
-                    "run": run_id,
-                    "template": template_id,
-                    "method": method,
-                    "url": url,
-                    "endpoint": endpoint_path,
-                    "params": orjson.dumps(query_params).decode(),
-                    "headers": orjson.dumps(headers).decode(),
-                    "attempt": attempt_no,
-                    "fingerprint": key_fingerprint,
-                    **(fence.params() if fence is not None else {}),
-                },
+                params,
             )
         ).one_or_none()
     if row is None:
@@ -147,6 +177,39 @@ async def insert_response(
 ) -> uuid.UUID:
     """Insert the response row of ``request`` inside the caller's transaction."""
     body_json, body_text = _body_columns(response)
+    params = {
+        "sent_at": request.sent_at,
+        "request": request.id,
+        "status": response.status_code,
+        "headers": orjson.dumps(response.headers).decode(),
+        "ctype": response.content_type,
+        "body": body_json,
+        "body_text": body_text,
+        "size": len(response.body),
+        "elapsed": response.elapsed_ms,
+        "parse_ok": response.parse_ok,
+        "verrors": orjson.dumps(response.validation_errors).decode()
+        if response.validation_errors is not None
+        else None,
+        "count": response.odata_count,
+        "next": response.has_next_link,
+    }
+    if request.chain_id is None:  # chaining was off when its request was written
+        return await _insert_unchained_response(conn, params)
+    chained = {
+        **params,
+        "chain": request.chain_id,
+        "config": request.config_id,
+        "run": request.run_id,
+    }
+    found = (await conn.execute(_APPEND_RESPONSE, chained)).scalar_one_or_none()
+    if found is None:
+        raise LostCursor()  # the chain is sealed: the run was ended without this engine
+    response_id: uuid.UUID = found
+    return response_id
+
+
+async def _insert_unchained_response(conn: AsyncConnection, params: dict[str, Any]) -> uuid.UUID:
     response_id: uuid.UUID = (
         await conn.execute(
             text(
@@ -157,26 +220,24 @@ async def insert_response(
                 " :ctype, CAST(:body AS jsonb), :body_text, :size, :elapsed, :parse_ok,"
                 " CAST(:verrors AS jsonb), :count, :next) RETURNING id"
             ),
-            {
-                "sent_at": request.sent_at,
-                "request": request.id,
-                "status": response.status_code,
-                "headers": orjson.dumps(response.headers).decode(),
-                "ctype": response.content_type,
-                "body": body_json,
-                "body_text": body_text,
-                "size": len(response.body),
-                "elapsed": response.elapsed_ms,
-                "parse_ok": response.parse_ok,
-                "verrors": orjson.dumps(response.validation_errors).decode()
-                if response.validation_errors is not None
-                else None,
-                "count": response.odata_count,
-                "next": response.has_next_link,
-            },
+            params,
         )
     ).scalar_one()
     return response_id
+
+
+async def keep_response(
+    conn: AsyncConnection, request: RequestRef, response: ResponseFields
+) -> uuid.UUID:
+    """Insert a response that must not be lost though its run's chain may be sealed already
+    (a page whose run was ended under it): then it joins its config's batch chain."""
+    try:
+        return await insert_response(conn, request, response)
+    except LostCursor:
+        if request.config_id is None:
+            raise
+        batch = audit_chain.batch_chain(request.config_id)
+        return await insert_response(conn, replace(request, chain_id=batch, run_id=None), response)
 
 
 async def write_response(

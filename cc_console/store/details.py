@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..redaction import Redactor
 from .audit_log import request_view, run_timeline
+from .audit_seal import seal_view
 from .cursors import cursor_view
 from .error_events import request_errors_view, run_errors_view
 from .redaction import load_policies_async
@@ -40,6 +41,7 @@ async def load_run(conn: AsyncConnection, run_id: uuid.UUID) -> dict[str, Any] |
     run["cursor"] = await cursor_view(
         conn, run["config_id"], run["resource_path"], run["filter_hash"]
     )
+    run["seal"] = await seal_view(conn, run_id)
     return run
 
 

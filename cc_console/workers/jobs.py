@@ -28,11 +28,11 @@ from procrastinate.jobs import Status
 
 from ..engine import run_template
 from ..engine.control import StopRequest, continue_job
+from ..engine.sealing import sweep_and_seal
 from ..errors import ErrorKind, UsageError
 from ..store.cursors import CursorBusy
 from ..store.jobs import auto_resume_candidates, due_templates
 from ..store.runs import latest_run_id, load_run
-from ..store.stale import mark_stale_runs
 from .app import WorkerRuntime, defer_sync, runtime_of
 
 __all__ = ["TickResult", "schedule_tick", "sync_job", "tick"]
@@ -134,7 +134,7 @@ async def schedule_tick(app: procrastinate.App, runtime: WorkerRuntime) -> TickR
         await manager.finish_job_by_id_async(job.id, status=Status.FAILED, delete_job=False)
         failed.append(job.id)
     await manager.prune_stalled_workers(silent_s)
-    interrupted = await mark_stale_runs(runtime.engine)
+    interrupted = await sweep_and_seal(runtime.engine)
     async with runtime.engine.connect() as conn:
         candidates = await auto_resume_candidates(
             conn,

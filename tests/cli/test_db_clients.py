@@ -13,6 +13,7 @@ from sqlalchemy import create_engine, text
 def cc(db_url: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CC_")}
     env["CC_DATABASE_URL"] = db_url
+    env["CC_DATA_DIR"] = os.environ["CC_DATA_DIR"]
     return subprocess.run(
         [sys.executable, "-m", "cc_console", *args], env=env, capture_output=True, text=True
     )

@@ -22,6 +22,7 @@ def engine_process(db_url: str, *args: str) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CC_")}
     # a short lease: a killed engine's cursor is free 2 s after its last beat
     env.update({"CC_DATABASE_URL": db_url, KEY_ENV: SIM_KEY, "CC_CURSOR_LEASE_S": "2"})
+    env["CC_DATA_DIR"] = os.environ["CC_DATA_DIR"]  # this test's (its seal key)
     return subprocess.Popen(
         [sys.executable, "-m", "cc_console", *args, "--json"],
         env=env,
@@ -140,6 +141,7 @@ def test_kill_nine_and_resume(tenant, db_url) -> None:  # type: ignore[no-untype
     )
     for previous, current in zip(runs, runs[1:], strict=False):
         assert current.parent_run_id == previous.id  # each resume links its parent
+    t.assert_audit_trail_proved()  # the killed runs' chains were sealed by the sweep
 
 
 def test_kill_nine_mid_incremental_run_and_resume_exactly(tenant, db_url) -> None:  # type: ignore[no-untyped-def]

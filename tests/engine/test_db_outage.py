@@ -60,6 +60,7 @@ def every_request_logged_and_silver_exact(t) -> None:  # type: ignore[no-untyped
         PATIENTS
     )
     assert t.scalar("SELECT count(*) FROM cc_sync_run WHERE status = 'running'") == 0
+    t.assert_audit_trail_proved()  # landings rolled back by the outage and retried included
 
 
 @pytest.mark.parametrize("seconds", [0.0, 2.0], ids=["connections-killed", "away-2s"])

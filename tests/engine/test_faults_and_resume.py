@@ -214,6 +214,7 @@ async def test_profiles_end_succeeded_or_partial_and_resume_to_exact(
     assert kinds, t.sim.stats()
     silver = t.scalar("SELECT count(*) FROM cc_silver_record")
     assert silver == SMALL["patient-visits"]
+    t.assert_audit_trail_proved()  # every fault, retry and resume in sealed chains
 
 
 async def test_unreachable_api_fails_after_bounded_retries(tenant, aengine) -> None:  # type: ignore[no-untyped-def]

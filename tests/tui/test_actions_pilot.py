@@ -21,6 +21,14 @@ def ask(database, action: str, **ids):  # type: ignore[no-untyped-def]
         return record_action(conn, Operator("alice", "cli", "ops-1"), action, **ids)
 
 
+def _run_summary(app) -> str:  # type: ignore[no-untyped-def]
+    """The run detail's summary as text, as the screen shows it at 120 columns."""
+    assert isinstance(app.screen, RunDetailScreen)
+    shown = Console(width=120, record=True, file=io.StringIO())
+    shown.print(app.screen.query_one("#run-summary", Static).visual._renderable)
+    return shown.export_text()
+
+
 async def test_the_actions_view_lists_who_did_what_and_opens_the_run(console_app, seeded) -> None:
     started = ask(seeded, "sync", template_id=seed.TEMPLATES["subjects"])
     with seeded.engine.begin() as conn:
@@ -47,9 +55,30 @@ async def test_the_actions_view_lists_who_did_what_and_opens_the_run(console_app
         await pilot.press("enter")
         await app.workers.wait_for_complete()
         await pilot.pause()
-        assert isinstance(app.screen, RunDetailScreen)
-        shown = Console(width=120, record=True, file=io.StringIO())
-        shown.print(app.screen.query_one("#run-summary", Static).visual._renderable)  # type: ignore[attr-defined]
-        summary = shown.export_text()
+        summary = _run_summary(app)
         assert "asked    sync by alice" in summary and "asked    cancel by alice" in summary
         assert "via cli" in summary
+
+
+async def test_a_runs_detail_shows_its_audit_seal(console_app, seeded) -> None:  # type: ignore[no-untyped-def]
+    from cc_console.client.seal_key import load_seal_key
+    from cc_console.settings import load_settings
+    from cc_console.store.audit_seal import seal_chain
+
+    engine = seeded.async_engine()
+    key = load_seal_key(load_settings())
+    await seal_chain(engine, seed.RUN_PARTIAL, key, sealed_by="sweep", config_id=seed.CONFIG)
+    await engine.dispose()
+    ask(seeded, "cancel", run_id=seed.RUN_PARTIAL)
+    app = console_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot)
+        await pilot.press("A")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        await pilot.press("enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        summary = _run_summary(app)
+    assert f"sealed   #1 of its config · 0 requests, 0 responses · key {key.key_id}" in summary
+    assert "by the stale sweep" in summary

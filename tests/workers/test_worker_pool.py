@@ -40,6 +40,7 @@ class Pool:
     def start(self, name: str, *args: str) -> subprocess.Popen[str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("CC_")}
         env.update({"CC_DATABASE_URL": self.db_url, KEY_ENV: SIM_KEY, **WORKER_ENV})
+        env["CC_DATA_DIR"] = os.environ["CC_DATA_DIR"]  # the test's (its seal key)
         log = open(self.logs / f"{name}.log", "w")  # noqa: SIM115  (closed with the process)
         process = subprocess.Popen(
             [sys.executable, "-m", "cc_console", "worker", "--name", name, *args],

@@ -42,7 +42,7 @@ class AuditChain(Base):
     __table_args__ = (
         PrimaryKeyConstraint("chain_id", "log"),
         CheckConstraint("log IN ('request', 'response')", name="log_known"),
-        CheckConstraint("rows >= 1", name="rows_positive"),
+        CheckConstraint("rows >= 0", name="rows_non_negative"),
     )
 
     chain_id: Mapped[uuid.UUID] = mapped_column(Uuid)
@@ -52,8 +52,12 @@ class AuditChain(Base):
     rows: Mapped[int] = mapped_column(BigInteger)
     head: Mapped[bytes] = mapped_column(LargeBinary)
     last_digest: Mapped[bytes] = mapped_column(LargeBinary)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))  # its first row's
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     sealed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(  # when chaining began, for this chain
+        DateTime(timezone=True), server_default=text("clock_timestamp()")
+    )
 
 
 class AuditSeal(Base):
@@ -78,6 +82,7 @@ class AuditSeal(Base):
     request_head: Mapped[bytes] = mapped_column(LargeBinary)
     response_rows: Mapped[int] = mapped_column(BigInteger)
     response_head: Mapped[bytes] = mapped_column(LargeBinary)
+    first_sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     prev_seal: Mapped[bytes | None] = mapped_column(LargeBinary)
     seal: Mapped[bytes] = mapped_column(LargeBinary)
     key_id: Mapped[str] = mapped_column(String(16))

@@ -273,6 +273,30 @@ def _summary(run: dict[str, Any], now: Any) -> Group:
         asked.append(" at ")
         asked.append_text(when(action["at"], now, date=True))
         lines.append(asked)
+    sealed = _seal_line(run)
+    if sealed is not None:
+        lines.append(sealed)
     for line in lines:
         line.no_wrap, line.overflow = False, "fold"
     return Group(grid, *lines)
+
+
+def _seal_line(run: dict[str, Any]) -> Text | None:
+    """The run's audit seal (``audit verify`` proves it), or a warning if it ended without."""
+    seal = run.get("seal") or {}
+    if seal.get("config_seq") is not None:
+        line = Text("sealed   ", style="dim")
+        line.append(f"#{seal['config_seq']}", style="bold")
+        line.append(
+            f" of its config · {seal['request_rows']:,} requests, {seal['response_rows']:,}"
+            f" responses · key {seal['key_id']}"
+            + (" · by the stale sweep" if seal["sealed_by"] == "sweep" else "")
+        )
+        return line
+    if seal.get("chained") and run["status"] != "running":
+        line = Text("sealed   ", style="dim")
+        line.append(
+            "not yet: the seal key was not at hand (db maintain seals it)", style="bold red"
+        )
+        return line
+    return None

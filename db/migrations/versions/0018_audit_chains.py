@@ -42,12 +42,19 @@ def upgrade() -> None:
         sa.Column("rows", sa.BigInteger(), nullable=False),
         sa.Column("head", sa.LargeBinary(), nullable=False),
         sa.Column("last_digest", sa.LargeBinary(), nullable=False),
+        sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("sealed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("clock_timestamp()"),
+            nullable=False,
+        ),
         sa.CheckConstraint(
             "log IN ('request', 'response')", name=op.f("ck_cc_audit_chain_log_known")
         ),
-        sa.CheckConstraint("rows >= 1", name=op.f("ck_cc_audit_chain_rows_positive")),
+        sa.CheckConstraint("rows >= 0", name=op.f("ck_cc_audit_chain_rows_non_negative")),
         sa.PrimaryKeyConstraint("chain_id", "log", name=op.f("pk_cc_audit_chain")),
     )
     op.create_table(
@@ -60,6 +67,7 @@ def upgrade() -> None:
         sa.Column("request_head", sa.LargeBinary(), nullable=False),
         sa.Column("response_rows", sa.BigInteger(), nullable=False),
         sa.Column("response_head", sa.LargeBinary(), nullable=False),
+        sa.Column("first_sent_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("prev_seal", sa.LargeBinary(), nullable=True),
         sa.Column("seal", sa.LargeBinary(), nullable=False),
         sa.Column("key_id", sa.String(length=16), nullable=False),
