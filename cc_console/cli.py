@@ -11,7 +11,7 @@ import typer
 
 from . import __version__
 from .client.masking import process_mask
-from .commands import audit, config, db, migrate, silver, template
+from .commands import audit, config, db, migrate, redact, silver, template
 from .commands.common import err_console
 from .commands.console import ReadOnly, Theme, demo, open_console
 from .commands.discover import discover
@@ -37,6 +37,7 @@ app.add_typer(db.app, name="db")
 app.add_typer(config.app, name="config")
 app.add_typer(template.app, name="template")
 app.add_typer(migrate.app, name="migrate")
+audit.app.add_typer(redact.app, name="redact")
 app.add_typer(audit.app, name="audit")
 app.add_typer(silver.app, name="silver")
 app.command(name="sim")(sim)

@@ -85,6 +85,12 @@ class Settings(BaseSettings):
         description="Where db maintain archives months before dropping them;"
         " default <data_dir>/archive.",
     )
+    redaction_key_ref: str | None = Field(
+        default=None,
+        description="The secret reference (env:NAME or file:/abs/path) of the key redacted"
+        " values are fingerprinted with; default file:<data_dir>/redaction.key, created with"
+        " random bytes (mode 600) on first use.",
+    )
 
     @field_validator("log_level")
     @classmethod
@@ -115,6 +121,11 @@ class Settings(BaseSettings):
     def anchor_path(self) -> Path:
         """The anchor file: the audit chains' heads, outside the database."""
         return self.audit_anchor_file or self.data_dir / "audit-anchors.jsonl"
+
+    @property
+    def redaction_key_path(self) -> Path:
+        """The default redaction key file (used when ``CC_REDACTION_KEY_REF`` is unset)."""
+        return self.data_dir / "redaction.key"
 
     @property
     def pgdata(self) -> Path:

@@ -59,6 +59,8 @@ EXPECTED = {
         "OperatorAction",
         "PaginationState",
         "RateLimitState",
+        "RedactionKey",
+        "RedactionPolicy",
         "RunSeenKey",
         "SchemaValidation",
         "SilverHistory",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import stat
 from collections.abc import Mapping
 from pathlib import Path
@@ -19,6 +20,7 @@ from .masking import key_fingerprint, remember_key
 __all__ = [
     "SecretUnavailable",
     "checked_key",
+    "create_key_file",
     "environment_with",
     "key_fingerprint",
     "resolve_secret",
@@ -114,6 +116,19 @@ def checked_key(ref: str, value: str) -> str:
     raise SecretUnavailable(
         f"secret {ref}: the key holds {what}; store the key alone (it is not shown here)"
     )
+
+
+def create_key_file(path: Path) -> bool:
+    """Create ``path`` (mode 600) holding 32 random bytes as hex, unless it exists; True when
+    it was created. Its value is never printed."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, "w", encoding="ascii") as out:
+        out.write(secrets.token_hex(32) + "\n")
+    return True
 
 
 def _read_only_mount(path: Path) -> bool:

@@ -38,6 +38,7 @@ from .common import (
     open_db,
     operator,
     parse_duration,
+    redaction_key,
     settings,
     with_async_engine,
 )
@@ -96,6 +97,14 @@ def search(
         Path | None,
         typer.Option(help="Write every matching row to FILE as JSON lines (streamed)."),
     ] = None,
+    redact: Annotated[
+        bool,
+        typer.Option(
+            "--redact/--no-redact",
+            help="Fingerprint the filter literals of resources with a redaction policy"
+            " (`audit redact`); --no-redact shows them as sent.",
+        ),
+    ] = True,
 ) -> None:
     """Search the request log with the audit browser's filter language; page with --after."""
     if sum((json_output, jsonl, export is not None)) > 1:
@@ -105,15 +114,21 @@ def search(
     except AuditFilterError as exc:
         raise UsageError(f"filter: {exc}") from None
     now, before = _read_cursor(after) if after else (None, None)
+    key = redaction_key() if redact else None
     with open_db() as database, database.engine.connect() as conn:
         now = now or audit_clock(conn)
         if export is not None:
-            _export(conn, flt, now, before, export)
+            _export(conn, flt, now, before, export, key)
             return
         rows: list[dict[str, Any]] = []
         while len(rows) < limit:
             page, next_key = audit_page(
-                conn, flt, now=now, limit=min(PAGE, limit - len(rows)), before=before
+                conn,
+                flt,
+                now=now,
+                limit=min(PAGE, limit - len(rows)),
+                before=before,
+                redaction_key=key,
             )
             rows += page
             if jsonl:
@@ -133,7 +148,9 @@ def search(
         err_console.print(f"next: {cursor}  (more rows: --after {cursor})")
 
 
-def _export(conn: Connection, flt: Any, now: datetime, before: Key | None, path: Path) -> None:
+def _export(
+    conn: Connection, flt: Any, now: datetime, before: Key | None, path: Path, key: bytes | None
+) -> None:
     """Every matching row, page by page (constant memory), with a progress bar on a TTY."""
     written = 0
     with (
@@ -142,7 +159,9 @@ def _export(conn: Connection, flt: Any, now: datetime, before: Key | None, path:
     ):
         task = bar.add_task("exporting", total=None)
         while True:
-            page, before = audit_page(conn, flt, now=now, limit=PAGE, before=before)
+            page, before = audit_page(
+                conn, flt, now=now, limit=PAGE, before=before, redaction_key=key
+            )
             out.writelines(audit_jsonl(row) for row in page)
             written += len(page)
             bar.update(task, completed=written)

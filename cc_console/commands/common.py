@@ -79,6 +79,20 @@ def operator() -> Operator:
     return Operator(current_user(settings()), "cli")
 
 
+def redaction_key() -> bytes:
+    """The deployment's redaction key, from ``CC_REDACTION_KEY_REF`` or the default key file
+    (created on first use). Held in memory only; never printed."""
+    from ..client.secrets import create_key_file, resolve_secret
+
+    config = settings()
+    ref = config.redaction_key_ref
+    if ref is None:
+        if create_key_file(config.redaction_key_path):
+            err_console.print(f"created the redaction key {config.redaction_key_path} (mode 600)")
+        ref = f"file:{config.redaction_key_path}"
+    return resolve_secret(ref).encode("utf-8")
+
+
 @contextmanager
 def open_db(*, migrate: bool = True) -> Iterator[Database]:
     """The configured database, migrated on first use, disposed afterwards."""

@@ -18,7 +18,7 @@ from ..store.configs import add_config, get_config, update_config
 from ..store.database import Database
 from ..store.runs import latest_run_id
 from ..store.templates import add_template
-from .common import err_console, open_db, session_scope, settings
+from .common import err_console, open_db, redaction_key, session_scope, settings
 
 __all__ = ["DEMO_TEMPLATES", "demo", "open_console", "run_companions", "seed_demo"]
 
@@ -65,7 +65,12 @@ def open_console(read_only: bool, theme: str | None) -> None:
     current = settings()
     with open_db() as database:
         make_app(
-            current, database, read_only=read_only, theme=theme, companions=run_companions
+            current,
+            database,
+            read_only=read_only,
+            theme=theme,
+            companions=run_companions,
+            redaction_key=redaction_key() if read_only else None,
         ).run()
 
 
@@ -161,6 +166,7 @@ def demo(
             theme=theme,
             trigger="demo",
             companions=run_companions,
+            redaction_key=redaction_key() if read_only else None,
         )
         if read_only or not sync:
             app.run()

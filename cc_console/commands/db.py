@@ -17,6 +17,8 @@ from ..store.archive import ArchiveError, archive_month
 from ..store.audit_anchor import append_anchors, latest_seals
 from ..store.audit_query import audit_clock
 from ..store.audit_seal import Sealed
+from ..store.auditor import AUDITOR_SCHEMA
+from ..store.auditor import grant_auditor as grant_auditor_role
 from ..store.embedded import stop_embedded
 from ..store.jobs import expire_finished_jobs, prune_worker_names
 from ..store.operator_actions import record_action
@@ -30,6 +32,7 @@ from .common import (
     err_console,
     open_db,
     operator,
+    redaction_key,
     settings,
     with_async_engine,
 )
@@ -300,6 +303,56 @@ def grant_reader(
         err_console.print(
             f"{grant.role} can also read {', '.join(grant.also_reads)} (granted outside"
             " cc-console): revoke that for a read-only analyst role"
+        )
+        raise typer.Exit(1)
+
+
+@app.command(name="grant-auditor")
+def grant_auditor(
+    name: Annotated[str, typer.Argument(help="The role's name, e.g. auditor.")],
+    json_output: JsonOpt = False,
+) -> None:
+    """A role that reads the audit trail only through the redacting views of schema
+    cc_audit_redacted (request and response logs, validations, error events, runs, operator
+    actions, the policy): no table, no Silver, no key. Created with LOGIN and no password if
+    it does not exist; the views get this deployment's redaction key. Exit code 1 when it can
+    already read other tables."""
+    who = operator()
+    key = redaction_key()
+    with open_db() as database:
+        grant = grant_auditor_role(database.engine, name, key, who.os_user)
+        with database.engine.begin() as conn:
+            record_action(
+                conn,
+                who,
+                "grant_auditor",
+                detail={"role": grant.role, "created": grant.created, "views": grant.views},
+            )
+    if json_output:
+        emit_json(
+            {
+                "role": grant.role,
+                "schema": AUDITOR_SCHEMA,
+                "created": grant.created,
+                "views": grant.views,
+                "key_installed": grant.key_installed,
+                "also_reads": grant.also_reads,
+            }
+        )
+    else:
+        verb = "created role" if grant.created else "role"
+        console.print(
+            f"{verb} {grant.role}: may select {len(grant.views)} redacting view(s) of schema"
+            f" {AUDITOR_SCHEMA} ({', '.join(grant.views)}) and nothing else"
+        )
+        if grant.key_installed:
+            console.print("the views now fingerprint with this deployment's redaction key")
+        if grant.created:
+            console.print(f'give it a password: cc-console db psql -c "\\password {grant.role}"')
+    if grant.also_reads:
+        err_console.print(
+            f"{grant.role} can also read {', '.join(grant.also_reads)} (granted outside"
+            " cc-console): revoke that for an auditor role"
         )
         raise typer.Exit(1)
 

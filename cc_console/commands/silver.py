@@ -14,10 +14,12 @@ from rich.table import Table
 
 from ..errors import UsageError
 from ..odata.resources import resource_name
+from ..store.operator_actions import record_action
+from ..store.redaction import install_key, silver_policy
 from ..store.silver_columns import snake_case
 from ..store.silver_export import ExportFormat, export_lines, export_query
 from ..store.silver_views import DEFAULT_SCHEMA, ViewResult, ViewSpec, refresh_views, view_specs
-from .common import console, emit_json, err_console, open_db, settings
+from .common import console, emit_json, err_console, open_db, operator, redaction_key, settings
 
 __all__ = ["app"]
 
@@ -146,10 +148,19 @@ def export(
         typer.Option("--history", help="The replaced versions instead (the __history view)."),
     ] = False,
     schema: SchemaOpt = DEFAULT_SCHEMA,
+    redact: Annotated[
+        bool,
+        typer.Option(
+            "--redact/--no-redact",
+            help="Fingerprint the columns the resource's redaction policy reaches (`audit"
+            " redact`); --no-redact exports them as landed (an operator action).",
+        ),
+    ] = True,
 ) -> None:
     """Export a resource's typed view as CSV or JSON lines, streamed (constant memory).
 
-    A progress bar on a terminal; the path it wrote is printed on stderr.
+    A progress bar on a terminal; the path it wrote is printed on stderr. Columns under a
+    redaction policy are exported as fingerprints unless --no-redact.
     """
     if fmt not in ("csv", "jsonl"):
         raise UsageError("--format is csv or jsonl")
@@ -161,6 +172,24 @@ def export(
             spec = _find(view_specs(conn, config), config, resource)
         view = spec.all_name if deleted else spec.history_name if history else spec.name
         query = export_query(database.engine, schema, view, where)
+        with database.engine.begin() as conn:
+            policy = silver_policy(conn, spec.config_id, spec.resource_path)
+            if policy is not None and redact:
+                install_key(conn, redaction_key(), operator().os_user)
+                redacted = query.redact(policy)
+                err_console.print(
+                    f"redacted columns: {', '.join(redacted) or 'none of this view'}"
+                    f" (policy {', '.join(policy.paths)}; --no-redact exports them as landed)",
+                    markup=False,
+                )
+            elif policy is not None:
+                record_action(
+                    conn,
+                    operator(),
+                    "export_unredacted",
+                    config_id=spec.config_id,
+                    detail={"view": f"{schema}.{view}", "paths": list(policy.paths)},
+                )
         if to == "-":
             _write(export_lines(database.engine, query, export_format), sys.stdout, fmt == "csv")
             return

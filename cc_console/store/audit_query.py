@@ -17,8 +17,10 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
+from ..redaction import Redactor
 from ..run_ids import RunIdError, RunIdPrefix, parse_run_id
 from .error_events import ATTEMPT_ERROR_KIND
+from .redaction import load_policies
 
 __all__ = [
     "AuditFilter",
@@ -198,8 +200,10 @@ def audit_page(
     now: datetime,
     limit: int = 100,
     before: tuple[datetime, uuid.UUID] | None = None,
+    redaction_key: bytes | None = None,
 ) -> tuple[list[dict[str, Any]], tuple[datetime, uuid.UUID] | None]:
-    """One page of matching requests, newest first, and the key of the next (older) page."""
+    """One page of matching requests, newest first, and the key of the next (older) page;
+    with ``redaction_key``, URLs and query options redacted by the stored policies."""
     params: dict[str, Any] = {
         "lo": now - flt.since,
         "hi": now - (flt.until or timedelta(0)),
@@ -220,6 +224,7 @@ def audit_page(
         conn.execute(
             text(
                 "SELECT q.id, q.sent_at, q.method, q.endpoint_path, q.url, q.attempt_no, q.run_id,"
+                " q.config_id, q.query_params,"
                 f" s.status_code, s.elapsed_ms, s.size_bytes, s.parse_ok, {ATTEMPT_ERROR_KIND}"
                 " FROM cc_api_request_log q LEFT JOIN cc_api_response_log s"
                 " ON s.request_id = q.id AND s.sent_at = q.sent_at"
@@ -231,5 +236,8 @@ def audit_page(
         .all()
     )
     page = [dict(r) for r in rows[:limit]]
+    if redaction_key is not None:
+        redactor = Redactor(redaction_key, load_policies(conn))
+        page = [redactor.request_line(r) for r in page]
     more = len(rows) > limit
     return page, ((page[-1]["sent_at"], page[-1]["id"]) if more and page else None)

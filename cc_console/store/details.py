@@ -15,10 +15,12 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ..redaction import Redactor
 from .audit_log import request_view, run_timeline
 from .audit_seal import seal_view
 from .cursors import cursor_view
 from .error_events import request_errors_view, run_errors_view
+from .redaction import load_policies_async
 from .rows import fetch_dicts
 from .runs import run_view
 from .validations import validation_view
@@ -43,8 +45,11 @@ async def load_run(conn: AsyncConnection, run_id: uuid.UUID) -> dict[str, Any] |
     return run
 
 
-async def load_request(conn: AsyncConnection, key: RequestKey) -> dict[str, Any] | None:
-    """The request row with its response, validation and errors (None when it is gone)."""
+async def load_request(
+    conn: AsyncConnection, key: RequestKey, redaction_key: bytes | None = None
+) -> dict[str, Any] | None:
+    """The request row with its response, validation and errors (None when it is gone);
+    with ``redaction_key``, as an auditor may see it (the policies as stored now)."""
     request = await request_view(conn, *key)
     if request is None:
         return None
@@ -52,6 +57,8 @@ async def load_request(conn: AsyncConnection, key: RequestKey) -> dict[str, Any]
     if request["response_id"] is not None:
         request["validation"] = await validation_view(conn, request["response_id"], key[1])
     request["errors"] = await request_errors_view(conn, *key)
+    if redaction_key is not None:
+        request = Redactor(redaction_key, await load_policies_async(conn)).request(request)
     return request
 
 

@@ -43,6 +43,10 @@ ACTIONS = (
     "cancel",
     "maintain",
     "restore",
+    "redact_set",
+    "redact_clear",
+    "grant_auditor",
+    "export_unredacted",
 )
 # the action a run's trigger records, when an operator starts it
 OPERATOR_ACTION = {"manual": "sync", "console": "sync", "resume": "resume", "retry": "retry"}

@@ -16,6 +16,7 @@ server-side cursor.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import DataError
 
 from ..errors import UsageError
+from ..redaction import Policy
 from .audit_query import AuditFilterError, filter_terms, term_duration
 from .silver_columns import ViewColumn, ident, literal
 from .silver_views import existing_view
@@ -40,13 +42,54 @@ BATCH = 2000
 
 @dataclass
 class ExportQuery:
-    """A view and the WHERE clause of a filter over it, with its parameters."""
+    """A view and the WHERE clause of a filter over it, with its parameters; ``redacted``
+    maps a column to the SQL that shows it redacted (:meth:`redact`)."""
 
     schema: str
     view: str
     columns: list[ViewColumn]
     where: list[str] = field(default_factory=list)
     params: dict[str, Any] = field(default_factory=dict)
+    redacted: dict[str, str] = field(default_factory=dict)
+
+    def redact(self, policy: Policy) -> list[str]:
+        """Show the columns ``policy`` reaches as the auditor's views would (the names of
+        those it redacts). A column a path names whole (``$.lastName``, ``$..lastName``)
+        becomes the fingerprint of its value as the view types it — text, numbers, booleans
+        and dates fingerprint as in the bodies; a jsonb column is walked by the policy as the
+        record's member. A column the database cannot cast stays NULL."""
+        for column in self.columns:
+            if column.prop is None:
+                continue
+            whole = any(
+                len(steps) == 1 and steps[0][0] in ("k", "..") and steps[0][1] == column.prop
+                for steps in policy.steps
+            )
+            value = f"v.{ident(column.name)}"
+            if whole:
+                self.redacted[column.name] = f"(cc_redaction.mark(to_jsonb({value})) #>> '{{}}')"
+            elif column.type == "jsonb" and any(
+                steps[0] == ("k", column.prop) or steps[0][0] == ".." for steps in policy.steps
+            ):
+                record = f"jsonb_build_object({literal(column.prop)}, {value})"
+                steps = literal(json.dumps(policy.steps_json()))
+                self.redacted[column.name] = (
+                    f"(cc_redaction.record({record}, CAST({steps} AS jsonb))"
+                    f" -> {literal(column.prop)})"
+                )
+        return list(self.redacted)
+
+    def select_sql(self) -> str:
+        """The SELECT of the export: the view's rows, filtered, redacted columns replaced."""
+        if not self.redacted:
+            return f"SELECT * FROM {self.qualified} v{self.where_sql()}"
+        items = ", ".join(
+            f"{self.redacted[c.name]} AS {ident(c.name)}"
+            if c.name in self.redacted
+            else f"v.{ident(c.name)}"
+            for c in self.columns
+        )
+        return f"SELECT {items} FROM {self.qualified} v{self.where_sql()}"
 
     @property
     def qualified(self) -> str:
@@ -156,8 +199,8 @@ def _check_values(engine: Engine, query: ExportQuery) -> None:
 def _copy_sql(query: ExportQuery) -> str:
     """The CSV export as one COPY; the filter's values are merged in by psycopg, quoted as
     literals (COPY takes no bound parameters)."""
-    where = re.sub(r":(p[0-9]+)\b", r"%(\1)s", query.where_sql())
-    return f"COPY (SELECT * FROM {query.qualified} v{where}) TO STDOUT WITH (FORMAT csv, HEADER)"
+    select = re.sub(r":(p[0-9]+)\b", r"%(\1)s", query.select_sql().replace("%", "%%"))
+    return f"COPY ({select}) TO STDOUT WITH (FORMAT csv, HEADER)"
 
 
 def export_lines(engine: Engine, query: ExportQuery, fmt: ExportFormat) -> Iterator[list[str]]:
@@ -176,7 +219,7 @@ def export_lines(engine: Engine, query: ExportQuery, fmt: ExportFormat) -> Itera
                         batch = []
                 yield batch
             return
-        sql = text(f"SELECT CAST(to_json(v) AS text) FROM {query.qualified} v{query.where_sql()}")
+        sql = text(f"SELECT CAST(to_json(r) AS text) FROM ({query.select_sql()}) r")
         result = conn.execution_options(stream_results=True, yield_per=BATCH).execute(
             sql, query.params
         )

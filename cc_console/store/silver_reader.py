@@ -18,9 +18,9 @@ from sqlalchemy.exc import DBAPIError
 from ..errors import UsageError
 from .silver_columns import ident
 
-__all__ = ["ReaderGrant", "grant_reader"]
+__all__ = ["ROLE_NAME", "ReaderGrant", "grant_reader"]
 
-_ROLE = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+ROLE_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ class ReaderGrant:
 def grant_reader(engine: Engine, role: str, schema: str) -> ReaderGrant:
     """Create ``role`` (LOGIN, no password, no other attribute) if it does not exist and let
     it select every view of ``schema``, now and later."""
-    if not _ROLE.fullmatch(role) or role.startswith("pg_"):
+    if not ROLE_NAME.fullmatch(role) or role.startswith("pg_"):
         raise UsageError(f"role {role!r}: use a lower-case name like analyst (a-z, 0-9, _)")
     try:
         return _grant(engine, role, schema)

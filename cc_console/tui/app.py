@@ -73,8 +73,11 @@ class ConsoleApp(RunSteering):
         db_label: str | None = None,
         companions: CompanionFactory | None = None,
         exports_dir: Path | None = None,
+        redaction_key: bytes | None = None,
     ) -> None:
         super().__init__()
+        # read-only: bodies, filters and curl are redacted under the deployment's key
+        self.redaction_key = redaction_key if read_only else None
         self.database = database
         self.exports_dir = exports_dir or Path.cwd()  # where audit exports are written
         self.db_label = db_label or (

@@ -30,6 +30,8 @@ TABLES = {
     "cc_worker",
     "cc_audit_chain",
     "cc_audit_seal",
+    "cc_redaction_policy",
+    "cc_redaction_key",
 }
 HASH = "a" * 64
 

@@ -7,6 +7,7 @@ from .audit import PARTITIONED_TABLES, ApiRequestLog, ApiResponseLog, SchemaVali
 from .base import Base
 from .chains import AuditChain, AuditSeal
 from .config import ApiClientConfig, OdataQueryTemplate
+from .redaction import RedactionKey, RedactionPolicy
 from .runs import ErrorEvent, SyncRun
 from .silver import RunSeenKey, SilverHistory, SilverRecord
 from .state import PaginationState, RateLimitState
@@ -25,6 +26,8 @@ __all__ = [
     "OperatorAction",
     "PaginationState",
     "RateLimitState",
+    "RedactionKey",
+    "RedactionPolicy",
     "RunSeenKey",
     "SchemaValidation",
     "SilverHistory",

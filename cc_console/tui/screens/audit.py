@@ -123,10 +123,13 @@ class AuditScreen(DetailScreen):
     async def _page(self, before: tuple[datetime, uuid.UUID] | None) -> None:
         assert self.filter is not None and self.now is not None
         flt, now, generation = self.filter, self.now, self.generation
+        key = self.console.redaction_key
         try:
             async with self.engine().connect() as conn:
                 rows, next_key = await conn.run_sync(
-                    lambda c: audit_page(c, flt, now=now, limit=PAGE, before=before)
+                    lambda c: audit_page(
+                        c, flt, now=now, limit=PAGE, before=before, redaction_key=key
+                    )
                 )
         except (SQLAlchemyError, OSError, ValueError, OverflowError) as exc:
             problem = f"the query failed: {type(exc).__name__}: {plain_line(exc)}"
@@ -184,7 +187,9 @@ class AuditScreen(DetailScreen):
         if row is None:
             return
         async with self.engine().connect() as conn:
-            request = await load_request(conn, (row["id"], row["sent_at"]))
+            request = await load_request(
+                conn, (row["id"], row["sent_at"]), self.console.redaction_key
+            )
         if request is not None:
             self.app.copy_to_clipboard(as_curl(request))
             self.notify("copied as curl (it reads the key from the secret reference when run)")
@@ -209,7 +214,14 @@ class AuditScreen(DetailScreen):
             async with self.engine().connect() as conn:
                 while written < EXPORT_CAP:
                     rows, before = await conn.run_sync(
-                        partial(audit_page, flt=flt, now=now, limit=1000, before=before)
+                        partial(
+                            audit_page,
+                            flt=flt,
+                            now=now,
+                            limit=1000,
+                            before=before,
+                            redaction_key=self.console.redaction_key,
+                        )
                     )
                     for row in rows:
                         out.write(audit_jsonl(row))

@@ -75,7 +75,7 @@ class RequestDetailScreen(DetailScreen):
     @work(group="detail", exclusive=True, exit_on_error=False)
     async def load(self) -> None:
         async with self.engine().connect() as conn:
-            request = await load_request(conn, self.keys[self.index])
+            request = await load_request(conn, self.keys[self.index], self.console.redaction_key)
         self.post_message(RequestLoaded(request))
 
     async def on_request_loaded(self, message: RequestLoaded) -> None:
@@ -97,6 +97,9 @@ class RequestDetailScreen(DetailScreen):
         static = self.query_one("#body-response", Static)
         head = _response_head(q)
         body = q["response_body"]
+        if q.get("redacted_paths"):
+            head.append("redacted for auditors: ", style="yellow")
+            head.append(", ".join(q["redacted_paths"]) + "\n", style="yellow")
         if body is not None and (q["size_bytes"] or 0) > PRETTY_LIMIT:
             static.update(head)
             await scroll.mount(JsonTree(body, id="json-tree"))
