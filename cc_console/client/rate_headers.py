@@ -111,7 +111,7 @@ def parse_limit(value: str | None) -> tuple[int | None, float | None, int | None
 def _int(value: str | None) -> int | None:
     if value is None or not re.fullmatch(rf"\s*{_NUMBER}\s*", value):
         return None
-    return int(float(value))
+    return int(float(value.strip()))  # \s also matched \x1c-\x1f, which float() refuses
 
 
 def _reset(value: float | None, now: datetime) -> datetime | None:
