@@ -18,7 +18,7 @@ from sqlalchemy.exc import DBAPIError
 from ..errors import UsageError
 from .redaction import install_key
 from .silver_columns import ident
-from .silver_reader import ROLE_NAME
+from .silver_reader import ROLE_NAME, ensure_reading_role
 
 __all__ = ["AUDITOR_SCHEMA", "AuditorGrant", "grant_auditor"]
 
@@ -56,25 +56,7 @@ def grant_auditor(engine: Engine, role: str, key: bytes, user: str) -> AuditorGr
 
 def _grant(engine: Engine, role: str, key: bytes, user: str) -> AuditorGrant:
     with engine.begin() as conn:
-        found = conn.execute(
-            text(
-                "SELECT rolsuper OR rolcreaterole OR rolcreatedb OR rolbypassrls,"
-                " rolname = current_user FROM pg_roles WHERE rolname = :r"
-            ),
-            {"r": role},
-        ).one_or_none()
-        if found is not None and (found[0] or found[1]):
-            raise UsageError(
-                f"role {role} may do more than read (superuser, createrole, createdb, bypassrls"
-                " or the role cc-console runs as): choose another name"
-            )
-        if found is None:
-            conn.execute(
-                text(
-                    f"CREATE ROLE {ident(role)} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE"
-                    " NOREPLICATION NOBYPASSRLS"
-                )
-            )
+        created = ensure_reading_role(conn, role)
         key_installed = install_key(conn, key, user)
         database = conn.execute(text("SELECT current_database()")).scalar_one()
         schema, name = ident(AUDITOR_SCHEMA), ident(role)
@@ -103,5 +85,5 @@ def _grant(engine: Engine, role: str, key: bytes, user: str) -> AuditorGrant:
             {"s": AUDITOR_SCHEMA, "r": role},
         ).scalars()
         return AuditorGrant(
-            role, found is None, [str(v) for v in views], key_installed, [str(t) for t in also]
+            role, created, [str(v) for v in views], key_installed, [str(t) for t in also]
         )

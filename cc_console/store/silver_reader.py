@@ -12,13 +12,13 @@ import re
 from dataclasses import dataclass
 
 import psycopg
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError
 
 from ..errors import UsageError
 from .silver_columns import ident
 
-__all__ = ["ROLE_NAME", "ReaderGrant", "grant_reader"]
+__all__ = ["ROLE_NAME", "ReaderGrant", "ensure_reading_role", "grant_reader"]
 
 ROLE_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
@@ -52,31 +52,38 @@ def grant_reader(engine: Engine, role: str, schema: str) -> ReaderGrant:
         ) from None
 
 
+def ensure_reading_role(conn: Connection, role: str) -> bool:
+    """Create ``role`` (LOGIN, no other attribute) unless it exists; refuse one that may do
+    more than read. Whether it was created."""
+    found = conn.execute(
+        text(
+            "SELECT rolsuper OR rolcreaterole OR rolcreatedb OR rolbypassrls,"
+            " rolname = current_user FROM pg_roles WHERE rolname = :r"
+        ),
+        {"r": role},
+    ).one_or_none()
+    if found is not None and (found[0] or found[1]):
+        raise UsageError(
+            f"role {role} may do more than read (superuser, createrole, createdb, bypassrls"
+            " or the role cc-console runs as): choose another name"
+        )
+    if found is None:
+        conn.execute(
+            text(
+                f"CREATE ROLE {ident(role)} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE"
+                " NOREPLICATION NOBYPASSRLS"
+            )
+        )
+    return found is None
+
+
 def _grant(engine: Engine, role: str, schema: str) -> ReaderGrant:
     with engine.begin() as conn:
         if conn.execute(text("SELECT to_regnamespace(:s)"), {"s": schema}).scalar() is None:
             raise UsageError(
                 f"no schema {schema}: create the views first (`cc-console silver views`)"
             )
-        found = conn.execute(
-            text(
-                "SELECT rolsuper OR rolcreaterole OR rolcreatedb OR rolbypassrls,"
-                " rolname = current_user FROM pg_roles WHERE rolname = :r"
-            ),
-            {"r": role},
-        ).one_or_none()
-        if found is not None and (found[0] or found[1]):
-            raise UsageError(
-                f"role {role} may do more than read (superuser, createrole, createdb, bypassrls"
-                " or the role cc-console runs as): choose another name"
-            )
-        if found is None:
-            conn.execute(
-                text(
-                    f"CREATE ROLE {ident(role)} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE"
-                    " NOREPLICATION NOBYPASSRLS"
-                )
-            )
+        created = ensure_reading_role(conn, role)
         database = conn.execute(text("SELECT current_database()")).scalar_one()
         for statement in (
             f"GRANT CONNECT ON DATABASE {ident(database)} TO {ident(role)}",
@@ -103,4 +110,4 @@ def _grant(engine: Engine, role: str, schema: str) -> ReaderGrant:
             ),
             {"s": schema, "r": role},
         ).scalars()
-        return ReaderGrant(role, schema, found is None, int(views), [str(t) for t in also])
+        return ReaderGrant(role, schema, created, int(views), [str(t) for t in also])
