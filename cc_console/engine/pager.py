@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
+from dataclasses import replace
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -27,6 +28,7 @@ from ..odata.keyset import (
 from ..odata.links import origin_of
 from ..odata.query import encode_query, stable_orderby
 from ..odata.resources import resource_name
+from ..store import audit_chain
 from ..store.audit_log import keep_response, response_exists
 from ..store.configs import ConfigRow
 from ..store.cursors import Lease, LostCursor
@@ -285,11 +287,19 @@ class Pager:
     ) -> None:
         page = prepared.page
         requests, retries, waited = self.client.stats.take()
+        response = prepared.attempt.response
+        if audit_chain.enabled:
+            # the engine digests the body it decoded (audit_chain.py); here, not when the
+            # page was fetched, and after one turn of the loop: the next page's fetch has
+            # sent its request row then, and the digest fills the wait for the database
+            await asyncio.sleep(0)
+            digest = audit_chain.canonical_body_digest(page.body)
+            response = replace(response, body_digest=digest)
         landing = PageLanding(
             config_id=self.config.id,
             run_id=self.run_id,
             request=prepared.attempt.request,
-            response=prepared.attempt.response,
+            response=response,
             silver_path=f"/{self.resource}",
             record_key=self.key,
             items_key=page.items_key,

@@ -13,7 +13,7 @@ from itertools import repeat
 from typing import Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, StrictInt, StrictStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
 
 __all__ = ["EnvelopeError", "Page", "page_from_data", "parse_page"]
 
@@ -33,6 +33,7 @@ class Page(BaseModel):
     next_link: str | None = None
     context: str | None = None
     items_key: str | None = None  # where the records sit in the body (None: the body itself)
+    body: Any = Field(default=None, repr=False)  # the decoded body the page was read from
 
 
 class _Strict(BaseModel):
@@ -67,7 +68,7 @@ def parse_page(body: bytes | str) -> Page:
 def page_from_data(data: Any) -> Page:
     """The page in an already-decoded JSON body (see :func:`parse_page`)."""
     if isinstance(data, list):
-        return _build("array", {"records": data}, None)
+        return _build("array", {"records": data}, None, data)
     if not isinstance(data, dict):
         raise EnvelopeError(f"body is a JSON {type(data).__name__}, not a page")
     lowered = {key.lower(): key for key in data}
@@ -87,11 +88,14 @@ def page_from_data(data: Any) -> Page:
             fields[target] = data[original]
             if target == "records":
                 items_key = original
-    return _build(shape, fields, items_key)
+    return _build(shape, fields, items_key, data)
 
 
 def _build(
-    shape: Literal["odata", "pageresult", "array"], fields: dict[str, Any], items_key: str | None
+    shape: Literal["odata", "pageresult", "array"],
+    fields: dict[str, Any],
+    items_key: str | None,
+    body: Any,
 ) -> Page:
     records = fields.pop("records", None)
     # checked by hand: a strict pydantic list[dict] would copy every record of the page
@@ -112,4 +116,5 @@ def _build(
         count=checked.count,
         next_link=checked.next_link,
         context=checked.context,
+        body=body,
     )

@@ -65,11 +65,14 @@ class ResponseFields:
     has_next_link: bool = False
     validation_errors: Any = None
     is_json: bool | None = None  # known already (the engine parsed it); None: check here
+    # a page: its decoded body's digest (``audit_chain.canonical_body_digest``)
+    body_digest: bytes | None = None
 
 
 _APPEND_REQUEST = text(audit_chain.append_request_sql(None))
 _APPEND_REQUEST_FENCED = text(audit_chain.append_request_sql(FENCE))
-_APPEND_RESPONSE = text(audit_chain.append_response_sql())
+_APPEND_RESPONSE = text(audit_chain.append_response_sql(canonical_body=False))
+_APPEND_CANONICAL_RESPONSE = text(audit_chain.append_response_sql(canonical_body=True))
 
 
 async def write_request(
@@ -204,7 +207,12 @@ async def insert_response(
         "config": request.config_id,
         "run": request.run_id,
     }
-    found = (await conn.execute(_APPEND_RESPONSE, chained)).scalar_one_or_none()
+    if response.body_digest is not None and body_json is not None:
+        append = _APPEND_CANONICAL_RESPONSE
+        chained["body_digest"] = response.body_digest
+    else:
+        append = _APPEND_RESPONSE
+    found = (await conn.execute(append, chained)).scalar_one_or_none()
     if found is None:
         raise LostCursor()  # the chain is sealed: the run was ended without this engine
     response_id: uuid.UUID = found

@@ -22,16 +22,19 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-from .audit_chain import GENESIS, request_digest, response_digest
+from .audit_chain import (
+    BODY_DIGESTS,
+    GENESIS,
+    request_digest,
+    response_digest,
+    stored_body_digests,
+)
 from .audit_seal import SealKey, seal_message
 from .partitions import existing_months
 
 __all__ = ["Finding", "Verification", "verify_chains"]
 
-LOGS = {
-    "request": ("cc_api_request_log", request_digest),
-    "response": ("cc_api_response_log", response_digest),
-}
+LOGS = {"request": "cc_api_request_log", "response": "cc_api_response_log"}
 SHOWN = 20  # findings listed per kind; the rest are counted
 
 
@@ -106,15 +109,21 @@ _SEALS = """
 """
 
 
-def _row_stats(table: str, digest: Any, scope: str) -> str:
+def _row_stats(table: str, log: str, scope: str) -> str:
     """Per chain in ``scope`` (a query of chain ids): rows, last position, head, and the first
     row whose link or position is wrong."""
+    if log == "request":
+        digest, bodies, joined = request_digest("l"), "", ""
+    else:  # bodies the engine digested: their digests recomputed (stored_body_digests)
+        digest = response_digest("l", "b.digest")
+        bodies = f"{BODY_DIGESTS},"
+        joined = "LEFT JOIN body_digests b ON b.id = l.id AND b.sent_at = l.sent_at"
     return f"""
-    WITH r AS (
-        SELECT l.chain_id, l.chain_seq, l.id, l.sent_at, l.chain_hash, {digest("l")} AS digest,
+    WITH {bodies} r AS (
+        SELECT l.chain_id, l.chain_seq, l.id, l.sent_at, l.chain_hash, {digest} AS digest,
             lag(l.chain_hash) OVER w AS prev_hash, lag(l.chain_seq) OVER w AS prev_seq,
             lag(l.id) OVER w AS prev_id
-        FROM {table} l WHERE l.chain_id IN ({scope})
+        FROM {table} l {joined} WHERE l.chain_id IN ({scope})
         WINDOW w AS (PARTITION BY l.chain_id ORDER BY l.chain_seq, l.sent_at, l.id)
     ), c AS (
         SELECT r.*, r.chain_seq = COALESCE(r.prev_seq, 0) + 1 AS seq_ok,
@@ -160,11 +169,13 @@ def verify_chains(
         " (CAST(:since AS timestamptz) IS NULL OR sealed_at >= :since)"
         " AND (CAST(:config AS uuid) IS NULL OR config_id = :config)"
     )
-    for log, (table, digest) in LOGS.items():
+    for log, table in LOGS.items():
         source = f"{schema}.{table}" if schema else table
+        bound: dict[str, Any] = dict(params)
+        if log == "response":
+            bound |= stored_body_digests(conn, source, f"l.chain_id IN ({scope})", params)
         stats = {
-            row.chain_id: row
-            for row in conn.execute(text(_row_stats(source, digest, scope)), params)
+            row.chain_id: row for row in conn.execute(text(_row_stats(source, log, scope)), bound)
         }
         for seal in live if schema is None else [s for s in seals if s.chain_id in stats]:
             _check_chain(

@@ -13,7 +13,12 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, create_engine, text
 
-from cc_console.store.audit_chain import GENESIS, response_digest
+from cc_console.store.audit_chain import (
+    BODY_DIGESTS,
+    GENESIS,
+    response_digest,
+    stored_body_digests,
+)
 from tests.engine import test_odata4_sync
 from tests.engine.test_cli_sync import setup_tenant
 
@@ -136,12 +141,15 @@ def _recompute_after_edit(conn: Connection) -> None:
     """An editor who knows the scheme re-links the whole chain after the edit."""
     page = a_page(conn)
     _edit_body(conn)
+    where, params = "l.chain_id = :c", {"c": page.chain_id}
+    bodies = stored_body_digests(conn, "cc_api_response_log", where, params)
     rows = conn.execute(
         text(
-            f"SELECT l.id, l.sent_at, {response_digest('l')} AS digest FROM cc_api_response_log l"
-            " WHERE l.chain_id = :c ORDER BY l.chain_seq"
+            f"WITH {BODY_DIGESTS} SELECT l.id, l.sent_at, {response_digest('l', 'b.digest')}"
+            " AS digest FROM cc_api_response_log l LEFT JOIN body_digests b ON b.id = l.id"
+            f" AND b.sent_at = l.sent_at WHERE {where} ORDER BY l.chain_seq"
         ),
-        {"c": page.chain_id},
+        {**params, **bodies},
     ).all()
     link = conn.execute(text(f"SELECT {GENESIS}")).scalar_one()
     for row in rows:

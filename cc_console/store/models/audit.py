@@ -140,6 +140,8 @@ class ApiResponseLog(Base):
     chain_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     chain_seq: Mapped[int | None] = mapped_column(BigInteger)
     chain_hash: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # the engine digested the body as canonical JSON (NULL: its JSONB text; migration 0020)
+    chain_canonical_body: Mapped[bool | None] = mapped_column(Boolean)
 
 
 class SchemaValidation(Base):

@@ -1,0 +1,145 @@
+"""A page's body digested by the engine as canonical JSON (migration 0020): it must read back
+the same from JSONB, or the engine leaves the digest to PostgreSQL — and an edit inside a
+record is still named."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import orjson
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import text
+
+from cc_console.client.seal_key import load_seal_key
+from cc_console.settings import load_settings
+from cc_console.store.audit_chain import (
+    canonical_body_digest,
+    canonical_json,
+    stored_body_digest,
+)
+from cc_console.store.audit_log import ResponseFields, insert_response
+from cc_console.store.audit_seal import seal_chain
+from cc_console.store.database import Database
+from tests.audit.test_sealing import _config_and_run, _proved, _request
+
+# -- raw JSON text as servers write it: exponents, trailing zeros, -0, escapes, repeated keys --
+_digits = st.integers(0, 10**22).map(str)
+_numbers = st.one_of(
+    st.integers(-(10**30), 10**30).map(str),
+    st.tuples(st.sampled_from(["", "-"]), _digits, _digits).map(lambda t: f"{t[0]}{t[1]}.{t[2]}"),
+    st.tuples(
+        st.sampled_from(["", "-"]),
+        _digits,
+        st.sampled_from(["", ".0", ".5", ".25", ".000"]),
+        st.sampled_from(["e", "E"]),
+        st.sampled_from(["", "+", "-"]),
+        st.integers(0, 320),
+    ).map(lambda t: f"{t[0]}{t[1]}{t[2]}{t[3]}{t[4]}{t[5]}"),
+    st.sampled_from(["-0", "-0.0", "0.000", "-0e5", "1e16", "1.5e1", "9007199254740993"]),
+)
+_text = st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\x00"), max_size=8)
+_strings = st.one_of(
+    _text.map(lambda s: orjson.dumps(s).decode()),
+    _text.map(lambda s: json.dumps(s, ensure_ascii=True)),  # \u escapes, as many servers send
+)
+_space = st.sampled_from(["", " ", "\n  "])
+_scalars = st.one_of(_numbers, _strings, st.sampled_from(["true", "false", "null"]))
+
+
+def _containers(children: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    keys = st.one_of(st.sampled_from(['"id"', '"a"', '"Name"', '"aa"', '"ä"']), _strings)
+    arrays = st.lists(children, max_size=4).map(lambda items: "[" + ", ".join(items) + "]")
+    objects = st.tuples(st.lists(st.tuples(keys, children), max_size=5), _space).map(
+        lambda t: "{" + ",".join(f"{t[1]}{k}:{t[1]}{v}" for k, v in t[0]) + "}"
+    )
+    return st.one_of(arrays, objects)
+
+
+_bodies = st.recursive(_scalars, _containers, max_leaves=25).filter(
+    lambda raw: raw.startswith(("{", "["))
+)
+
+
+@settings(
+    max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(raw=_bodies)
+def test_a_body_digested_by_the_engine_reads_back_the_same_from_jsonb(
+    database: Database, raw: str
+) -> None:
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return  # the engine could not decode it either: no page, nothing digested
+    digest = canonical_body_digest(data)
+    if digest is None:
+        return  # left to PostgreSQL (a whole-number float): proved by the whole-text form
+    with database.engine.connect() as conn:
+        stored = conn.execute(text("SELECT CAST(:raw AS jsonb)::text"), {"raw": raw}).scalar_one()
+    assert stored_body_digest(stored) == digest, (raw, stored)
+
+
+@pytest.mark.parametrize("raw", ['{"v": [1.5e1]}', '{"v": -0.0}', '{"v": 1e16}', '{"v": 2.0}'])
+def test_a_whole_number_float_is_left_to_postgresql(database: Database, raw: str) -> None:
+    """Why the engine declines these: JSONB keeps 1.5e1 as 15, -0.0 as 0.0, 1e16 as an
+    integer, so the canonical JSON read back from it differs. 2.0 reads back the same, but
+    the decoded float cannot say whether the server wrote "2.0" or "2e0" (kept as 2)."""
+    data = orjson.loads(raw)
+    assert canonical_body_digest(data) is None
+    with database.engine.connect() as conn:
+        stored = conn.execute(text("SELECT CAST(:raw AS jsonb)::text"), {"raw": raw}).scalar_one()
+    if raw != '{"v": 2.0}':
+        assert canonical_json(orjson.loads(stored)) != canonical_json(data)
+
+
+def _page(body: bytes) -> ResponseFields:
+    return ResponseFields(
+        200, {"content-type": "application/json"}, body, "application/json", 3.5, parse_ok=True
+    )
+
+
+async def test_canonical_and_whole_bodies_prove_and_an_edit_inside_a_record_is_named(
+    database: Database, aengine
+) -> None:  # type: ignore[no-untyped-def]
+    config, run = _config_and_run(database, status="succeeded")
+    canonical = b'{"value": [{"id": 1, "name": "Monax, Limkai", "born": 1961}], "@odata.count": 2}'
+    whole = b'{"value": [{"id": 2, "weight": 71.0}]}'  # a whole-number float: digested by PG
+    rows = []
+    for body in (canonical, whole):
+        request = await _request(aengine, config, run)
+        page = _page(body)
+        page = replace(page, body_digest=canonical_body_digest(orjson.loads(body)))
+        async with aengine.begin() as conn:
+            rows.append(await insert_response(conn, request, page))
+    await seal_chain(aengine, run, load_seal_key(load_settings()), sealed_by="run")
+    with database.engine.connect() as conn:
+        forms = dict(
+            conn.execute(text("SELECT id, chain_canonical_body FROM cc_api_response_log")).all()
+        )
+    assert (forms[rows[0]], forms[rows[1]]) == (True, False)
+    report = _proved(database)
+    assert report.ok and report.rows_proved == 4, report.findings
+
+    for row, path, value in ((rows[0], "{value,0,born}", "1962"), (rows[1], "{value,0,id}", "3")):
+        with database.engine.begin() as conn:
+            conn.execute(
+                text(
+                    "UPDATE cc_api_response_log SET body = jsonb_set(body, CAST(:p AS text[]),"
+                    " CAST(:v AS jsonb)) WHERE id = :id"
+                ),
+                {"p": path, "v": value, "id": row},
+            )
+        report = _proved(database)
+        assert [(f.kind, f.row_id) for f in report.findings] == [("link", row)]
+        with database.engine.begin() as conn:  # put it back: the next edit is found alone
+            conn.execute(
+                text(
+                    "UPDATE cc_api_response_log SET body = jsonb_set(body, CAST(:p AS text[]),"
+                    " CAST(:v AS jsonb)) WHERE id = :id"
+                ),
+                {"p": path, "v": "1961" if row == rows[0] else "2", "id": row},
+            )
+        assert _proved(database).ok
