@@ -30,6 +30,7 @@ from ..odata.query import encode_query, stable_orderby
 from ..odata.resources import resource_name
 from ..store import audit_chain
 from ..store.audit_log import keep_response, response_exists
+from ..store.canonical_body import canonical_body_digest
 from ..store.configs import ConfigRow
 from ..store.cursors import Lease, LostCursor
 from ..store.landing import CursorAdvance, Landed, PageLanding, land_page
@@ -289,11 +290,11 @@ class Pager:
         requests, retries, waited = self.client.stats.take()
         response = prepared.attempt.response
         if audit_chain.enabled:
-            # the engine digests the body it decoded (audit_chain.py); here, not when the
+            # the engine digests the body it decoded (canonical_body.py); here, not when the
             # page was fetched, and after one turn of the loop: the next page's fetch has
             # sent its request row then, and the digest fills the wait for the database
             await asyncio.sleep(0)
-            digest = audit_chain.canonical_body_digest(page.body)
+            digest = canonical_body_digest(page.body)
             response = replace(response, body_digest=digest)
         landing = PageLanding(
             config_id=self.config.id,

@@ -16,30 +16,22 @@ no more rows: the write finds nothing to append to.
 from __future__ import annotations
 
 import hashlib
-import re
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
-import orjson
 from sqlalchemy import Connection, text
 
 __all__ = [
-    "BODY_DIGESTS",
     "GENESIS",
     "append_request_sql",
     "append_response_sql",
     "batch_chain",
-    "canonical_body_digest",
-    "canonical_json",
     "forget_batch",
     "link_batch",
     "open_batches",
     "request_digest",
     "response_digest",
-    "stored_body_digest",
-    "stored_body_digests",
 ]
 
 # Off only in ``bench/audit_chain.py``, which measures what chaining costs the hot path.
@@ -66,7 +58,7 @@ def request_digest(a: str) -> str:
 def response_digest(a: str, body_digest: str = "CAST(NULL AS bytea)") -> str:
     """SHA-256 of the canonical encoding of response row ``a``: its columns as a JSON array,
     then the body — as its JSONB text, or (``chain_canonical_body``) as ``body_digest``, the
-    digest of its canonical JSON (:func:`canonical_body_digest`)."""
+    digest of its canonical JSON (``canonical_body.py``)."""
     fields = (
         f"{a}.chain_id, {a}.id, {_epoch_us(f'{a}.sent_at')}, {a}.request_id,"
         f" {_epoch_us(f'{a}.received_at')}, {a}.status_code, {a}.headers, {a}.content_type,"
@@ -82,76 +74,6 @@ def response_digest(a: str, body_digest: str = "CAST(NULL AS bytea)") -> str:
         f" || E'\\n', 'UTF8') || {body_digest})"
     )
     return f"CASE WHEN {a}.chain_canonical_body THEN {canonical} ELSE {whole} END"
-
-
-# -- a page's body is digested by the engine, which parsed it anyway ---------------------------
-# PostgreSQL writing a ~600 KB body's JSONB text and hashing it cost the landing ~4 ms a page;
-# the engine's canonical JSON of the decoded body (orjson, keys sorted) costs ~1 ms, before
-# the landing. ``audit verify`` decodes the stored JSONB the same way. A float that is a
-# whole number ("15.0", "-0.0", "1e+16" as orjson writes them) may have been "1.5e1" or "-0"
-# in the body, which JSONB keeps as 15 or 0 and so would read back differently: such a body
-# is digested by PostgreSQL from its JSONB text instead (rare in practice).
-_WHOLE_FLOAT = re.compile(rb"\.0[,\]}]")
-
-
-def canonical_json(data: Any) -> bytes:
-    """Decoded JSON's canonical encoding: orjson's compact form, object keys sorted."""
-    return orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
-
-
-def canonical_body_digest(data: Any) -> bytes | None:
-    """SHA-256 of a decoded body's canonical JSON, when decoding its JSONB as stored is sure
-    to give the same encoding (else None: PostgreSQL digests the body's JSONB text)."""
-    try:
-        canonical = canonical_json(data)
-    except orjson.JSONEncodeError:
-        return None
-    # "+" is rare in JSON, "e" is not: the byte search first makes the common case cheap
-    if (b"+" in canonical and b"e+" in canonical) or _WHOLE_FLOAT.search(canonical):
-        return None
-    return hashlib.sha256(canonical).digest()
-
-
-def stored_body_digest(body_text: str | None) -> bytes | None:
-    """The canonical digest recomputed from a body's JSONB text as stored (``audit verify``)."""
-    if body_text is None:
-        return None
-    try:
-        return hashlib.sha256(canonical_json(orjson.loads(body_text))).digest()
-    except (orjson.JSONDecodeError, orjson.JSONEncodeError):
-        return None
-
-
-BODY_DIGESTS = (
-    "body_digests AS (SELECT * FROM unnest(CAST(:bd_ids AS uuid[]),"
-    " CAST(:bd_sent AS timestamptz[]), CAST(:bd_digests AS bytea[])) AS b(id, sent_at, digest))"
-)
-"""The CTE of the canonical bodies' digests :func:`stored_body_digests` recomputed; a query
-joins it on (id, sent_at) and passes ``body_digests.digest`` to :func:`response_digest`."""
-
-
-def stored_body_digests(
-    conn: Connection, table: str, where: str, params: dict[str, Any]
-) -> dict[str, list[Any]]:
-    """Recompute the digests of the response rows (alias ``l`` in ``where``) whose body the
-    engine digested, from their bodies as stored: the parameters of :data:`BODY_DIGESTS`.
-    Bodies stream (a few at a time), so a month of pages fits in memory as digests."""
-    ids: list[Any] = []
-    sent: list[datetime] = []
-    digests: list[bytes | None] = []
-    rows = conn.execute(
-        text(
-            f"SELECT l.id, l.sent_at, l.body::text AS body FROM {table} l"
-            f" WHERE l.chain_canonical_body AND ({where})"
-        ),
-        params,
-        execution_options={"stream_results": True, "yield_per": 16},
-    )
-    for row in rows:
-        ids.append(row.id)
-        sent.append(row.sent_at)
-        digests.append(stored_body_digest(row.body))
-    return {"bd_ids": ids, "bd_sent": sent, "bd_digests": digests}
 
 
 def _advance(log: str) -> str:

@@ -65,7 +65,7 @@ class ResponseFields:
     has_next_link: bool = False
     validation_errors: Any = None
     is_json: bool | None = None  # known already (the engine parsed it); None: check here
-    # a page: its decoded body's digest (``audit_chain.canonical_body_digest``)
+    # a page: its decoded body's digest (``canonical_body.canonical_body_digest``)
     body_digest: bytes | None = None
 
 

@@ -22,14 +22,9 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-from .audit_chain import (
-    BODY_DIGESTS,
-    GENESIS,
-    request_digest,
-    response_digest,
-    stored_body_digests,
-)
+from .audit_chain import GENESIS, request_digest, response_digest
 from .audit_seal import SealKey, seal_message
+from .canonical_body import BODY_DIGESTS, stored_body_digests
 from .partitions import existing_months
 
 __all__ = ["Finding", "Verification", "verify_chains"]

@@ -13,12 +13,8 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, create_engine, text
 
-from cc_console.store.audit_chain import (
-    BODY_DIGESTS,
-    GENESIS,
-    response_digest,
-    stored_body_digests,
-)
+from cc_console.store.audit_chain import GENESIS, response_digest
+from cc_console.store.canonical_body import BODY_DIGESTS, stored_body_digests
 from tests.engine import test_odata4_sync
 from tests.engine.test_cli_sync import setup_tenant
 

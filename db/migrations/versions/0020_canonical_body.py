@@ -11,7 +11,7 @@ decoded the body anyway, digests its canonical JSON (orjson, keys sorted) before
 and ``chain_canonical_body`` says so (it is part of the row's digest too). NULL or false: the
 row is digested from its JSONB text, as before (every row written before this migration, and
 any body whose numbers might not read back the same from JSONB; see
-``cc_console/store/audit_chain.py``).
+``cc_console/store/canonical_body.py``).
 """
 
 from __future__ import annotations
