@@ -139,23 +139,21 @@ async def test_canonical_and_whole_bodies_prove_and_an_edit_inside_a_record_is_n
     report = _proved(database)
     assert report.ok and report.rows_proved == 4, report.findings
 
-    for row, path, value in ((rows[0], "{value,0,born}", "1962"), (rows[1], "{value,0,id}", "3")):
-        with database.engine.begin() as conn:
-            conn.execute(
-                text(
-                    "UPDATE cc_api_response_log SET body = jsonb_set(body, CAST(:p AS text[]),"
-                    " CAST(:v AS jsonb)) WHERE id = :id"
-                ),
-                {"p": path, "v": value, "id": row},
-            )
+    edits = ((rows[0], "{value,0,born}", "1962", "1961"), (rows[1], "{value,0,id}", "3", "2"))
+    for row, path, edited, original in edits:
+        _set_in_body(database, row, path, edited)
         report = _proved(database)
         assert [(f.kind, f.row_id) for f in report.findings] == [("link", row)]
-        with database.engine.begin() as conn:  # put it back: the next edit is found alone
-            conn.execute(
-                text(
-                    "UPDATE cc_api_response_log SET body = jsonb_set(body, CAST(:p AS text[]),"
-                    " CAST(:v AS jsonb)) WHERE id = :id"
-                ),
-                {"p": path, "v": "1961" if row == rows[0] else "2", "id": row},
-            )
+        _set_in_body(database, row, path, original)  # put back: the next edit is found alone
         assert _proved(database).ok
+
+
+def _set_in_body(database: Database, row: object, path: str, value: str) -> None:
+    with database.engine.begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE cc_api_response_log SET body = jsonb_set(body, CAST(:p AS text[]),"
+                " CAST(:v AS jsonb)) WHERE id = :id"
+            ),
+            {"p": path, "v": value, "id": row},
+        )
