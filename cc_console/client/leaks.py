@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection
 
+from ..store.audit_amendment import Amender
 from ..store.scrub import ScrubCounts, configs_to_scrub, scrub_config_rows
 from .masking import ALWAYS_MASKED
 from .secrets import SecretUnavailable, resolve_secret
@@ -39,9 +40,10 @@ class ConfigScrub:
 
 
 def scrub_leaked_secrets(
-    conn: Connection, environ: Mapping[str, str] | None = None
+    conn: Connection, environ: Mapping[str, str] | None = None, amender: Amender | None = None
 ) -> list[ConfigScrub]:
-    """Mask every config's leaked secrets in the caller's transaction."""
+    """Mask every config's leaked secrets in the caller's transaction; with ``amender``, the
+    chained audit rows changed are recorded as amendments (``store/audit_amendment.py``)."""
     results = []
     for config in configs_to_scrub(conn):
         names = [*ALWAYS_MASKED, config.auth_header, *config.masked_headers]
@@ -49,7 +51,7 @@ def scrub_leaked_secrets(
             keys = [resolve_secret(config.secret_ref, environ)]
         except SecretUnavailable:
             keys = []
-        counts = scrub_config_rows(conn, config.id, names, keys)
+        counts = scrub_config_rows(conn, config.id, names, keys, amender)
         results.append(ConfigScrub(config.name, config.secret_ref, bool(keys), counts))
     return results
 
@@ -70,6 +72,11 @@ def describe_scrub(results: list[ConfigScrub], *, dry_run: bool = False) -> list
             f" {counts.requests} requests, {counts.responses} responses,"
             f" {counts.error_events} error events, {counts.runs} run messages"
         )
+        if counts.amended:
+            lines.append(
+                f"secret scrub: config {result.config}: {counts.amended} chained audit rows"
+                " recorded as amended (signed; `cc-console audit verify` proves them)"
+            )
         if counts.total:
             lines.append(
                 f"secret scrub: config {result.config}: its key was stored in clear;"

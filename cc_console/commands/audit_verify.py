@@ -128,6 +128,10 @@ def _report(result: Verification, json_output: bool, anchored: int, anchor_file:
             f"{result.archived_chains} chain(s) archived by db maintain (prove them with"
             " `audit restore MONTH` then `audit verify --month MONTH`)"
         )
+    if result.amended_rows:
+        notes.append(
+            f"{result.amended_rows:,} of them amended since, by signed amendments (db scrub)"
+        )
     if result.predating_rows:
         notes.append(f"{result.predating_rows:,} row(s) predate chaining and cannot be proved")
     tail = f" ({'; '.join(notes)})" if notes else ""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
+import uuid
 from typing import Annotated, Any
 
 import typer
@@ -249,16 +250,41 @@ def scrub(
 ) -> None:
     """Mask keys stored in clear by older versions (also done once by `db upgrade`).
 
-    Per config: its auth header and always-masked headers by name, and — where its secret
-    reference resolves in this environment — every value containing its key, in the request
-    and response logs, error events and run messages. Exit code 1 when any row held a key.
+    Per config: its auth header, its masked headers and always-masked headers by name, and —
+    where its secret reference resolves in this environment — every value containing its key,
+    in the request and response logs, error events and run messages. Each chained audit row
+    changed is recorded as an amendment signed with the seal key, so `audit verify` still
+    proves it and says it was amended. Exit code 1 when any row held a key, 2 when the seal
+    key cannot be read (nothing is changed then).
     """
     from ..client.leaks import describe_scrub, scrub_leaked_secrets
+    from ..client.seal_key import SecretUnavailable, load_seal_key
+    from ..store.audit_amendment import Amender
 
+    amender = None
+    who = operator()
+    if not dry_run:
+        try:
+            key = load_seal_key(settings())
+        except SecretUnavailable as exc:
+            raise UsageError(
+                f"cannot scrub without the seal key, which records the change in the audit"
+                f" trail: {exc} (`--dry-run` counts without it)"
+            ) from None
+        action_id = uuid.uuid4()
+        amender = Amender(key, "db scrub: a secret stored in clear was masked", action_id)
     with open_db() as database, database.engine.connect() as conn, conn.begin() as tx:
-        results = scrub_leaked_secrets(conn)
+        results = scrub_leaked_secrets(conn, amender=amender)
         if dry_run:
             tx.rollback()
+        elif amender is not None:
+            record_action(
+                conn,
+                who,
+                "scrub",
+                detail={"configs": [r.as_dict() for r in results]},
+                action_id=amender.action_id,
+            )
     if json_output:
         emit_json({"dry_run": dry_run, "configs": [r.as_dict() for r in results]})
     else:

@@ -7,7 +7,9 @@ under the key; the config's seals run 1, 2, … each naming the one before. Also
 no known chain, rows without a chain written after chaining began, and runs that ended
 without a seal. Rows written before chaining began (migration 0018) cannot be proved and are
 counted. Chains whose rows were archived and dropped by ``db maintain`` are counted, and
-proved in the schema ``audit restore`` loads them into (``schema``).
+proved in the schema ``audit restore`` loads them into (``schema``). A row changed on purpose
+(``db scrub``) is proved as first written through its signed amendment, and counted amended
+(``audit_amendment.py``).
 """
 
 from __future__ import annotations
@@ -22,14 +24,14 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-from .audit_chain import GENESIS, request_digest, response_digest
+from .audit_amendment import LOGS, amendment_verifies, stored_digest_sql
+from .audit_chain import GENESIS
 from .audit_seal import SealKey, seal_message
-from .canonical_body import BODY_DIGESTS, stored_body_digests
+from .canonical_body import stored_body_digests
 from .partitions import existing_months
 
 __all__ = ["Finding", "Verification", "verify_chains"]
 
-LOGS = {"request": "cc_api_request_log", "response": "cc_api_response_log"}
 SHOWN = 20  # findings listed per kind; the rest are counted
 
 
@@ -61,6 +63,7 @@ class Verification:
     open_chains: int = 0  # running runs: not sealed yet
     archived_chains: int = 0  # rows dropped by db maintain (prove them in a restored month)
     predating_rows: int = 0  # written before chaining began
+    amended_rows: int = 0  # proved as first written, changed since by a signed amendment
     findings: list[Finding] = field(default_factory=list)
     more_findings: int = 0  # beyond those listed
 
@@ -83,6 +86,7 @@ class Verification:
             "open_chains": self.open_chains,
             "archived_chains": self.archived_chains,
             "predating_rows": self.predating_rows,
+            "amended_rows": self.amended_rows,
             "findings": [f.as_dict() for f in self.findings],
             "more_findings": self.more_findings,
         }
@@ -105,21 +109,26 @@ _SEALS = """
 
 
 def _row_stats(table: str, log: str, scope: str) -> str:
-    """Per chain in ``scope`` (a query of chain ids): rows, last position, head, and the first
-    row whose link or position is wrong."""
-    if log == "request":
-        digest, bodies, joined = request_digest("l"), "", ""
-    else:  # bodies the engine digested: their digests recomputed (stored_body_digests)
-        digest = response_digest("l", "b.digest")
-        bodies = f"{BODY_DIGESTS},"
-        joined = "LEFT JOIN body_digests b ON b.id = l.id AND b.sent_at = l.sent_at"
+    """Per chain in ``scope`` (a query of chain ids): rows, last position, head, rows amended,
+    and the first row whose link or position is wrong. A row is taken as its chain holds it
+    where a signed amendment (``:amendments``) says how it became what it is now."""
+    bodies, digest, joined = stored_digest_sql(log)
     return f"""
-    WITH {bodies} r AS (
-        SELECT l.chain_id, l.chain_seq, l.id, l.sent_at, l.chain_hash, {digest} AS digest,
-            lag(l.chain_hash) OVER w AS prev_hash, lag(l.chain_seq) OVER w AS prev_seq,
-            lag(l.id) OVER w AS prev_id
+    WITH {bodies} x AS (
+        SELECT l.chain_id, l.chain_seq, l.id, l.sent_at, l.chain_hash, {digest} AS digest
         FROM {table} l {joined} WHERE l.chain_id IN ({scope})
-        WINDOW w AS (PARTITION BY l.chain_id ORDER BY l.chain_seq, l.sent_at, l.id)
+    ), r AS (
+        SELECT x.chain_id, x.chain_seq, x.id, x.sent_at, x.chain_hash,
+            COALESCE(am.chained_digest, x.digest) AS digest, am.chained_digest IS NOT NULL
+                AS amended,
+            lag(x.chain_hash) OVER w AS prev_hash, lag(x.chain_seq) OVER w AS prev_seq,
+            lag(x.id) OVER w AS prev_id
+        FROM x LEFT JOIN LATERAL (
+            SELECT a.chained_digest FROM cc_audit_amendment a
+            WHERE a.log = '{log}' AND a.row_id = x.id AND a.sent_at = x.sent_at
+              AND a.after_digest = x.digest AND a.id = ANY(CAST(:amendments AS uuid[]))
+            LIMIT 1) am ON true
+        WINDOW w AS (PARTITION BY x.chain_id ORDER BY x.chain_seq, x.sent_at, x.id)
     ), c AS (
         SELECT r.*, r.chain_seq = COALESCE(r.prev_seq, 0) + 1 AS seq_ok,
             r.chain_hash IS NOT DISTINCT FROM sha256(COALESCE(r.prev_hash, {GENESIS}) || r.digest)
@@ -127,6 +136,7 @@ def _row_stats(table: str, log: str, scope: str) -> str:
         FROM r
     )
     SELECT chain_id, count(*) AS n, max(chain_seq) AS last_seq,
+        count(*) FILTER (WHERE amended) AS amended,
         (array_agg(chain_hash ORDER BY chain_seq DESC, sent_at DESC))[1] AS head,
         (array_agg(ARRAY[chain_seq::text, id::text, sent_at::text, COALESCE(prev_seq, 0)::text,
             prev_id::text]
@@ -135,6 +145,32 @@ def _row_stats(table: str, log: str, scope: str) -> str:
             ORDER BY chain_seq, sent_at) FILTER (WHERE seq_ok AND NOT link_ok))[1:1] AS bad_link
     FROM c GROUP BY chain_id
     """
+
+
+def _signed_amendments(
+    conn: Connection, key: SealKey, log: str, scope: str, params: dict[str, Any], out: Verification
+) -> list[uuid.UUID]:
+    """The ids of the amendments of chains in ``scope`` that verify; the others are named."""
+    signed = []
+    for amendment in conn.execute(
+        text(f"SELECT * FROM cc_audit_amendment WHERE log = :log AND chain_id IN ({scope})"),
+        {**params, "log": log},
+    ).mappings():
+        if amendment_verifies(key, amendment):
+            signed.append(amendment["id"])
+        else:
+            out.add(
+                Finding(
+                    "amendment",
+                    f"amendment {amendment['id']} of {LOGS[log]} row {amendment['row_id']}"
+                    f" (sent {amendment['sent_at']}) does not verify under the key given: it"
+                    " was forged or changed",
+                    amendment["chain_id"],
+                    amendment["row_id"],
+                    LOGS[log],
+                )
+            )
+    return signed
 
 
 def verify_chains(
@@ -167,6 +203,7 @@ def verify_chains(
     for log, table in LOGS.items():
         source = f"{schema}.{table}" if schema else table
         bound: dict[str, Any] = dict(params)
+        bound["amendments"] = _signed_amendments(conn, key, log, scope, params, out)
         if log == "response":
             bound |= stored_body_digests(conn, source, f"l.chain_id IN ({scope})", params)
         stats = {
@@ -277,9 +314,11 @@ def _check_chain(
                 table,
             )
         )
+    amended = stats.amended if stats is not None else 0
     if partial:  # a restored month: the chain may go on in the next month
         if len(out.findings) + out.more_findings == found:
             out.rows_proved += n
+            out.amended_rows += amended
         return
     if n > sealed_rows:
         out.add(
@@ -313,6 +352,7 @@ def _check_chain(
         )
     if len(out.findings) + out.more_findings == found:
         out.rows_proved += n
+        out.amended_rows += amended
         if log == "response":
             out.chains_proved += 1
 

@@ -47,6 +47,7 @@ ACTIONS = (
     "redact_clear",
     "grant_auditor",
     "export_unredacted",
+    "scrub",
 )
 # the action a run's trigger records, when an operator starts it
 OPERATOR_ACTION = {"manual": "sync", "console": "sync", "resume": "resume", "retry": "retry"}
@@ -62,9 +63,9 @@ class Operator:
 
 
 _INSERT = text(
-    "INSERT INTO cc_operator_action (os_user, host, source, action, config_id, template_id,"
-    " run_id, job_id, detail) VALUES (:user, :host, :source, :action, :config, :template, :run,"
-    " :job, CAST(:detail AS jsonb)) RETURNING id"
+    "INSERT INTO cc_operator_action (id, os_user, host, source, action, config_id, template_id,"
+    " run_id, job_id, detail) VALUES (:id, :user, :host, :source, :action, :config, :template,"
+    " :run, :job, CAST(:detail AS jsonb)) RETURNING id"
 )
 
 
@@ -78,13 +79,16 @@ def record_action(
     run_id: uuid.UUID | None = None,
     job_id: int | None = None,
     detail: dict[str, Any] | None = None,
+    action_id: uuid.UUID | None = None,
 ) -> uuid.UUID:
-    """Insert one action row (in ``conn``'s transaction); its id."""
+    """Insert one action row (in ``conn``'s transaction); its id (``action_id`` when given:
+    what the action changed may name it before the row is written)."""
     if action not in ACTIONS:
         raise ValueError(f"unknown operator action {action!r}")
-    action_id: uuid.UUID = conn.execute(
+    inserted: uuid.UUID = conn.execute(
         _INSERT,
         {
+            "id": action_id or uuid.uuid4(),
             "user": operator.os_user,
             "host": operator.host,
             "source": operator.source,
@@ -96,7 +100,7 @@ def record_action(
             "detail": json.dumps(detail or {}, default=str),
         },
     ).scalar_one()
-    return action_id
+    return inserted
 
 
 async def record_action_async(

@@ -13,18 +13,22 @@ config it masks, in its request and response logs, error events and run messages
 JSON response bodies are searched only where the status was not 2xx: an error page is
 where a server echoes a request back, and a page of records at hundreds of kB per row is
 not read end to end by a migration. Already-masked values are left alone, so the counts
-are rows this call changed and a second call changes nothing.
+are rows this call changed and a second call changes nothing. A chained row (migration 0018)
+that changes is recorded as an amendment of the audit trail, so ``audit verify`` still
+proves it — as first written — and says it was amended.
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 from sqlalchemy import Connection, text
 
 from ..masks import key_fingerprint, key_forms
+from .audit_amendment import Amender, row_digests
 
 __all__ = ["ConfigSecrets", "ScrubCounts", "configs_to_scrub", "scrub_config_rows"]
 
@@ -73,33 +77,47 @@ _FUNCTIONS = [
 ]
 
 # :names lower-cased secret header names; :jkeys keys as they appear inside JSON text;
-# (:tn, :tm) needles and masks for text columns, (:jn, :jm) for JSON columns
-_REQUESTS = """
-    UPDATE cc_api_request_log SET
-        headers = pg_temp.cc_mask_headers(headers, :names, :jkeys),
-        url = pg_temp.cc_replace_all(url, :tn, :tm),
-        query_params = pg_temp.cc_replace_all(query_params::text, :jn, :jm)::jsonb,
-        body = pg_temp.cc_replace_all(body, :tn, :tm)
-    WHERE config_id = :config AND (
-        pg_temp.cc_mask_headers(headers, :names, :jkeys) IS DISTINCT FROM headers
-        OR pg_temp.cc_replace_all(url, :tn, :tm) IS DISTINCT FROM url
-        OR pg_temp.cc_replace_all(query_params::text, :jn, :jm) IS DISTINCT FROM query_params::text
-        OR pg_temp.cc_replace_all(body, :tn, :tm) IS DISTINCT FROM body)
-"""
-
-_RESPONSES = """
-    UPDATE cc_api_response_log s SET
-        headers = pg_temp.cc_mask_headers(s.headers, :names, :jkeys),
-        body_text = pg_temp.cc_replace_all(s.body_text, :tn, :tm),
-        body = CASE WHEN s.status_code BETWEEN 200 AND 299 THEN s.body
-                    ELSE pg_temp.cc_replace_all(s.body::text, :jn, :jm)::jsonb END
-    FROM cc_api_request_log q
-    WHERE q.id = s.request_id AND q.sent_at = s.sent_at AND q.config_id = :config AND (
-        pg_temp.cc_mask_headers(s.headers, :names, :jkeys) IS DISTINCT FROM s.headers
-        OR pg_temp.cc_replace_all(s.body_text, :tn, :tm) IS DISTINCT FROM s.body_text
-        OR (s.status_code NOT BETWEEN 200 AND 299
-            AND pg_temp.cc_replace_all(s.body::text, :jn, :jm) IS DISTINCT FROM s.body::text))
-"""
+# (:tn, :tm) needles and masks for text columns, (:jn, :jm) for JSON columns.
+# Per log: the rows a scrub changes (alias l), and how it changes them.
+_CHANGED = {
+    "request": """
+        SELECT l.id, l.sent_at FROM cc_api_request_log l WHERE l.config_id = :config AND (
+            pg_temp.cc_mask_headers(l.headers, :names, :jkeys) IS DISTINCT FROM l.headers
+            OR pg_temp.cc_replace_all(l.url, :tn, :tm) IS DISTINCT FROM l.url
+            OR pg_temp.cc_replace_all(l.query_params::text, :jn, :jm)
+                IS DISTINCT FROM l.query_params::text
+            OR pg_temp.cc_replace_all(l.body, :tn, :tm) IS DISTINCT FROM l.body)
+    """,
+    "response": """
+        SELECT l.id, l.sent_at FROM cc_api_response_log l JOIN cc_api_request_log q
+            ON q.id = l.request_id AND q.sent_at = l.sent_at
+        WHERE q.config_id = :config AND (
+            pg_temp.cc_mask_headers(l.headers, :names, :jkeys) IS DISTINCT FROM l.headers
+            OR pg_temp.cc_replace_all(l.body_text, :tn, :tm) IS DISTINCT FROM l.body_text
+            OR (l.status_code NOT BETWEEN 200 AND 299
+                AND pg_temp.cc_replace_all(l.body::text, :jn, :jm) IS DISTINCT FROM l.body::text))
+    """,
+}
+_UPDATE = {
+    "request": """
+        UPDATE cc_api_request_log l SET
+            headers = pg_temp.cc_mask_headers(headers, :names, :jkeys),
+            url = pg_temp.cc_replace_all(url, :tn, :tm),
+            query_params = pg_temp.cc_replace_all(query_params::text, :jn, :jm)::jsonb,
+            body = pg_temp.cc_replace_all(body, :tn, :tm)
+    """,
+    "response": """
+        UPDATE cc_api_response_log l SET
+            headers = pg_temp.cc_mask_headers(headers, :names, :jkeys),
+            body_text = pg_temp.cc_replace_all(body_text, :tn, :tm),
+            body = CASE WHEN status_code BETWEEN 200 AND 299 THEN body
+                        ELSE pg_temp.cc_replace_all(body::text, :jn, :jm)::jsonb END
+    """,
+}
+_KEYED = (
+    " WHERE (l.id, l.sent_at) IN (SELECT * FROM unnest(CAST(:ids AS uuid[]),"
+    " CAST(:sent AS timestamptz[])))"
+)
 
 _ERRORS = """
     UPDATE cc_error_event SET
@@ -125,6 +143,7 @@ class ScrubCounts:
     responses: int = 0
     error_events: int = 0
     runs: int = 0
+    amended: int = 0  # of the request and response rows: chained ones, recorded as amended
 
     @property
     def total(self) -> int:
@@ -137,6 +156,7 @@ class ScrubCounts:
             "error_events": self.error_events,
             "runs": self.runs,
             "total": self.total,
+            "amended": self.amended,
         }
 
 
@@ -158,11 +178,17 @@ def _needles(keys: list[str]) -> tuple[dict[str, str], dict[str, str]]:
 
 
 def scrub_config_rows(
-    conn: Connection, config_id: uuid.UUID, names: list[str], keys: list[str]
+    conn: Connection,
+    config_id: uuid.UUID,
+    names: list[str],
+    keys: list[str],
+    amender: Amender | None = None,
 ) -> ScrubCounts:
     """Mask ``names`` headers and every occurrence of ``keys`` in one config's rows.
 
-    Runs in the caller's transaction; keys shorter than 8 characters are ignored.
+    Runs in the caller's transaction; keys shorter than 8 characters are ignored. With
+    ``amender``, every chained row changed is recorded as an amendment of the audit trail
+    (``audit_amendment.py``); without, the schema may predate the chains (migration 0005).
     """
     usable = [key for key in keys if len(key) >= MIN_KEY_LENGTH]
     for function in _FUNCTIONS:
@@ -177,12 +203,32 @@ def scrub_config_rows(
         "jn": list(in_json),
         "jm": list(in_json.values()),
     }
-    counts = [conn.execute(text(sql), params).rowcount for sql in (_REQUESTS, _RESPONSES)]
+    (requests, amended_requests), (responses, amended_responses) = (
+        _scrub_log(conn, log, params, amender) for log in ("request", "response")
+    )
+    errors = runs = 0
     if usable:  # messages are only ever searched for key values
-        counts += [conn.execute(text(sql), params).rowcount for sql in (_ERRORS, _RUNS)]
-    else:
-        counts += [0, 0]
-    return ScrubCounts(*counts)
+        errors = conn.execute(text(_ERRORS), params).rowcount
+        runs = conn.execute(text(_RUNS), params).rowcount
+    return ScrubCounts(
+        requests, responses, errors, runs, amended=amended_requests + amended_responses
+    )
+
+
+def _scrub_log(
+    conn: Connection, log: str, params: dict[str, Any], amender: Amender | None
+) -> tuple[int, int]:
+    """Mask one log's rows of the config; how many changed, and how many were amendments."""
+    keys = [(row.id, row.sent_at) for row in conn.execute(text(_CHANGED[log]), params)]
+    if not keys:
+        return 0, 0
+    before = row_digests(conn, log, keys) if amender else {}
+    keyed = {"ids": [k[0] for k in keys], "sent": [k[1] for k in keys]}
+    conn.execute(text(_UPDATE[log] + _KEYED), params | keyed)
+    amended = 0
+    if amender and before:
+        amended = amender.record(conn, log, before, row_digests(conn, log, before))
+    return len(keys), amended
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ TABLES = {
     "cc_worker",
     "cc_audit_chain",
     "cc_audit_seal",
+    "cc_audit_amendment",
     "cc_redaction_policy",
     "cc_redaction_key",
 }

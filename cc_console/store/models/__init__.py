@@ -5,7 +5,7 @@ from __future__ import annotations
 from .actions import OperatorAction
 from .audit import PARTITIONED_TABLES, ApiRequestLog, ApiResponseLog, SchemaValidation
 from .base import Base
-from .chains import AuditChain, AuditSeal
+from .chains import AuditAmendment, AuditChain, AuditSeal
 from .config import ApiClientConfig, OdataQueryTemplate
 from .redaction import RedactionKey, RedactionPolicy
 from .runs import ErrorEvent, SyncRun
@@ -18,6 +18,7 @@ __all__ = [
     "ApiClientConfig",
     "ApiRequestLog",
     "ApiResponseLog",
+    "AuditAmendment",
     "AuditChain",
     "AuditSeal",
     "Base",

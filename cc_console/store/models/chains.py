@@ -6,7 +6,8 @@ link: SHA-256 of the previous link and of the row's canonical encoding
 (``store/audit_chain.py``). ``cc_audit_chain`` holds each chain's head while it grows; its row
 lock orders the chain's writers. ``cc_audit_seal`` holds, per ended chain, both heads with an
 HMAC-SHA-256 under a key kept outside the database, itself chained per config in the order
-runs end (``config_seq``, ``prev_seal``).
+runs end (``config_seq``, ``prev_seal``). ``cc_audit_amendment`` (migration 0021) records a
+chained row changed on purpose (``db scrub``), signed under the same key.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from sqlalchemy import (
     LargeBinary,
     PrimaryKeyConstraint,
     String,
+    Text,
     UniqueConstraint,
     Uuid,
     text,
@@ -30,7 +32,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base
 
-__all__ = ["CHAIN_LOGS", "AuditChain", "AuditSeal"]
+__all__ = ["CHAIN_LOGS", "AuditAmendment", "AuditChain", "AuditSeal"]
 
 CHAIN_LOGS = ("request", "response")
 
@@ -88,5 +90,36 @@ class AuditSeal(Base):
     key_id: Mapped[str] = mapped_column(String(16))
     sealed_by: Mapped[str] = mapped_column(String(10))
     sealed_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=text("clock_timestamp()")
+    )
+
+
+class AuditAmendment(Base):
+    """A chained row changed on purpose: its digest as chained, before and after, and why.
+    Rows are only ever inserted; ``seal`` is an HMAC-SHA-256 under the seal key."""
+
+    __tablename__ = "cc_audit_amendment"
+    __table_args__ = (
+        CheckConstraint("log IN ('request', 'response')", name="log_known"),
+        Index(None, "row_id", "sent_at"),
+        Index(None, "chain_id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, primary_key=True, server_default=text("gen_random_uuid()")
+    )
+    log: Mapped[str] = mapped_column(String(10))
+    row_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    chain_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    chain_seq: Mapped[int] = mapped_column(BigInteger)
+    chained_digest: Mapped[bytes] = mapped_column(LargeBinary)  # as the chain's link holds it
+    before_digest: Mapped[bytes] = mapped_column(LargeBinary)
+    after_digest: Mapped[bytes] = mapped_column(LargeBinary)
+    reason: Mapped[str] = mapped_column(Text)
+    action_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)  # cc_operator_action
+    key_id: Mapped[str] = mapped_column(String(16))
+    seal: Mapped[bytes] = mapped_column(LargeBinary)
+    amended_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=text("clock_timestamp()")
     )
