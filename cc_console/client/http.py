@@ -44,6 +44,7 @@ from ..store.cursors import Lease
 from ..store.outage import OutageGuard
 from .errors import classify_exception, classify_status
 from .masking import KeyMask, key_fingerprint, mask_headers, remember_key
+from .pause import Interruptible
 from .ratelimit import Pass, RateInfo, RateLimitCoordinator, parse_rate_headers
 from .reasons import server_reason
 
@@ -166,6 +167,8 @@ class ResilientClient:
         self.fingerprint = key_fingerprint(api_key)
         self.engine = engine
         self.sleep = sleep
+        # every wait of an attempt; the engine has it end early when the run is asked to stop
+        self.pause = Interruptible(sleep)
         self.rng = rng or random.Random()
         self.coordinator = (
             RateLimitCoordinator(
@@ -173,7 +176,7 @@ class ResilientClient:
                 policy.config_id,
                 max_requests_per_second=policy.max_requests_per_second,
                 retry_after_cap_s=policy.retry_after_cap_s,
-                sleep=sleep,
+                sleep=self.pause,
             )
             if coordinate
             else None
@@ -227,7 +230,7 @@ class ResilientClient:
             | stop_after_delay(self.policy.total_timeout_s),
             wait=self._wait,
             retry=retry_if_exception(lambda e: isinstance(e, ApiError) and e.retryable),
-            sleep=self.sleep,
+            sleep=self.pause,
             reraise=True,
         )
         attempt_no = 0

@@ -171,7 +171,8 @@ async def _load(engine: AsyncEngine, template_id: uuid.UUID) -> tuple[TemplateRo
 
 class _Heartbeat:
     """Beats the run's heartbeat and renews its lease until cancelled; ``lost`` once a
-    renewal found the lease gone (the next fenced write stops the run)."""
+    renewal found the lease gone (the next fenced write stops the run); ``cancel_flagged``
+    set once a beat found the run's cancel flag (it cuts a retry's wait short)."""
 
     def __init__(self, engine: AsyncEngine, run_id: uuid.UUID, lease_s: float) -> None:
         self.engine = engine
@@ -179,6 +180,7 @@ class _Heartbeat:
         self.interval_s = lease_s / BEATS_PER_LEASE
         self.lease: Lease | None = None
         self.lost = False
+        self.cancel_flagged = asyncio.Event()
 
     async def run(self) -> None:
         # a pooled connection the server closed (idle_session_timeout, a restart) fails
@@ -191,7 +193,8 @@ class _Heartbeat:
 
     async def _beat(self) -> None:
         async with self.engine.begin() as conn:
-            await runs.beat_in(conn, self.run_id)
+            if await runs.beat_in(conn, self.run_id):
+                self.cancel_flagged.set()
             if self.lease is not None and not self.lost:
                 self.lost = not await renew_lease(conn, self.lease)
 
@@ -391,6 +394,8 @@ async def _execute(
     client.outage = outage
     pager = Pager(engine, client, template, config, run_id, cancel, record_key)
     beating = _Heartbeat(engine, run_id, lease_s)
+    # a stop asked for here or in the database ends a retry's or a rate limit's wait at once
+    client.pause.watch((cancel, beating.cancel_flagged), lambda: stop_of(cancel))
     heartbeat = asyncio.create_task(beating.run())
     try:
         cursor = await open_cursor(

@@ -243,12 +243,19 @@ async def mark_interrupted(conn: AsyncConnection, run_id: uuid.UUID, status: str
     )
 
 
-async def beat_in(conn: AsyncConnection, run_id: uuid.UUID) -> None:
-    """The engine is alive: move the heartbeat (in the caller's transaction)."""
-    await conn.execute(
-        text("UPDATE cc_sync_run SET heartbeat_at = clock_timestamp() WHERE id = :id"),
-        {"id": run_id},
-    )
+async def beat_in(conn: AsyncConnection, run_id: uuid.UUID) -> bool:
+    """The engine is alive: move the heartbeat (in the caller's transaction); whether
+    someone asked the run to stop."""
+    flagged = (
+        await conn.execute(
+            text(
+                "UPDATE cc_sync_run SET heartbeat_at = clock_timestamp() WHERE id = :id"
+                " RETURNING cancel_requested_at IS NOT NULL"
+            ),
+            {"id": run_id},
+        )
+    ).scalar_one_or_none()
+    return bool(flagged)
 
 
 async def count_error(

@@ -7,7 +7,8 @@ once), so a tick is never stuck behind long runs.
 
 SIGTERM (or SIGINT, or SIGHUP) asks every running run to stop between attempts with ``interrupted`` (its
 run ends partial or failed, resumable, and a worker resumes it); no new job is taken, and the
-process exits once they have ended — within the read timeout of the attempts in flight.
+process exits once they have ended — within the read timeout of the attempts in flight (a
+run waiting out a backoff or a Retry-After window stops at once: ``client/pause.py``).
 """
 
 from __future__ import annotations
