@@ -120,6 +120,10 @@ def _template_ids(database: Database, refs: list[str], all_active: bool) -> list
         return [find_template(session, ref).id for ref in refs]
 
 
+def _say_waiting(line: str) -> None:
+    err_console.print(line, markup=False, soft_wrap=True)
+
+
 async def _run_all(database: Database, jobs: list[dict[str, Any]]) -> list[RunSummary]:
     from ..engine.silver_views import SilverViews
     from ..migrate.follower import DualWrite
@@ -135,7 +139,10 @@ async def _run_all(database: Database, jobs: list[dict[str, Any]]) -> list[RunSu
         watcher = asyncio.create_task(watch_runs(engine, templates, since, err_console, stop))
     try:
         results = await asyncio.gather(
-            *(run_template(engine, **job, companions=[dual_write, views]) for job in jobs),
+            *(
+                run_template(engine, **job, companions=[dual_write, views], on_wait=_say_waiting)
+                for job in jobs
+            ),
             return_exceptions=True,
         )
     finally:

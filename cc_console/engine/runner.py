@@ -217,12 +217,14 @@ async def run_template(
     job_id: int | None = None,
     auto_resumes: int = 0,
     action_id: uuid.UUID | None = None,
+    on_wait: Callable[[str], None] | None = None,
 ) -> RunSummary:
     """Execute one sync run of a template and return how it ended. ``full_refresh``: an
     incremental template reads everything once (its watermark is ignored, then replaced);
     ``detect_deletes`` with it: Silver rows the server no longer has are marked deleted.
     ``job_id``/``auto_resumes``: a worker's job runs it (see ``workers/``); ``action_id``: the
-    operator action that asked for it (``store/operator_actions.py``)."""
+    operator action that asked for it (``store/operator_actions.py``); ``on_wait``: told in a
+    line when the run waits for a dead run's lease on its cursor to run out."""
     tune_gc()
     template, config, record_key = await _load(engine, template_id)
     if detect_deletes:
@@ -245,7 +247,11 @@ async def run_template(
         # the lock is ours; a live lease is a run whose lock connection died: alive if it
         # renews (refused), gone once the lease runs out (then swept as interrupted)
         await wait_for_lease(
-            engine, config_id=config.id, resource_path=path, filter_hash=filter_hash
+            engine,
+            config_id=config.id,
+            resource_path=path,
+            filter_hash=filter_hash,
+            on_wait=on_wait,
         )
         await sweep_and_seal(engine)
         run_id = await runs.create_run(

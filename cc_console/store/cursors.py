@@ -16,6 +16,7 @@ import contextlib
 import hashlib
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -193,11 +194,17 @@ def _held_message(owner: uuid.UUID, expires_at: datetime, path: str, why: str) -
 
 
 async def wait_for_lease(
-    engine: AsyncEngine, *, config_id: uuid.UUID, resource_path: str, filter_hash: str
+    engine: AsyncEngine,
+    *,
+    config_id: uuid.UUID,
+    resource_path: str,
+    filter_hash: str,
+    on_wait: Callable[[str], None] | None = None,
 ) -> None:
     """Return once no live lease holds the cursor. Called with the advisory lock held: a
     live lease then means its run's lock connection died — the run is alive if it renews
-    the lease (refused: ``CursorBusy``), gone if the lease runs out (it is free then)."""
+    the lease (refused: ``CursorBusy``), gone if the lease runs out (it is free then).
+    ``on_wait`` is told once, in a line, what is waited for and how long at most."""
     params = {"config": config_id, "path": resource_path, "hash": filter_hash}
     seen: tuple[uuid.UUID, int, datetime] | None = None
     deadline: float | None = None
@@ -210,6 +217,12 @@ async def wait_for_lease(
         if seen is None:
             seen = holder
             deadline = time.monotonic() + float(row.remaining_s) + 1.0
+            if on_wait is not None:
+                on_wait(
+                    f"waiting up to {float(row.remaining_s):.0f} s for the lease of run"
+                    f" {str(row.owner_run_id)[:8]} on {resource_path} to run out (its engine"
+                    " stopped without ending it, or lost its connection)"
+                )
         elif holder != seen or (deadline is not None and time.monotonic() > deadline):
             raise CursorBusy(
                 _held_message(

@@ -94,6 +94,7 @@ async def sync_job(
             companions=runtime.companions,
             job_id=context.job.id,
             auto_resumes=auto_resumes,
+            on_wait=lambda line: logger.info("job %s: %s", context.job.id, line),
         )
     except CursorBusy as exc:  # another engine (a CLI sync, say) has the cursor
         logger.warning("job %s: %s", context.job.id, exc)

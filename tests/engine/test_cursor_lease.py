@@ -229,11 +229,18 @@ async def test_a_killed_runs_lease_runs_out_and_the_cursor_is_free(tenant, aengi
     dead = new_run(t, template, pages=1)
     assert await claim(aengine, t, template, dead, lease_s=1.5) == dead
     started = time.monotonic()
+    said: list[str] = []
     await wait_for_lease(
-        aengine, config_id=t.config_id, resource_path="/subjects/odata", filter_hash=fh
+        aengine,
+        config_id=t.config_id,
+        resource_path="/subjects/odata",
+        filter_hash=fh,
+        on_wait=said.append,
     )
     waited_s = time.monotonic() - started
     assert 0.5 < waited_s < 3.5
+    assert len(said) == 1 and said[0].startswith("waiting up to ")  # said once, not per poll
+    assert f"the lease of run {str(dead)[:8]} on /subjects/odata" in said[0]
     assert await mark_stale_runs(aengine) == [dead]  # the sweep sees the lease ran out
     summary = await run_template(aengine, template, trigger="resume", lease_s=LEASE_S)
     assert summary.status == "succeeded" and summary.landed == SUBJECTS
