@@ -46,12 +46,13 @@ def scrub_leaked_secrets(
     chained audit rows changed are recorded as amendments (``store/audit_amendment.py``)."""
     results = []
     for config in configs_to_scrub(conn):
-        names = [*ALWAYS_MASKED, config.auth_header, *config.masked_headers]
+        key_names = [*ALWAYS_MASKED, config.auth_header]
+        names = [*key_names, *config.masked_headers]
         try:
             keys = [resolve_secret(config.secret_ref, environ)]
         except SecretUnavailable:
             keys = []
-        counts = scrub_config_rows(conn, config.id, names, keys, amender)
+        counts = scrub_config_rows(conn, config.id, names, keys, amender, key_names)
         results.append(ConfigScrub(config.name, config.secret_ref, bool(keys), counts))
     return results
 
@@ -77,10 +78,15 @@ def describe_scrub(results: list[ConfigScrub], *, dry_run: bool = False) -> list
                 f"secret scrub: config {result.config}: {counts.amended} chained audit rows"
                 " recorded as amended (signed; `cc-console audit verify` proves them)"
             )
-        if counts.total:
+        if counts.key_found:
             lines.append(
                 f"secret scrub: config {result.config}: its key was stored in clear;"
                 f" rotate the key behind {result.secret_ref} at the API provider"
+            )
+        elif counts.total:
+            lines.append(
+                f"secret scrub: config {result.config}: only headers of its --mask-header list"
+                " were masked; no key was found in clear"
             )
         if not result.key_resolved:
             lines.append(

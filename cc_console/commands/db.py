@@ -290,7 +290,7 @@ def scrub(
     else:
         for line in describe_scrub(results, dry_run=dry_run) or ["no configs: nothing to scrub"]:
             console.print(line, markup=False)
-    if any(r.counts.total for r in results):
+    if any(r.counts.key_found for r in results):
         raise typer.Exit(1)
 
 

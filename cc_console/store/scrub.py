@@ -21,7 +21,7 @@ proves it — as first written — and says it was amended.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
@@ -144,6 +144,7 @@ class ScrubCounts:
     error_events: int = 0
     runs: int = 0
     amended: int = 0  # of the request and response rows: chained ones, recorded as amended
+    key_found: bool = False  # a row held a key (not only other masked headers)
 
     @property
     def total(self) -> int:
@@ -157,6 +158,7 @@ class ScrubCounts:
             "runs": self.runs,
             "total": self.total,
             "amended": self.amended,
+            "key_found": self.key_found,
         }
 
 
@@ -183,12 +185,16 @@ def scrub_config_rows(
     names: list[str],
     keys: list[str],
     amender: Amender | None = None,
+    key_names: list[str] | None = None,
 ) -> ScrubCounts:
     """Mask ``names`` headers and every occurrence of ``keys`` in one config's rows.
 
     Runs in the caller's transaction; keys shorter than 8 characters are ignored. With
     ``amender``, every chained row changed is recorded as an amendment of the audit trail
     (``audit_amendment.py``); without, the schema may predate the chains (migration 0005).
+    ``key_names``: the names among ``names`` whose value is a key (the auth header, the
+    always-masked ones) — a row changed only under the others held no key
+    (``ScrubCounts.key_found``); None: every name may hold one.
     """
     usable = [key for key in keys if len(key) >= MIN_KEY_LENGTH]
     for function in _FUNCTIONS:
@@ -203,6 +209,7 @@ def scrub_config_rows(
         "jn": list(in_json),
         "jm": list(in_json.values()),
     }
+    key_found = _held_a_key(conn, params, key_names)
     (requests, amended_requests), (responses, amended_responses) = (
         _scrub_log(conn, log, params, amender) for log in ("request", "response")
     )
@@ -210,8 +217,20 @@ def scrub_config_rows(
     if usable:  # messages are only ever searched for key values
         errors = conn.execute(text(_ERRORS), params).rowcount
         runs = conn.execute(text(_RUNS), params).rowcount
-    return ScrubCounts(
+    counts = ScrubCounts(
         requests, responses, errors, runs, amended=amended_requests + amended_responses
+    )
+    return replace(counts, key_found=bool(errors or runs or (counts.total and key_found)))
+
+
+def _held_a_key(conn: Connection, params: dict[str, Any], key_names: list[str] | None) -> bool:
+    """Whether a log row of the config holds a key in clear: a key value, or a header of
+    ``key_names`` unmasked (None: any header of ``params['names']``)."""
+    if key_names is not None:
+        params = params | {"names": sorted({name.lower() for name in key_names})}
+    return any(
+        conn.execute(text(f"SELECT EXISTS ({_CHANGED[log]})"), params).scalar_one()
+        for log in ("request", "response")
     )
 
 

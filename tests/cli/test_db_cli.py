@@ -16,7 +16,7 @@ def test_status_json_describes_the_database(cli) -> None:  # type: ignore[no-unt
     assert int(status["server_version"].split(".")[0]) >= 14
     assert status["schema_revision"] == status["schema_head"] and status["up_to_date"]
     names = {t["name"] for t in status["tables"]}
-    assert len(names) == 18 and {"cc_audit_chain", "cc_audit_seal", "cc_redaction_policy"} <= names
+    assert len(names) == 19 and {"cc_audit_chain", "cc_audit_seal", "cc_audit_amendment"} <= names
     request_log = next(t for t in status["tables"] if t["name"] == "cc_api_request_log")
     assert request_log["partitions"] >= 5
 
