@@ -51,6 +51,7 @@ EXPECTED = {
         "ApiClientConfig",
         "ApiRequestLog",
         "ApiResponseLog",
+        "AuditAmendment",
         "AuditChain",
         "AuditSeal",
         "Base",

@@ -282,7 +282,12 @@ def scrub(
                 conn,
                 who,
                 "scrub",
-                detail={"configs": [r.as_dict() for r in results]},
+                detail={
+                    "rows": sum(r.counts.total for r in results),
+                    "amended": sum(r.counts.amended for r in results),
+                    "key_found": [r.config for r in results if r.counts.key_found],
+                    "configs": [r.config for r in results if r.counts.total],
+                },
                 action_id=amender.action_id,
             )
     if json_output:
