@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.table import Table
+from sqlalchemy import Connection
 
 from ..client.metadata import entity_set_name, fetch_entity_sets
 from ..errors import UsageError
@@ -16,11 +17,14 @@ from ..odata.keys import Key, parse_key
 from ..odata.keyset import Replication, next_ask, zone_of
 from ..odata.replication import ReplicationRefused, replication_key
 from ..odata.resources import effective_key, study_scoped_path
+from ..redaction import Policy
+from ..redaction_defaults import default_policy_paths
 from ..safe_text import has_control_characters
 from ..settings import current_user
 from ..store.configs import ConfigRow, get_config, list_configs
 from ..store.models import OdataQueryTemplate
 from ..store.operator_actions import record_action
+from ..store.redaction import install_key, set_policy_if_none
 from ..store.rows import row_as_dict
 from ..store.templates import (
     add_template,
@@ -37,6 +41,7 @@ from .common import (
     open_db,
     operator,
     parse_duration,
+    redaction_key,
     session_scope,
     settings,
     with_async_engine,
@@ -243,11 +248,17 @@ def add(
                 template_id=row.id,
                 detail={"created": created},
             )
+            redacted = (
+                _default_redaction(session.connection(), config_row, row, path, user)
+                if created
+                else ()
+            )
             payload = {
                 **row_as_dict(row),
                 "config": config,
                 "created": created,
                 "key": list(effective_key(row.record_key, path, config_row.dialect) or ()),
+                "redaction_default": list(redacted),
             }
     if json_output:
         emit_json(payload)
@@ -261,8 +272,35 @@ def add(
         how += ", keeps history" if history else ""
         how += ", refreshes its views" if views else ""
         console.print(f"added template {payload['id']} on {config} {path} (key {shown}{how})")
+        if redacted:
+            console.print(
+                f"auditors see its person data as fingerprints ({len(redacted)} paths, e.g."
+                f" {', '.join(redacted[:3])}): `cc-console audit redact show` lists them,"
+                f" `audit redact set/clear {config} {path}` changes them",
+                markup=False,
+            )
     else:
         console.print(f"template already exists: {payload['id']} (same config, path and params)")
+
+
+def _default_redaction(
+    conn: Connection, config: ConfigRow, template: Any, path: str, user: str
+) -> tuple[str, ...]:
+    """A Clinical Conductor template on person data starts redacted for auditors
+    (``redaction_defaults.py``), unless the resource has a policy already; the paths set."""
+    paths = default_policy_paths(config.dialect, path)
+    if not paths or not set_policy_if_none(conn, template.config_id, path, Policy(paths), user):
+        return ()
+    install_key(conn, redaction_key(), user)  # the auditor's views fingerprint as we do
+    record_action(
+        conn,
+        operator(),
+        "redact_set",
+        config_id=template.config_id,
+        template_id=template.id,
+        detail={"resource_path": path, "paths": list(paths), "default": True},
+    )
+    return paths
 
 
 def _record_key(

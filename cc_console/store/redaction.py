@@ -30,6 +30,7 @@ __all__ = [
     "load_policies_async",
     "redactor",
     "set_policy",
+    "set_policy_if_none",
     "silver_policy",
     "sql_fingerprint",
     "sql_redact_body",
@@ -68,20 +69,40 @@ _UPSERT = text(
 )
 
 
+def _policy_params(
+    config_id: uuid.UUID, resource_path: str, policy: Policy, user: str
+) -> dict[str, Any]:
+    return {
+        "config": config_id,
+        "resource": resource_path,
+        "paths": json.dumps(list(policy.paths)),
+        "steps": json.dumps(policy.steps_json()),
+        "user": user,
+    }
+
+
 def set_policy(
     conn: Connection, config_id: uuid.UUID, resource_path: str, policy: Policy, user: str
 ) -> None:
     """Create or replace the policy of one resource."""
-    conn.execute(
-        _UPSERT,
-        {
-            "config": config_id,
-            "resource": resource_path,
-            "paths": json.dumps(list(policy.paths)),
-            "steps": json.dumps(policy.steps_json()),
-            "user": user,
-        },
-    )
+    conn.execute(_UPSERT, _policy_params(config_id, resource_path, policy, user))
+
+
+def set_policy_if_none(
+    conn: Connection, config_id: uuid.UUID, resource_path: str, policy: Policy, user: str
+) -> bool:
+    """Give a resource ``policy`` unless it has one (an operator's choice stays); whether
+    it was set."""
+    inserted = conn.execute(
+        text(
+            "INSERT INTO cc_redaction_policy"
+            " (config_id, resource_path, paths, steps, created_by, updated_by)"
+            " VALUES (:config, :resource, CAST(:paths AS jsonb), CAST(:steps AS jsonb), :user,"
+            " :user) ON CONFLICT (config_id, resource_path) DO NOTHING RETURNING id"
+        ),
+        _policy_params(config_id, resource_path, policy, user),
+    ).scalar_one_or_none()
+    return inserted is not None
 
 
 def clear_policy(conn: Connection, config_id: uuid.UUID, resource_path: str) -> list[str] | None:
