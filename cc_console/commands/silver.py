@@ -18,7 +18,14 @@ from ..store.operator_actions import record_action
 from ..store.redaction import install_key, silver_policy
 from ..store.silver_columns import snake_case
 from ..store.silver_export import ExportFormat, export_lines, export_query
-from ..store.silver_views import DEFAULT_SCHEMA, ViewResult, ViewSpec, refresh_views, view_specs
+from ..store.silver_views import (
+    DEFAULT_SCHEMA,
+    ViewResult,
+    ViewSpec,
+    landed_select,
+    refresh_views,
+    view_specs,
+)
 from .common import console, emit_json, err_console, open_db, operator, redaction_key, settings
 
 __all__ = ["app"]
@@ -176,7 +183,8 @@ def export(
             policy = silver_policy(conn, spec.config_id, spec.resource_path)
             if policy is not None and redact:
                 install_key(conn, redaction_key(), operator().os_user)
-                redacted = query.redact(policy)
+                landed = landed_select(conn, spec, query.columns, view, schema)
+                redacted = query.redact(policy, landed)
                 err_console.print(
                     f"redacted columns: {', '.join(redacted) or 'none of this view'}"
                     f" (policy {', '.join(policy.paths)}; --no-redact exports them as landed)",

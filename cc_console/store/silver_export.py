@@ -51,13 +51,15 @@ class ExportQuery:
     where: list[str] = field(default_factory=list)
     params: dict[str, Any] = field(default_factory=dict)
     redacted: dict[str, str] = field(default_factory=dict)
+    source: str | None = None  # a SELECT read instead of the view (landed_select)
 
-    def redact(self, policy: Policy) -> list[str]:
+    def redact(self, policy: Policy, landed: str | None = None) -> list[str]:
         """Show the columns ``policy`` reaches as the auditor's views would (the names of
         those it redacts). A column a path names whole (``$.lastName``, ``$..lastName``)
-        becomes the fingerprint of its value as the view types it — text, numbers, booleans
-        and dates fingerprint as in the bodies; a jsonb column is walked by the policy as the
-        record's member. A column the database cannot cast stays NULL."""
+        becomes the fingerprint of its value as landed — read from ``landed``
+        (``silver_views.landed_select``), so it is the fingerprint the bodies show even where
+        the view types it otherwise (a date-time); without it, of the typed value. A jsonb
+        column is walked by the policy as the record's member."""
         for column in self.columns:
             if column.prop is None:
                 continue
@@ -66,7 +68,11 @@ class ExportQuery:
                 for steps in policy.steps
             )
             value = f"v.{ident(column.name)}"
-            if whole:
+            if whole and landed is not None:
+                self.source = landed
+                as_landed = f"v._cc_payload -> {literal(column.prop)}"
+                self.redacted[column.name] = f"(cc_redaction.mark({as_landed}) #>> '{{}}')"
+            elif whole:
                 self.redacted[column.name] = f"(cc_redaction.mark(to_jsonb({value})) #>> '{{}}')"
             elif column.type == "jsonb" and any(
                 steps[0] == ("k", column.prop) or steps[0][0] == ".." for steps in policy.steps
@@ -89,7 +95,8 @@ class ExportQuery:
             else f"v.{ident(c.name)}"
             for c in self.columns
         )
-        return f"SELECT {items} FROM {self.qualified} v{self.where_sql()}"
+        source = f"({self.source})" if self.source else self.qualified
+        return f"SELECT {items} FROM {source} v{self.where_sql()}"
 
     @property
     def qualified(self) -> str:

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ..errors import NotFoundError, UsageError
 from ..odata.resources import builtin_edm_types, effective_key, resource_name
 from .silver_columns import (
+    HISTORY_LINEAGE,
     LINEAGE,
     CastMode,
     ViewColumn,
@@ -46,6 +47,7 @@ __all__ = [
     "cast_mode",
     "check_schema",
     "existing_view",
+    "landed_select",
     "refresh_resource",
     "refresh_views",
     "view_specs",
@@ -260,6 +262,28 @@ def _select(
         f"WHERE s.config_id = {literal(str(spec.config_id))}::uuid"
         f" AND s.resource_path = {literal(spec.resource_path)}"
     )
+
+
+def landed_select(
+    conn: Connection, spec: ViewSpec, columns: list[ViewColumn], view: str, schema: str
+) -> str:
+    """The SELECT behind ``view`` (one of ``spec``'s), its ``columns`` cast as it casts them,
+    plus each row's payload as landed (``_cc_payload``): a value redacted from it has the
+    fingerprint it has in the bodies, which its typed form (a date-time) may not."""
+    table = "cc_silver_record"
+    if view == spec.history_name:  # its lineage columns read the history row's own
+        table = "cc_silver_history"
+        lineage = {name: (source, type_) for name, source, type_ in HISTORY_LINEAGE}
+        columns = [
+            ViewColumn(c.name, lineage[c.name][1], None, lineage[c.name][0])
+            if c.name in lineage
+            else c
+            for c in columns
+        ]
+    select = _select(spec, columns, table, cast_mode(conn), schema)
+    head, tail = select.split("\nFROM ", 1)
+    live = "\n  AND s.deleted_at IS NULL" if view == spec.name else ""
+    return f"{head},\n    s.payload AS _cc_payload\nFROM {tail}{live}"
 
 
 def _family(spec: ViewSpec, history: bool) -> list[str]:

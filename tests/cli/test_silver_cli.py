@@ -14,6 +14,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.pool import NullPool
 
+from cc_console.redaction import fingerprint
 from cc_console.settings import Settings
 from cc_console.store.database import open_database
 from tests.store.silver_seed import land, odata_service
@@ -247,3 +248,31 @@ def test_export_history(cli: Any, seeded: Any) -> None:
     assert line["order_id"] == 1 and line["freight"] == 12.5 and "_valid_to" in line
     both = cli("silver", "export", "acc", "orders", "--history", "--deleted")
     assert both.exit_code == 2
+
+
+def test_export_redacts_values_as_landed_in_every_view(cli: Any, seeded: Any,
+                                                       monkeypatch: Any) -> None:  # fmt: skip
+    """A date-time typed by the view fingerprints as its landed text, the bodies' fingerprint;
+    so do the live, the all (--deleted) and the history views."""
+    key = "fake-silver-export-redaction-key-0000000"
+    monkeypatch.setenv("CC_REDACTION_KEY_REF", "env:CC_TEST_EXPORT_REDACTION_KEY")
+    monkeypatch.setenv("CC_TEST_EXPORT_REDACTION_KEY", key)
+    with seeded.engine.begin() as conn:
+        conn.execute(text("UPDATE cc_odata_query_template SET keep_history = true"
+                          " WHERE resource_path = '/Orders'"))  # fmt: skip
+        conn.execute(text("UPDATE cc_silver_record SET payload = payload || '{\"Freight\": 99}',"
+                          " payload_hash = repeat('c', 64) WHERE record_key = '1'"))  # fmt: skip
+    assert (
+        cli("audit", "redact", "set", "acc", "/Orders", "$.OrderDate", "$..CustomerID").exit_code
+        == 0
+    )
+    assert cli("silver", "views").exit_code == 0
+    marks = {o["OrderID"]: fingerprint(key.encode(), o["OrderDate"]) for o in ORDERS}
+    for flag in ([], ["--deleted"], ["--history"]):
+        result = cli("silver", "export", "acc", "orders", *flag, "--format", "jsonl", "--to", "-")
+        assert result.exit_code == 0, result.stderr
+        rows = [json.loads(line) for line in result.stdout.splitlines()]
+        assert rows and all(r["order_date"] == marks[r["order_id"]] for r in rows), flag
+        assert all(r["customer_id"].startswith("‹redacted:hmac:") for r in rows), flag
+        assert "_cc_payload" not in rows[0], flag
+        assert not [o for o in ORDERS if f'"{o["OrderDate"]}"' in result.stdout], flag

@@ -89,6 +89,7 @@ def test_one_value_one_fingerprint_everywhere(cli: Any, simulator: Any, monkeypa
                    if json.loads(line)["id"] == 1)  # fmt: skip
         assert row["last_name"] == mark and row["mrn"] == fingerprint(KEY, first["mrn"])
         assert row["first_name"] == fingerprint(KEY, first["firstName"])
+        assert row["date_of_birth"] == fingerprint(KEY, first["dateOfBirth"]), first["dateOfBirth"]
         assert "https://" in places["copy-as-curl"] or "http://" in places["copy-as-curl"]
     finally:
         with engine.begin() as conn:
