@@ -218,6 +218,27 @@ class Redactor:
             return text
         return str(self.mark(text))
 
+    def message(self, config_id: object, resource_path: str, text: str | None) -> str | None:
+        """An error or run message of a resource with a policy, its quoted literals
+        fingerprinted: a server's error may echo the ``$filter`` that named a patient."""
+        if text is None or self.policy(config_id, resource_path) is None:
+            return text
+        return _LITERAL.sub(self._literal, text)
+
+    def messages(
+        self, config_id: object, resource_path: str, rows: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
+        """Error rows (``message``, their own ``endpoint_path`` if any) of one config."""
+        return [
+            {
+                **row,
+                "message": self.message(
+                    config_id, row.get("endpoint_path") or resource_path, row.get("message")
+                ),
+            }  # fmt: skip
+            for row in rows
+        ]
+
     def query_params(
         self, config_id: object, resource_path: str, params: Mapping[str, Any]
     ) -> dict[str, Any]:
@@ -259,6 +280,8 @@ class Redactor:
         shown["response_body"] = self.body(config, path, request.get("response_body"))
         shown["response_text"] = self.text(config, path, request.get("response_text"))
         shown["validation_errors"] = self.errors_sample(request.get("validation_errors"))
+        if isinstance(request.get("errors"), list):
+            shown["errors"] = self.messages(config, path, request["errors"])
         if isinstance(request.get("validation"), Mapping):
             validation = dict(request["validation"])
             validation["errors_sample"] = self.errors_sample(validation.get("errors_sample"))

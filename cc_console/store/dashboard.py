@@ -14,10 +14,12 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ..redaction import Redactor
 from .audit_log import count_requests_since, recent_requests_view, requests_per_endpoint
 from .cursors import count_cursors, cursors_view
 from .error_events import count_errors, recent_errors_view, throttles_per_minute
 from .rate_limits import scopes_view
+from .redaction import load_policies_async
 from .runs import recent_runs_view, run_counts
 
 __all__ = ["Capped", "Dashboard", "RATE_WINDOW_MINUTES", "load_dashboard"]
@@ -74,9 +76,15 @@ def _observed(scopes: list[dict[str, Any]], sent: list[dict[str, Any]]) -> None:
 
 
 async def load_dashboard(
-    conn: AsyncConnection, *, now: datetime, limit: int = 500, request_window_h: int = 24
+    conn: AsyncConnection,
+    *,
+    now: datetime,
+    limit: int = 500,
+    request_window_h: int = 24,
+    redaction_key: bytes | None = None,
 ) -> Dashboard:
-    """Read the five panes; ``now`` is the clock the countdowns and windows are measured by."""
+    """Read the five panes; ``now`` is the clock the countdowns and windows are measured by;
+    with ``redaction_key`` the error messages are shown as an auditor may see them."""
 
     since = now - timedelta(hours=request_window_h)
     runs = await recent_runs_view(conn, limit, now)
@@ -89,6 +97,15 @@ async def load_dashboard(
     cursors = await cursors_view(conn, limit)
     cursor_total = await count_cursors(conn)
     errors = await recent_errors_view(conn, limit)
+    if redaction_key is not None:
+        redactor = Redactor(redaction_key, await load_policies_async(conn))
+        errors = [
+            {
+                **e,
+                "message": redactor.message(e["config_id"], e["endpoint_path"] or "", e["message"]),
+            }
+            for e in errors
+        ]
     error_total = await count_errors(conn, COUNT_CAP)
     return Dashboard(
         now=now,

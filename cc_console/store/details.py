@@ -31,13 +31,21 @@ RequestKey = tuple[uuid.UUID, datetime]
 TIMELINE_CAP = 2000
 
 
-async def load_run(conn: AsyncConnection, run_id: uuid.UUID) -> dict[str, Any] | None:
-    """The run, its requests (oldest first, capped), its errors and its cursor."""
+async def load_run(
+    conn: AsyncConnection, run_id: uuid.UUID, redaction_key: bytes | None = None
+) -> dict[str, Any] | None:
+    """The run, its requests (oldest first, capped), its errors and its cursor; with
+    ``redaction_key``, its messages as an auditor may see them."""
     run = await run_view(conn, run_id)
     if run is None:
         return None
     run["timeline"] = await run_timeline(conn, run_id, run["started_at"], TIMELINE_CAP)
     run["errors"] = await run_errors_view(conn, run_id, TIMELINE_CAP)
+    if redaction_key is not None:
+        redactor = Redactor(redaction_key, await load_policies_async(conn))
+        config, path = run["config_id"], str(run["resource_path"])
+        run["errors"] = redactor.messages(config, path, run["errors"])
+        run["message"] = redactor.message(config, path, run.get("message"))
     run["cursor"] = await cursor_view(
         conn, run["config_id"], run["resource_path"], run["filter_hash"]
     )

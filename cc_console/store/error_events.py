@@ -101,7 +101,7 @@ _THROTTLES = text(
 _RECENT_VIEW = text(
     """
     SELECT e.id, e.occurred_at, e.kind, e.retryable, e.status_code, e.endpoint_path, e.run_id,
-           e.message, e.request_id, e.request_sent_at
+           e.message, e.request_id, e.request_sent_at, e.config_id
     FROM cc_error_event e ORDER BY e.occurred_at DESC, e.id DESC LIMIT :limit
     """
 )

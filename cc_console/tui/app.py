@@ -187,7 +187,7 @@ class ConsoleApp(RunSteering):
             assert self.aengine is not None
             now = self.clock()
             async with self.aengine.connect() as conn:
-                dashboard = await load_dashboard(conn, now=now)
+                dashboard = await load_dashboard(conn, now=now, redaction_key=self.redaction_key)
             self.read_ms.append((time.monotonic() - self._last_start) * 1000)
             del self.read_ms[:-200]
             self.post_message(DashboardLoaded(dashboard))

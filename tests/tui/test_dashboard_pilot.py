@@ -215,7 +215,7 @@ async def test_a_failing_read_shows_an_error_and_the_console_lives_on(
     from cc_console.tui.screens import run_detail
     from cc_console.tui.screens.modals import ErrorScreen
 
-    async def broken(conn, run_id):  # type: ignore[no-untyped-def]
+    async def broken(conn, run_id, redaction_key=None):  # type: ignore[no-untyped-def]
         raise RuntimeError("the database went away [bold]mid-read[/bold]")
 
     monkeypatch.setattr(run_detail, "load_run", broken)

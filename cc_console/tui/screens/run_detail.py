@@ -84,7 +84,7 @@ class RunDetailScreen(DetailScreen):
     async def load(self) -> None:
         limit = self.max_auto_resumes
         async with self.engine().connect() as conn:
-            run = await load_run(conn, self.run_id)
+            run = await load_run(conn, self.run_id, self.console.redaction_key)
             if run is not None:
                 outcomes = await conn.run_sync(
                     lambda sync: run_outcomes(sync, [self.run_id], max_auto_resumes=limit)
