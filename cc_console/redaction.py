@@ -235,7 +235,7 @@ class Redactor:
                 "message": self.message(
                     config_id, row.get("endpoint_path") or resource_path, row.get("message")
                 ),
-            }  # fmt: skip
+            }
             for row in rows
         ]
 

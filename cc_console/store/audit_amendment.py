@@ -27,10 +27,12 @@ from .canonical_body import BODY_DIGESTS, stored_body_digests
 
 __all__ = [
     "LOGS",
+    "KEYED_ROWS",
     "Amender",
     "ChainedRow",
     "amendment_message",
     "amendment_verifies",
+    "keyed_params",
     "row_digests",
     "stored_digest_sql",
 ]
@@ -58,10 +60,17 @@ class ChainedRow:
     digest: bytes
 
 
-_KEYED = (
+KEYED_ROWS = (
     "(l.id, l.sent_at) IN (SELECT * FROM unnest(CAST(:ids AS uuid[]),"
     " CAST(:sent AS timestamptz[])))"
 )
+"""The log rows (alias ``l``) of the keys :func:`keyed_params` binds."""
+
+
+def keyed_params(keys: Iterable[RowKey]) -> dict[str, list[Any]]:
+    """The parameters of :data:`KEYED_ROWS` for ``keys``."""
+    keys = list(keys)
+    return {"ids": [k[0] for k in keys], "sent": [k[1] for k in keys]}
 
 
 def row_digests(conn: Connection, log: str, keys: Iterable[RowKey]) -> dict[RowKey, ChainedRow]:
@@ -70,15 +79,15 @@ def row_digests(conn: Connection, log: str, keys: Iterable[RowKey]) -> dict[RowK
     if not keys:
         return {}
     table = LOGS[log]
-    params: dict[str, Any] = {"ids": [k[0] for k in keys], "sent": [k[1] for k in keys]}
+    params: dict[str, Any] = keyed_params(keys)
     if log == "response":
-        params |= stored_body_digests(conn, table, _KEYED, params)
+        params |= stored_body_digests(conn, table, KEYED_ROWS, params)
     cte, digest, join = stored_digest_sql(log)
     rows = conn.execute(
         text(
             f"{'WITH ' + cte.rstrip(',') if cte else ''}"
             f" SELECT l.id, l.sent_at, l.chain_id, l.chain_seq, {digest} AS digest"
-            f" FROM {table} l {join} WHERE {_KEYED} AND l.chain_id IS NOT NULL"
+            f" FROM {table} l {join} WHERE {KEYED_ROWS} AND l.chain_id IS NOT NULL"
         ),
         params,
     )
@@ -178,7 +187,7 @@ class Amender:
                 "SELECT * FROM cc_audit_amendment WHERE log = :log AND (row_id, sent_at) IN"
                 " (SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:sent AS timestamptz[])))"
             ),
-            {"log": log, "ids": [k[0] for k in keys], "sent": [k[1] for k in keys]},
+            {"log": log, **keyed_params(keys)},
         ).mappings():
             key = (amendment["row_id"], amendment["sent_at"])
             if bytes(amendment["after_digest"]) == before[key].digest and amendment_verifies(

@@ -28,7 +28,7 @@ import orjson
 from sqlalchemy import Connection, text
 
 from ..masks import key_fingerprint, key_forms
-from .audit_amendment import Amender, row_digests
+from .audit_amendment import KEYED_ROWS, Amender, keyed_params, row_digests
 
 __all__ = ["ConfigSecrets", "ScrubCounts", "configs_to_scrub", "scrub_config_rows"]
 
@@ -114,10 +114,6 @@ _UPDATE = {
                         ELSE pg_temp.cc_replace_all(body::text, :jn, :jm)::jsonb END
     """,
 }
-_KEYED = (
-    " WHERE (l.id, l.sent_at) IN (SELECT * FROM unnest(CAST(:ids AS uuid[]),"
-    " CAST(:sent AS timestamptz[])))"
-)
 
 _ERRORS = """
     UPDATE cc_error_event SET
@@ -209,7 +205,8 @@ def scrub_config_rows(
         "jn": list(in_json),
         "jm": list(in_json.values()),
     }
-    key_found = _held_a_key(conn, params, key_names)
+    # without key_names every masked name may hold a key: what changed is what held one
+    key_found = key_names is None or _held_a_key(conn, params, key_names)
     (requests, amended_requests), (responses, amended_responses) = (
         _scrub_log(conn, log, params, amender) for log in ("request", "response")
     )
@@ -223,11 +220,10 @@ def scrub_config_rows(
     return replace(counts, key_found=bool(errors or runs or (counts.total and key_found)))
 
 
-def _held_a_key(conn: Connection, params: dict[str, Any], key_names: list[str] | None) -> bool:
+def _held_a_key(conn: Connection, params: dict[str, Any], key_names: list[str]) -> bool:
     """Whether a log row of the config holds a key in clear: a key value, or a header of
-    ``key_names`` unmasked (None: any header of ``params['names']``)."""
-    if key_names is not None:
-        params = params | {"names": sorted({name.lower() for name in key_names})}
+    ``key_names`` unmasked."""
+    params = params | {"names": sorted({name.lower() for name in key_names})}
     return any(
         conn.execute(text(f"SELECT EXISTS ({_CHANGED[log]})"), params).scalar_one()
         for log in ("request", "response")
@@ -242,8 +238,7 @@ def _scrub_log(
     if not keys:
         return 0, 0
     before = row_digests(conn, log, keys) if amender else {}
-    keyed = {"ids": [k[0] for k in keys], "sent": [k[1] for k in keys]}
-    conn.execute(text(_UPDATE[log] + _KEYED), params | keyed)
+    conn.execute(text(f"{_UPDATE[log]} WHERE {KEYED_ROWS}"), params | keyed_params(keys))
     amended = 0
     if amender and before:
         amended = amender.record(conn, log, before, row_digests(conn, log, before))

@@ -254,9 +254,18 @@ def existing_view(conn: Connection, schema: str, name: str) -> tuple[int | None,
 
 
 def _select(
-    spec: ViewSpec, columns: list[ViewColumn], table: str, mode: CastMode, schema: str
+    spec: ViewSpec,
+    columns: list[ViewColumn],
+    table: str,
+    mode: CastMode,
+    schema: str,
+    *extra: str,
 ) -> str:
-    items = ",\n    ".join(f"{cast_sql(c, mode, schema)} AS {ident(c.name)}" for c in columns)
+    """The SELECT of ``columns`` over ``table``'s rows of the resource (``extra``: more
+    items after them)."""
+    items = ",\n    ".join(
+        [*(f"{cast_sql(c, mode, schema)} AS {ident(c.name)}" for c in columns), *extra]
+    )
     return (
         f"SELECT\n    {items}\nFROM {table} s\n"
         f"WHERE s.config_id = {literal(str(spec.config_id))}::uuid"
@@ -280,10 +289,8 @@ def landed_select(
             else c
             for c in columns
         ]
-    select = _select(spec, columns, table, cast_mode(conn), schema)
-    head, tail = select.split("\nFROM ", 1)
-    live = "\n  AND s.deleted_at IS NULL" if view == spec.name else ""
-    return f"{head},\n    s.payload AS _cc_payload\nFROM {tail}{live}"
+    select = _select(spec, columns, table, cast_mode(conn), schema, "s.payload AS _cc_payload")
+    return select + ("\n  AND s.deleted_at IS NULL" if view == spec.name else "")
 
 
 def _family(spec: ViewSpec, history: bool) -> list[str]:
