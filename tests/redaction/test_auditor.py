@@ -9,12 +9,12 @@ from typing import Any
 from urllib.parse import unquote
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 from sqlalchemy.exc import ProgrammingError
-from sqlalchemy.pool import NullPool
 
 from cc_console.redaction import fingerprint, key_id
 from cc_console.store.database import Database
+from tests.redaction import rows_at
 from tests.tui.seed import seed_console
 
 KEY_TEXT = "fake-redaction-key-for-auditor-tests-0000000000000000"
@@ -25,15 +25,6 @@ KEY = KEY_TEXT.encode()
 def redact_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CC_REDACTION_KEY_REF", "env:CC_TEST_REDACTION_KEY")
     monkeypatch.setenv("CC_TEST_REDACTION_KEY", KEY_TEXT)
-
-
-def _auditor_rows(url: str, sql: str) -> list[Any]:
-    engine = create_engine(url, poolclass=NullPool)
-    try:
-        with engine.connect() as conn:
-            return list(conn.execute(text(sql)))
-    finally:
-        engine.dispose()
 
 
 def test_the_auditor_reads_the_redacting_views_and_nothing_else(
@@ -54,7 +45,7 @@ def test_the_auditor_reads_the_redacting_views_and_nothing_else(
         url = db_url.replace("postgres@", f"{role}@")
         bodies = [
             json.dumps(r.body, ensure_ascii=False)
-            for r in _auditor_rows(
+            for r in rows_at(
                 url,
                 "SELECT s.body FROM cc_audit_redacted.response_log s"
                 " JOIN cc_audit_redacted.request_log q ON q.id = s.request_id"
@@ -63,7 +54,7 @@ def test_the_auditor_reads_the_redacting_views_and_nothing_else(
         ]
         assert bodies and not any("subject " in b for b in bodies)
         assert fingerprint(KEY, "subject 1") in bodies[0]  # the same as Python's
-        studies = _auditor_rows(
+        studies = rows_at(
             url,
             "SELECT body FROM cc_audit_redacted.response_log WHERE body::text LIKE '%studie 1%'",
         )
@@ -71,13 +62,13 @@ def test_the_auditor_reads_the_redacting_views_and_nothing_else(
         for table in ("cc_api_response_log", "cc_api_request_log", "cc_api_client_config",
                       "cc_silver_record", "cc_redaction_key", "cc_redaction_policy"):  # fmt: skip
             with pytest.raises(ProgrammingError, match="permission denied"):
-                _auditor_rows(url, f"SELECT 1 FROM {table} LIMIT 1")
+                rows_at(url, f"SELECT 1 FROM {table} LIMIT 1")
         with pytest.raises(ProgrammingError, match="permission denied"):  # no fingerprint oracle
-            _auditor_rows(url, "SELECT cc_redaction.mark(to_jsonb('1980'::text))")
+            rows_at(url, "SELECT cc_redaction.mark(to_jsonb('1980'::text))")
         # a policy change shows at once: the views read the policy
         cleared = cli("audit", "redact", "clear", "acme", "/subjects")
         assert cleared.exit_code == 0, cleared.stderr
-        plain = _auditor_rows(url, "SELECT body::text AS b FROM cc_audit_redacted.response_log")
+        plain = rows_at(url, "SELECT body::text AS b FROM cc_audit_redacted.response_log")
         assert any("subject 1" in (r.b or "") for r in plain)
         assert cli("audit", "redact", "clear", "acme", "/subjects").exit_code == 2
         shown = cli("audit", "redact", "show", "--json")

@@ -8,21 +8,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import create_engine, text
-from sqlalchemy.pool import NullPool
-
 from cc_console.redaction import Policy
 from cc_console.redaction_defaults import default_policy_paths
+from tests.redaction import rows_at
 from tests.tenant import KEY_ENV, SIM_KEY
-
-
-def _rows(url: str, sql: str) -> list[Any]:
-    engine = create_engine(url, poolclass=NullPool)
-    try:
-        with engine.connect() as conn:
-            return list(conn.execute(text(sql)))
-    finally:
-        engine.dispose()
 
 
 def _config(cli: Any, simulator: Any, monkeypatch: Any, tmp_path: Any, *args: str) -> None:
@@ -52,18 +41,18 @@ def test_person_data_starts_redacted(cli: Any, simulator: Any, monkeypatch: Any,
     assert {"$..firstName", "$..dateOfBirth", "$.patient.name", "$..FirstName"} <= set(
         policies["/subjects/odata"]
     )
-    actions = _rows(db_url, "SELECT detail FROM cc_operator_action WHERE action = 'redact_set'")
+    actions = rows_at(db_url, "SELECT detail FROM cc_operator_action WHERE action = 'redact_set'")
     assert [a.detail["default"] for a in actions] == [True, True]
     for name in ("subjects", "patients"):
         assert cli("sync", "-t", name).exit_code == 0
-    rows = _rows(db_url, "SELECT resource_path, payload FROM cc_silver_record")
+    rows = rows_at(db_url, "SELECT resource_path, payload FROM cc_silver_record")
     people = {r.payload["patient"]["name"] for r in rows if r.resource_path == "/subjects"}
     for field in ("firstName", "lastName", "dateOfBirth"):
         people |= {r.payload[field] for r in rows if r.resource_path == "/patients"}
     people.discard(None)
     assert len(people) > 30
     seen = " ".join(
-        str(r.body) for r in _rows(db_url, "SELECT body FROM cc_audit_redacted.response_log")
+        str(r.body) for r in rows_at(db_url, "SELECT body FROM cc_audit_redacted.response_log")
     )
     assert "‹redacted:hmac:" in seen
     leaked = [value for value in people if f"'{value}'" in seen]

@@ -15,21 +15,13 @@ from sqlalchemy.pool import NullPool
 from cc_console.redaction import Redactor, fingerprint
 from cc_console.store.details import as_curl
 from cc_console.store.redaction import load_policies
+from tests.redaction import rows_at
 from tests.tenant import KEY_ENV, SIM_KEY
 
 KEY_TEXT = "fake-end-to-end-redaction-key-000000000"
 KEY = KEY_TEXT.encode()
 PATHS = ("$.firstName", "$.lastName", "$.displayName", "$..dateOfBirth", "$.mrn",
          "$.primaryEmail.email")  # fmt: skip
-
-
-def _rows(url: str, sql: str) -> list[Any]:
-    engine = create_engine(url, poolclass=NullPool)
-    try:
-        with engine.connect() as conn:
-            return list(conn.execute(text(sql)))
-    finally:
-        engine.dispose()
 
 
 def test_one_value_one_fingerprint_everywhere(cli: Any, simulator: Any, monkeypatch: Any,
@@ -66,7 +58,7 @@ def test_one_value_one_fingerprint_everywhere(cli: Any, simulator: Any, monkeypa
             console = Redactor(KEY, load_policies(conn)).request(request)
         first = next(p for p in payloads if p["id"] == 1)
         secrets = [p["mrn"] for p in payloads] + [p["dateOfBirth"] for p in payloads]
-        auditor = _rows(
+        auditor = rows_at(
             db_url.replace("postgres@", f"{role}@"),
             "SELECT body::text FROM cc_audit_redacted.response_log WHERE body IS NOT NULL",
         )
